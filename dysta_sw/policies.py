@@ -1,0 +1,347 @@
+"""Scheduling policies (SPEC 6) behind one small interface, and the sparse-latency predictors.
+
+A policy is an object the engine calls; it never drives the engine:
+
+- ``setup(batch)`` allocates its per-request state and asks the engine to keep look-up values
+  current (``batch.track``);
+- ``score(batch, window, valid, wake)`` returns one score per request of the window (a
+  ``(runs, W)`` array); the engine picks the lowest valid score, ties to the earliest arrival;
+- ``after(batch, rows, chosen, start)`` sees each dispatch (most policies ignore it);
+- ``predictor(profile)`` returns the sparse-latency predictor updating ``gamma``, or ``None``.
+
+Notation at decision time ``t`` for queued request ``i``: ``R_i`` estimated remaining latency
+(pattern-aware LUT ``Rbar[next]``, or the per-model average LUT for pattern-unaware policies),
+``gamma_i`` sparsity coefficient (1 until its first layer ran), ``w_i = t - last_i``, ``D_i``
+deadline, ``p_i`` priority, ``Tiso_est_i`` estimated isolated latency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import DystaInputError
+
+PREDICTORS = ("last-one", "last-n", "average-all")
+
+
+@dataclass(frozen=True)
+class Options:
+    """Policy options with the paper's defaults.
+
+    Attributes
+    ----------
+    beta : float
+        Weight of the slack in Dysta's static score.
+    eta : float
+        Weight of slack + penalty in Dysta's dynamic score.
+    alpha : float
+        SDRM3's fairness weight in MapScore = urgency + alpha * fairness.
+    predictor : str
+        Sparse-latency predictor: ``last-one`` (the hardware's), ``last-n``, ``average-all``.
+    last_n : int
+        Window of the ``last-n`` predictor.
+    gamma_scale : float
+        The predictor's hardware-dependent scaling (the paper's alpha of Sec. 5.1): the
+        estimated remaining latency is ``gamma_scale * gamma * R``.
+    """
+
+    beta: float = 0.01
+    eta: float = 0.01
+    alpha: float = 1.0
+    predictor: str = "last-one"
+    last_n: int = 3
+    gamma_scale: float = 1.0
+
+    def __post_init__(self):
+        if self.predictor not in PREDICTORS:
+            raise DystaInputError(f"unknown predictor {self.predictor!r}; choose one of: {', '.join(PREDICTORS)}")
+        if self.last_n < 1 or int(self.last_n) != self.last_n:
+            raise DystaInputError(f"--last-n must be a positive integer, not {self.last_n}")
+        for k in ("beta", "eta", "alpha", "gamma_scale"):
+            v = getattr(self, k)
+            if not np.isfinite(v) or v < 0:
+                raise DystaInputError(f"--{k.replace('_', '-')} must be a finite number >= 0, not {v}")
+
+
+# ----------------------------------------------------------------------------- predictors
+
+class Predictor:
+    """Sparse-latency predictor: turns measured-to-mean density ratios into ``gamma``.
+
+    ``r_j = rho_measured[j] / rhobar[j]`` over the layers ``j`` run so far; ``gamma`` is
+    ``scale`` times the last ratio (last-one), the mean of the last ``n`` (last-N) or the mean
+    of all (average-all).
+    """
+
+    def __init__(self, kind: str, n: int, scale: float):
+        self.kind, self.n, self.scale = kind, n, scale
+
+    def setup(self, st) -> None:
+        shape = st.next.shape
+        if self.kind == "average-all":
+            self.sum = st.add("pred_sum", np.zeros(shape))
+        elif self.kind == "last-n":
+            self.hist = st.add("pred_hist", np.zeros(shape + (self.n,)))
+        self.count = st.add("pred_count", np.zeros(shape, np.int64))
+
+    def update(self, st, rows, c, ratio):
+        count = st.pred_count[rows, c] + 1
+        st.pred_count[rows, c] = count
+        if self.kind == "last-one":
+            return self.scale * ratio
+        if self.kind == "average-all":
+            s = st.pred_sum[rows, c] + ratio
+            st.pred_sum[rows, c] = s
+            return self.scale * s / count
+        hist = st.pred_hist
+        hist[rows, c, (count - 1) % self.n] = ratio
+        k = np.minimum(count, self.n)
+        return self.scale * hist[rows, c].sum(axis=1) / k
+
+
+# ----------------------------------------------------------------------------- policies
+
+class Policy:
+    """Base class. Subclasses set ``name``, ``uses_deadline``, ``uses_gamma`` and ``score``."""
+
+    name = "policy"
+    uses_deadline = True
+    uses_gamma = False
+    sparse = False
+
+    def __init__(self, options: Options | None = None):
+        self.options = options or Options()
+
+    def predictor(self, profile):
+        if not self.uses_gamma:
+            return None
+        kind = profile.predictor or self.options.predictor
+        self._pred = Predictor(kind, self.options.last_n, self.options.gamma_scale)
+        return self._pred
+
+    def setup(self, st) -> None:
+        if self.uses_gamma:
+            self.predictor(st.profile).setup(st)
+
+    def remaining(self, st, sl):
+        """Estimated remaining latency: ``gamma * Rbar`` (sparse) or the per-model ``Rbar``."""
+        if self.sparse:
+            return st.gamma[:, sl] * st.cur["rbar"][:, sl]
+        return st.cur["rbar_model"][:, sl]
+
+    def tiso(self, st, sl):
+        return (st.tiso_est if self.sparse else st.tiso_est_model)[:, sl]
+
+    def score(self, st, sl, valid, wake):
+        raise NotImplementedError
+
+    def after(self, st, rows, c, start) -> None:
+        pass
+
+    def collect(self, st, row, result) -> None:
+        pass
+
+    def describe(self) -> str:
+        return self.name
+
+
+class FCFS(Policy):
+    """First come, first served: the earliest arrival."""
+
+    name = "fcfs"
+    uses_deadline = False
+
+    def score(self, st, sl, valid, wake):
+        return np.zeros(valid.shape)
+
+
+class SJF(Policy):
+    """Shortest job first: smallest ``R_i`` (per-model), or ``gamma_i * R_i`` (``sparse``)."""
+
+    uses_deadline = False
+
+    def __init__(self, options=None, *, sparse=False):
+        super().__init__(options)
+        self.sparse = self.uses_gamma = sparse
+        self.name = "sjf-sparse" if sparse else "sjf"
+
+    def setup(self, st):
+        super().setup(st)
+        st.track(["rbar" if self.sparse else "rbar_model"])
+
+    def score(self, st, sl, valid, wake):
+        return self.remaining(st, sl)
+
+
+class PREMA(Policy):
+    """PREMA (HPCA'20): token-based priority with a shortest-remaining tie-break.
+
+    Tokens start at ``p_i``; at each decision every waiting request gains
+    ``p_i * (time waited since the previous decision) / Tiso_est_i`` (the ``reference`` profile
+    adds its whole wait since its last layer instead). The threshold is 9 if the largest token is
+    >= 9, else 3 if >= 3, else 1; among requests with token >= threshold the smallest ``R_i`` wins.
+    """
+
+    uses_deadline = False
+
+    def __init__(self, options=None, *, sparse=False):
+        super().__init__(options)
+        self.sparse = self.uses_gamma = sparse
+        self.name = "prema-sparse" if sparse else "prema"
+
+    def setup(self, st):
+        super().setup(st)
+        st.track(["rbar" if self.sparse else "rbar_model"])
+        st.add("tokens", st.priority.copy())
+
+    def score(self, st, sl, valid, wake):
+        t = st.t[:, None]
+        p = st.priority[:, sl]
+        if st.profile.prema_reaccumulate:
+            waited = t - st.last[:, sl]
+        else:
+            # The request that ran since the previous decision was not waiting.
+            since = np.maximum(st.tprev[:, None], st.arrival[:, sl])
+            running = st.col[sl] == st.prev[:, None]
+            waited = np.where(running, 0.0, t - since)
+        tok = st.tokens[:, sl]
+        tok += np.where(valid, p * np.maximum(waited, 0.0) / self.tiso(st, sl), 0.0)
+        top = np.where(valid, tok, -np.inf).max(axis=1, keepdims=True)
+        threshold = np.where(top >= 9, 9.0, np.where(top >= 3, 3.0, 1.0))
+        return np.where(tok >= threshold, self.remaining(st, sl), np.inf)
+
+
+class Planaria(Policy):
+    """Planaria (MICRO'20), time-shared: largest ``p_i / (D_i - t)``.
+
+    Requests already at or past their deadline (slack <= 0) rank below every request that can
+    still make it; among themselves the highest priority, then the earliest arrival, wins.
+    """
+
+    name = "planaria"
+
+    def score(self, st, sl, valid, wake):
+        slack = st.deadline[:, sl] - st.t[:, None]
+        p = st.priority[:, sl]
+        live = slack > 0
+        live_score = -p / np.where(live, slack, 1.0)
+        any_live = (live & valid).any(axis=1, keepdims=True)
+        return np.where(any_live, np.where(live, live_score, np.inf), -p)
+
+
+class SDRM3(Policy):
+    """SDRM3 (ASPLOS'24): largest MapScore = urgency + alpha * fairness.
+
+    urgency = ``min(1, R_i / (D_i - t))`` (1 when slack <= 0); fairness = ``w_i`` over the
+    estimated latency of ``i``'s next layer. ``sparse`` uses the pattern-aware LUT and gamma.
+    """
+
+    def __init__(self, options=None, *, sparse=False):
+        super().__init__(options)
+        self.sparse = self.uses_gamma = sparse
+        self.name = "sdrm3-sparse" if sparse else "sdrm3"
+
+    def setup(self, st):
+        super().setup(st)
+        st.track(["rbar", "lbar"] if self.sparse else ["rbar_model", "lbar_model"])
+
+    def score(self, st, sl, valid, wake):
+        t = st.t[:, None]
+        rem = self.remaining(st, sl)
+        slack = st.deadline[:, sl] - t
+        urgency = np.where(slack > 0, np.minimum(1.0, rem / np.where(slack > 0, slack, 1.0)), 1.0)
+        nxt = st.gamma[:, sl] * st.cur["lbar"][:, sl] if self.sparse else st.cur["lbar_model"][:, sl]
+        # A layer predicted to take no time (gamma = 0) gets the largest finite fairness.
+        fairness = (t - st.last[:, sl]) / np.maximum(nxt, 1e-12)
+        return -(urgency + self.options.alpha * fairness)
+
+
+class Dysta(Policy):
+    """Dysta, the bi-level scheduler, and its ablations.
+
+    Static level (software, at arrival): ``Score0_i = Lat_i + beta * (D_i - a_i - Lat_i)`` with
+    ``Lat_i = Tiso_est`` of the model-pattern. Dynamic level (hardware, every layer boundary):
+
+        Trem_i  = gamma_i * R_i
+        slack_i = max(0, D_i - t - Trem_i)
+        pen_i   = (w_i / Tiso_est_i) / |Q|
+        Score_i = Trem_i + eta * (slack_i + pen_i)         (lowest wins)
+
+    A wake-up decision (the accelerator was idle) has no layer boundary: the newly admitted
+    requests compete with their static scores (``paper`` profile).
+
+    Parameters
+    ----------
+    mode : {"full", "static", "nosparse", "oracle"}
+        ``static`` orders by ``Score0`` only; ``nosparse`` fixes gamma at 1 and uses per-model
+        averages; ``oracle`` uses the true remaining and isolated latency.
+    """
+
+    NAMES = {"full": "dysta", "static": "dysta-static", "nosparse": "dysta-nosparse", "oracle": "dysta-oracle"}
+
+    def __init__(self, options=None, *, mode="full"):
+        super().__init__(options)
+        self.mode = mode
+        self.name = self.NAMES[mode]
+        self.sparse = mode in ("full", "static", "oracle")
+        self.uses_gamma = mode == "full"
+
+    def setup(self, st):
+        super().setup(st)
+        if self.mode == "oracle":
+            st.track(["rem_true"])
+        else:
+            st.track(["rbar" if self.sparse else "rbar_model"])
+        lat = st.tiso_true if self.mode == "oracle" else (st.tiso_est if self.sparse else st.tiso_est_model)
+        beta = self.options.beta
+        with np.errstate(invalid="ignore"):  # the sentinel column has inf - inf
+            st.add("score0", lat + beta * (st.deadline - st.arrival - lat))
+
+    def score(self, st, sl, valid, wake):
+        if self.mode == "static":
+            return st.score0[:, sl]
+        t = st.t[:, None]
+        if self.mode == "oracle":
+            trem, tiso = st.cur["rem_true"][:, sl], st.tiso_true[:, sl]
+        else:
+            trem, tiso = self.remaining(st, sl), self.tiso(st, sl)
+        eta = self.options.beta if st.profile.eta_from_beta else self.options.eta
+        q = (st.hi - st.nfin)[:, None]
+        slack = np.maximum(0.0, st.deadline[:, sl] - t - trem)
+        pen = (t - st.last[:, sl]) / tiso / q
+        score = trem + eta * (slack + pen)
+        if st.profile.static_score and wake.any():
+            score = np.where(wake[:, None], st.score0[:, sl], score)
+        return score
+
+
+# ----------------------------------------------------------------------------- registry
+
+def _registry():
+    return {
+        "fcfs": lambda o: FCFS(o),
+        "sjf": lambda o: SJF(o),
+        "sjf-sparse": lambda o: SJF(o, sparse=True),
+        "prema": lambda o: PREMA(o),
+        "prema-sparse": lambda o: PREMA(o, sparse=True),
+        "planaria": lambda o: Planaria(o),
+        "sdrm3": lambda o: SDRM3(o),
+        "sdrm3-sparse": lambda o: SDRM3(o, sparse=True),
+        "dysta": lambda o: Dysta(o),
+        "dysta-static": lambda o: Dysta(o, mode="static"),
+        "dysta-nosparse": lambda o: Dysta(o, mode="nosparse"),
+        "dysta-oracle": lambda o: Dysta(o, mode="oracle"),
+    }
+
+
+POLICY_NAMES = tuple(_registry())
+
+
+def make_policy(name: str, options: Options | None = None) -> Policy:
+    """Create the policy called ``name`` (see ``POLICY_NAMES``)."""
+    reg = _registry()
+    if name not in reg:
+        raise DystaInputError(f"unknown scheduler {name!r}; choose from: {', '.join(reg)}")
+    return reg[name](options or Options())
