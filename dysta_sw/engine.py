@@ -11,12 +11,13 @@ Semantics of one run, given a workload and a policy:
    a request whose last layer ran leaves ``Q`` with finish time ``t``.
 
 Speed: the engine advances a *batch* of independent runs in lockstep, one layer per run per
-step, so the Python overhead of a step is shared by every run in the batch. Per-request state is
-a ``(runs, requests)`` array; a step touches only the window of requests that can be queued in
-some run (from the oldest unfinished to the newest admitted request), and every per-request
-quantity a policy reads (remaining-latency estimate, gamma, last time) is kept up to date
-incrementally when that request's layer runs. A decision therefore costs O(|window|) vectorised
-work and O(1) Python operations per run, never a loop over layers.
+step, so the Python overhead of a step is shared by every run in the batch. Like the hardware's
+request table, each run keeps its queue in *slots*: admitted, unfinished requests in arrival
+order, packed at the front of ``(runs, capacity)`` arrays (a finished request's slot is closed
+up). Every per-request quantity a policy reads (remaining-latency estimate, gamma, last time) is
+kept current incrementally when that request's layer runs, so a decision costs O(|Q|)
+vectorised work (the longest queue of the batch) and O(1) Python operations per run, never a
+loop over layers. Ties go to the lowest slot, which is the earliest arrival.
 """
 
 from __future__ import annotations
@@ -75,68 +76,84 @@ LUT_FIELDS = ("rbar", "rbar_model", "lbar", "lbar_model", "rem_true")
 
 
 class Batch:
-    """State of a batch of runs: per-run ``(B,)`` and per-request ``(B, N + 1)`` arrays.
+    """State of a batch of runs.
 
-    Column ``N`` is a sentinel request arriving at ``+inf`` so that "the next arrival" can
-    always be read. Policies read the documented attributes and may add their own arrays
-    with :meth:`add`.
+    Per-request fields live twice: their initial values in request order, ``req[name]`` of shape
+    ``(runs, N + 1)`` (column ``N`` is a sentinel request arriving at ``+inf``, so "the next
+    arrival" can always be read), and their current values in the queue slots, the attribute
+    ``batch.<name>`` of shape ``(runs, capacity)``; slots ``[0, q)`` of a run hold its queue in
+    arrival order. Policies declare extra fields with :meth:`add` in ``setup`` and read the slot
+    attributes in ``score``. Per-run values (``t``, ``q``, ...) are ``(runs,)`` arrays.
     """
 
+    FLOAT_FIELDS = ("arrival", "deadline", "priority", "tiso_est", "tiso_est_model", "tiso_true", "last", "gamma")
+    INT_FIELDS = ("rid", "mp", "lut_base", "sample_base", "n_layers", "next")
+
     def __init__(self, tables: ScenarioTables, workloads: list[Workload], deadlines: list[np.ndarray],
-                 profile: Profile):
+                 profile: Profile, capacity: int = 16):
         self.tables = tables
         self.profile = profile
         b = len(workloads)
         n = max(len(w) for w in workloads)
         shape = (b, n + 1)
-        self._req: list[str] = []
-        self._run: list[str] = []
-        self.arrival = self.add("arrival", np.full(shape, np.inf))
-        self.deadline = self.add("deadline", np.full(shape, np.inf))
-        self.priority = self.add("priority", np.ones(shape))
+        arrival = np.full(shape, np.inf)
+        deadline = np.full(shape, np.inf)
+        priority = np.ones(shape)
         mp = np.zeros(shape, np.int64)
         sample = np.zeros(shape, np.int64)
         for i, (w, d) in enumerate(zip(workloads, deadlines)):
             k = len(w)
-            self.arrival[i, :k] = w.arrival
-            self.deadline[i, :k] = d
-            self.priority[i, :k] = w.priority
+            arrival[i, :k] = w.arrival
+            deadline[i, :k] = d
+            priority[i, :k] = w.priority
             mp[i, :k] = w.mp
             sample[i, :k] = w.sample
-        self.mp = self.add("mp", mp)
-        self.lut_base = self.add("lut_base", tables.lut_base[mp])
-        self.sample_base = self.add("sample_base", tables.sample_base[mp] + sample * tables.n_layers[mp])
-        self.n_layers = self.add("n_layers", tables.n_layers[mp])
-        self.tiso_est = self.add("tiso_est", tables.tiso_est[mp])
-        self.tiso_est_model = self.add("tiso_est_model", tables.tiso_est_model[mp])
-        self.tiso_true = self.add("tiso_true", tables.tiso[tables.tiso_base[mp] + sample])
-        self.next = self.add("next", np.zeros(shape, np.int64))
-        self.last = self.add("last", self.arrival.copy())
-        self.gamma = self.add("gamma", np.ones(shape))
-        self.finished = self.add("finished", np.zeros(shape, bool))
-        self.finished[:, n] = False
-        self.finish = self.add("finish", np.full(shape, np.nan))
-        self.col = np.arange(n + 1)
+        self.req: dict[str, np.ndarray] = {}
+        self._blocks: tuple[np.ndarray, np.ndarray] | None = None
+        self._float: list[str] = []
+        self._int: list[str] = []
+        self._capacity = capacity
+        self.sample = sample
+        sample_base = tables.sample_base[mp] + sample * tables.n_layers[mp]
+        for name, init in (("arrival", arrival), ("deadline", deadline), ("priority", priority),
+                           ("tiso_est", tables.tiso_est[mp]), ("tiso_est_model", tables.tiso_est_model[mp]),
+                           ("tiso_true", tables.tiso[tables.tiso_base[mp] + sample]), ("last", arrival),
+                           ("gamma", np.ones(shape)), ("rid", np.broadcast_to(np.arange(n + 1), shape)),
+                           ("mp", mp), ("lut_base", tables.lut_base[mp]), ("sample_base", sample_base),
+                           ("n_layers", tables.n_layers[mp]), ("next", np.zeros(shape, np.int64))):
+            self.add(name, init)
+        self.cur: dict[str, np.ndarray] = {}
+        self._run: list[str] = []
         self.n_requests = self.add_run("n_requests", np.array([len(w) for w in workloads]))
         self.t = self.add_run("t", np.zeros(b))
         self.tprev = self.add_run("tprev", np.zeros(b))
-        self.hi = self.add_run("hi", np.zeros(b, np.int64))
-        self.lo = self.add_run("lo", np.zeros(b, np.int64))
+        self.hi = self.add_run("hi", np.zeros(b, np.int64))  #: next request to admit
+        self.q = self.add_run("q", np.zeros(b, np.int64))  #: queue length |Q|
         self.nfin = self.add_run("nfin", np.zeros(b, np.int64))
-        self.prev = self.add_run("prev", np.full(b, n, np.int64))
+        self.prev_rid = self.add_run("prev_rid", np.full(b, -1, np.int64))  #: request that ran last
+        self.prev_open = self.add_run("prev_open", np.zeros(b, bool))  #: ... and is unfinished
         self.preemptions = self.add_run("preemptions", np.zeros(b, np.int64))
         self.run_id = self.add_run("run_id", np.arange(b))
-        self.cur: dict[str, np.ndarray] = {}
+        self.finish = self.add_run("finish", np.full((b, n), np.nan))
+        self.rows = np.arange(b)
 
     @property
     def size(self) -> int:
         return len(self.t)
 
-    def add(self, name: str, array: np.ndarray) -> np.ndarray:
-        """Register a per-request array (compacted with the batch) and return it."""
-        setattr(self, name, array)
-        self._req.append(name)
-        return array
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
+    def add(self, name: str, init: np.ndarray) -> None:
+        """Declare a per-request field with its initial value per request (``(runs, N + 1)``)."""
+        if self._blocks is not None:
+            raise RuntimeError("per-request fields must be declared before the run starts")
+        init = np.asarray(init)
+        kind = self._int if np.issubdtype(init.dtype, np.integer) or init.dtype == bool else self._float
+        if name not in self.req:
+            kind.append(name)
+        self.req[name] = init
 
     def add_run(self, name: str, array: np.ndarray) -> np.ndarray:
         """Register a per-run array (compacted with the batch) and return it."""
@@ -145,20 +162,81 @@ class Batch:
         return array
 
     def track(self, fields) -> None:
-        """Keep ``cur[f]`` = look-up value of field ``f`` at each request's next layer."""
+        """Keep slot field ``cur_<f>`` = look-up value of ``f`` at each request's next layer."""
         for f in fields:
             if f not in LUT_FIELDS:
                 raise ValueError(f"unknown look-up field {f!r}")
             if f not in self.cur:
-                base = self.sample_base if f == "rem_true" else self.lut_base
-                self.cur[f] = self.add(f"cur_{f}", getattr(self.tables, f)[base])
+                base = self.req["sample_base"] if f == "rem_true" else self.req["lut_base"]
+                self.add(f"cur_{f}", getattr(self.tables, f)[base])
+                self.cur[f] = None  # bound to the slot view by _bind
+
+    def start(self) -> None:
+        """Build the slot tables once every field is declared."""
+        b, c = self.size, self._capacity
+        self.req_float = np.stack([self.req[k] for k in self._float]).astype(np.float64)
+        self.req_int = np.stack([self.req[k] for k in self._int]).astype(np.int64)
+        # Empty slots hold a copy of request 0 so that arithmetic on them stays finite.
+        self._blocks = (np.repeat(self.req_float[:, :, :1], c, axis=2),
+                        np.repeat(self.req_int[:, :, :1], c, axis=2))
+        self.col = np.arange(c)
+        self._bind()
+
+    def _bind(self) -> None:
+        fb, ib = self._blocks
+        for k, name in enumerate(self._float):
+            setattr(self, name, fb[k])
+        for k, name in enumerate(self._int):
+            setattr(self, name, ib[k])
+        for f in self.cur:
+            self.cur[f] = getattr(self, f"cur_{f}")
+        self.arrival_req = self.req_float[self._float.index("arrival")]
+
+    def float_fields(self, names: list[str]) -> np.ndarray:
+        """Slot values of consecutive float fields ``names`` as one ``(len(names), runs, capacity)`` view."""
+        k = self._float.index(names[0])
+        if self._float[k:k + len(names)] != list(names):
+            raise ValueError(f"fields {names} were not declared consecutively")
+        return self._blocks[0][k:k + len(names)]
+
+    def grow(self) -> None:
+        """Double the slot capacity."""
+        fb, ib = self._blocks
+        c = self._capacity
+        self._blocks = tuple(np.concatenate([blk, np.repeat(blk[:, :, :1], c, axis=2)], axis=2) for blk in (fb, ib))
+        self._capacity = 2 * c
+        self.col = np.arange(2 * c)
+        self._bind()
+
+    def admit(self, r: np.ndarray) -> None:
+        """Append the next pending request of each run in ``r`` to its queue."""
+        if (self.q[r] >= self._capacity).any():
+            self.grow()
+        h, s = self.hi[r], self.q[r]
+        fb, ib = self._blocks
+        fb[:, r, s] = self.req_float[:, r, h]
+        ib[:, r, s] = self.req_int[:, r, h]
+        self.hi[r] += 1
+        self.q[r] += 1
+
+    def remove(self, r: np.ndarray, c: np.ndarray) -> None:
+        """Close up slot ``c`` of each run in ``r`` (its request finished)."""
+        idx = self.col + (self.col >= c[:, None])
+        np.minimum(idx, self._capacity - 1, out=idx)
+        rr = r[:, None]
+        for blk in self._blocks:
+            blk[:, r] = blk[:, rr, idx]
+        self.q[r] -= 1
 
     def keep(self, rows: np.ndarray) -> None:
         """Drop the runs not in ``rows`` (used when runs finish)."""
-        for name in self._req + self._run:
+        for name in self._run:
             setattr(self, name, getattr(self, name)[rows])
-        for f in self.cur:
-            self.cur[f] = getattr(self, f"cur_{f}")
+        self.req_float = self.req_float[:, rows]
+        self.req_int = self.req_int[:, rows]
+        self._blocks = tuple(blk[:, rows] for blk in self._blocks)
+        self.rows = np.arange(len(rows))
+        self._bind()
 
 
 @dataclass
@@ -173,14 +251,12 @@ class RunResult:
     extra: dict = field(default_factory=dict)
 
 
-def _admit(st: Batch, strict: bool) -> None:
-    rows = np.arange(st.size)
-    while True:
-        nxt = st.arrival[rows, st.hi]
-        adm = nxt < st.t if strict else nxt <= st.t
-        if not adm.any():
-            return
-        st.hi += adm
+def _admit(st: Batch, rows: np.ndarray, strict: bool) -> None:
+    while rows.size:
+        nxt = st.arrival_req[rows, st.hi[rows]]
+        rows = rows[nxt < st.t[rows] if strict else nxt <= st.t[rows]]
+        if rows.size:
+            st.admit(rows)
 
 
 def simulate(tables: ScenarioTables, workloads: list[Workload], deadlines: list[np.ndarray], policy,
@@ -202,73 +278,70 @@ def simulate(tables: ScenarioTables, workloads: list[Workload], deadlines: list[
     st = Batch(tables, workloads, deadlines, profile)
     policy.setup(st)
     predictor = policy.predictor(profile)
+    if predictor is not None:
+        predictor.setup(st)
+    st.start()
     results: list[RunResult | None] = [None] * st.size
     logs: list[list] = [[] for _ in range(st.size)]
     decisions = np.zeros(st.size, np.int64)
     strict = profile.strict_admission
     lat, rho, rhobar = tables.lat, tables.rho, tables.rhobar
+    lut_src = {f: (getattr(tables, f), f == "rem_true") for f in st.cur}
     while st.size:
-        rows = np.arange(st.size)
-        _admit(st, strict)
-        wake = st.hi == st.nfin
+        rows = st.rows
+        _admit(st, rows, strict)
+        wake = st.q == 0
         if wake.any():
             # Idle accelerator: jump to the next arrival and admit it (and its simultaneous peers).
-            st.t[wake] = st.arrival[rows[wake], st.hi[wake]]
-            _admit(st, False)
-        lo, hi = int(st.lo.min()), int(st.hi.max())
-        sl = slice(lo, hi)
-        valid = ~st.finished[:, sl] & (st.col[sl] < st.hi[:, None])
+            wr = rows[wake]
+            st.t[wr] = st.arrival_req[wr, st.hi[wr]]
+            _admit(st, wr, False)
+        sl = slice(0, int(st.q.max()))
+        valid = st.col[sl] < st.q[:, None]
         score = policy.score(st, sl, valid, wake)
-        c = lo + np.argmin(np.where(valid, score, np.inf), axis=1)
+        c = np.argmin(np.where(valid, score, np.inf), axis=1)
         layer = st.next[rows, c]
+        rid = st.rid[rows, c]
         flat = st.sample_base[rows, c] + layer
         start = st.t.copy()
         st.t += lat[flat]
         st.last[rows, c] = st.t
+        lb = st.lut_base[rows, c]
         if predictor is not None:
-            lb = st.lut_base[rows, c] + layer
-            rb = rhobar[lb]
+            rb = rhobar[lb + layer]
             ratio = np.where(rb > 0, rho[flat] / np.where(rb > 0, rb, 1.0), 1.0)
             st.gamma[rows, c] = predictor.update(st, rows, c, ratio)
         nxt = layer + 1
         st.next[rows, c] = nxt
-        for f, arr in st.cur.items():
-            base = st.sample_base if f == "rem_true" else st.lut_base
-            idx = base[rows, c] + nxt
-            src = getattr(tables, f)
-            arr[rows, c] = src[np.minimum(idx, len(src) - 1)]
+        for f, (src, true) in lut_src.items():
+            base = st.sample_base[rows, c] if true else lb
+            st.cur[f][rows, c] = src[np.minimum(base + nxt, len(src) - 1)]
         policy.after(st, rows, c, start)
-        prev = st.prev
-        switched = (prev != c) & (st.next[rows, prev] > 0) & ~st.finished[rows, prev]
-        st.preemptions += switched
-        st.prev = c
-        st.tprev = start
+        st.preemptions += st.prev_open & (st.prev_rid != rid)
         done = nxt == st.n_layers[rows, c]
+        st.prev_rid = rid
+        st.prev_open = ~done
+        st.tprev = start
         if record:
+            gam = st.gamma[rows, c]
             for i in rows:
-                logs[st.run_id[i]].append((c[i], layer[i], start[i], st.t[i], st.gamma[i, c[i]]))
+                logs[st.run_id[i]].append((rid[i], layer[i], start[i], st.t[i], gam[i]))
         decisions[st.run_id] += 1
         if done.any():
-            dr, dc = rows[done], c[done]
-            st.finished[dr, dc] = True
-            st.finish[dr, dc] = st.t[done]
+            dr = rows[done]
+            st.finish[dr, rid[done]] = st.t[dr]
             st.nfin[dr] += 1
-            while True:
-                adv = st.finished[rows, st.lo]
-                if not adv.any():
-                    break
-                st.lo += adv
+            st.remove(dr, c[done])
             over = st.nfin == st.n_requests
             if over.any():
                 for i in rows[over]:
-                    rid = st.run_id[i]
+                    rid_run = st.run_id[i]
                     n = st.n_requests[i]
                     res = RunResult(finish=st.finish[i, :n].copy(), preemptions=int(st.preemptions[i]),
-                                    decisions=int(decisions[rid]))
+                                    decisions=int(decisions[rid_run]))
                     if record:
-                        log = np.array(logs[rid])
+                        log = np.array(logs[rid_run])
                         res.log, res.gamma_log = log[:, :4], log[:, 4]
-                    policy.collect(st, i, res)
-                    results[rid] = res
+                    results[rid_run] = res
                 st.keep(rows[~over])
     return results  # type: ignore[return-value]

@@ -79,12 +79,13 @@ class Predictor:
         self.kind, self.n, self.scale = kind, n, scale
 
     def setup(self, st) -> None:
-        shape = st.next.shape
+        shape = st.req["next"].shape
+        st.add("pred_count", np.zeros(shape, np.int64))
         if self.kind == "average-all":
-            self.sum = st.add("pred_sum", np.zeros(shape))
+            st.add("pred_sum", np.zeros(shape))
         elif self.kind == "last-n":
-            self.hist = st.add("pred_hist", np.zeros(shape + (self.n,)))
-        self.count = st.add("pred_count", np.zeros(shape, np.int64))
+            for k in range(self.n):
+                st.add(f"pred_hist{k}", np.zeros(shape))
 
     def update(self, st, rows, c, ratio):
         count = st.pred_count[rows, c] + 1
@@ -95,10 +96,9 @@ class Predictor:
             s = st.pred_sum[rows, c] + ratio
             st.pred_sum[rows, c] = s
             return self.scale * s / count
-        hist = st.pred_hist
-        hist[rows, c, (count - 1) % self.n] = ratio
-        k = np.minimum(count, self.n)
-        return self.scale * hist[rows, c].sum(axis=1) / k
+        hist = st.float_fields([f"pred_hist{k}" for k in range(self.n)])
+        hist[(count - 1) % self.n, rows, c] = ratio
+        return self.scale * hist[:, rows, c].sum(axis=0) / np.minimum(count, self.n)
 
 
 # ----------------------------------------------------------------------------- policies
@@ -122,8 +122,7 @@ class Policy:
         return self._pred
 
     def setup(self, st) -> None:
-        if self.uses_gamma:
-            self.predictor(st.profile).setup(st)
+        pass
 
     def remaining(self, st, sl):
         """Estimated remaining latency: ``gamma * Rbar`` (sparse) or the per-model ``Rbar``."""
@@ -138,9 +137,6 @@ class Policy:
         raise NotImplementedError
 
     def after(self, st, rows, c, start) -> None:
-        pass
-
-    def collect(self, st, row, result) -> None:
         pass
 
     def describe(self) -> str:
@@ -194,7 +190,7 @@ class PREMA(Policy):
     def setup(self, st):
         super().setup(st)
         st.track(["rbar" if self.sparse else "rbar_model"])
-        st.add("tokens", st.priority.copy())
+        st.add("tokens", st.req["priority"].astype(np.float64))
 
     def score(self, st, sl, valid, wake):
         t = st.t[:, None]
@@ -204,7 +200,7 @@ class PREMA(Policy):
         else:
             # The request that ran since the previous decision was not waiting.
             since = np.maximum(st.tprev[:, None], st.arrival[:, sl])
-            running = st.col[sl] == st.prev[:, None]
+            running = st.rid[:, sl] == st.prev_rid[:, None]
             waited = np.where(running, 0.0, t - since)
         tok = st.tokens[:, sl]
         tok += np.where(valid, p * np.maximum(waited, 0.0) / self.tiso(st, sl), 0.0)
@@ -294,10 +290,11 @@ class Dysta(Policy):
             st.track(["rem_true"])
         else:
             st.track(["rbar" if self.sparse else "rbar_model"])
-        lat = st.tiso_true if self.mode == "oracle" else (st.tiso_est if self.sparse else st.tiso_est_model)
+        req = st.req
+        lat = req["tiso_true" if self.mode == "oracle" else ("tiso_est" if self.sparse else "tiso_est_model")]
         beta = self.options.beta
         with np.errstate(invalid="ignore"):  # the sentinel column has inf - inf
-            st.add("score0", lat + beta * (st.deadline - st.arrival - lat))
+            st.add("score0", lat + beta * (req["deadline"] - req["arrival"] - lat))
 
     def score(self, st, sl, valid, wake):
         if self.mode == "static":
@@ -308,7 +305,7 @@ class Dysta(Policy):
         else:
             trem, tiso = self.remaining(st, sl), self.tiso(st, sl)
         eta = self.options.beta if st.profile.eta_from_beta else self.options.eta
-        q = (st.hi - st.nfin)[:, None]
+        q = st.q[:, None]
         slack = np.maximum(0.0, st.deadline[:, sl] - t - trem)
         pen = (t - st.last[:, sl]) / tiso / q
         score = trem + eta * (slack + pen)
