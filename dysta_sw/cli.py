@@ -13,7 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from . import report, sweep, workload as wl
+from . import report, sweep
+from . import workload as wl
 from .errors import DystaInputError
 from .policies import POLICY_NAMES, PREDICTORS, Options
 from .tables import ScenarioTables

@@ -173,7 +173,7 @@ class Batch:
 
     def start(self) -> None:
         """Build the slot tables once every field is declared."""
-        b, c = self.size, self._capacity
+        c = self._capacity
         self.req_float = np.stack([self.req[k] for k in self._float]).astype(np.float64)
         self.req_int = np.stack([self.req[k] for k in self._int]).astype(np.int64)
         # Empty slots hold a copy of request 0 so that arithmetic on them stays finite.

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-from . import metrics, workload as wl
+from . import metrics
+from . import workload as wl
 from .engine import get_profile, simulate
 from .errors import DystaInputError
 from .policies import Options, make_policy

@@ -49,7 +49,7 @@ class ScenarioTables:
     shape: np.ndarray  #: output size per (model-pattern, layer), at ``lut_base``
 
     @classmethod
-    def build(cls, pack: TracePack, scenario: str) -> "ScenarioTables":
+    def build(cls, pack: TracePack, scenario: str) -> ScenarioTables:
         mps: list[ModelPattern] = pack.scenario(scenario)
         names = [mp.name for mp in mps]
         models = list(dict.fromkeys(mp.model for mp in mps))

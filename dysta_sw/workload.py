@@ -118,6 +118,11 @@ def load(path: str | Path, tables: ScenarioTables, pack: TracePack | None = None
         raise DystaInputError(f"workload file {str(path)!r} does not exist")
     lines = _open_text(path)
     meta = read_header(lines, path, MAGIC, VERSION)
+    if pack is not None and meta.get("pack_fingerprint") not in (None, pack.fingerprint):
+        raise DystaInputError(
+            f"{path}: the workload was made from trace pack {meta.get('pack')!r} "
+            f"(fingerprint {meta.get('pack_fingerprint')}), but pack {pack.name!r} has fingerprint "
+            f"{pack.fingerprint}; replay it with the same pack (--traces)")
     rows = read_rows(lines, path, COLUMNS)
     lineno = np.array([r[0] for r in rows])
     arrival = parse_column(rows, path, 1, "arrival_s", float)
@@ -143,11 +148,6 @@ def load(path: str | Path, tables: ScenarioTables, pack: TracePack | None = None
     fail((sample < 0) | (sample >= tables.n_samples[mp]), "sample is out of range for its model-pattern")
     fail(priority <= 0, "priority must be a positive integer")
     fail(~np.isfinite(tbar) | (tbar <= 0), "tbar_model_s must be a positive number of seconds")
-    if pack is not None and meta.get("pack_fingerprint") not in (None, pack.fingerprint):
-        raise DystaInputError(
-            f"{path}: the workload was made from trace pack {meta.get('pack')!r} "
-            f"(fingerprint {meta.get('pack_fingerprint')}), but pack {pack.name!r} has fingerprint "
-            f"{pack.fingerprint}; replay it with the same pack (--traces)")
     meta.setdefault("scenario", tables.scenario)
     meta["file"] = str(path)
     return Workload(arrival=arrival, mp=mp, sample=sample, priority=priority, tbar=tbar, meta=meta)

@@ -1,0 +1,37 @@
+"""Developer sessions: ``nox -s tests``, ``lint``, ``bench``, ``reproduce``.
+
+Sessions reuse one virtualenv each (``nox -r`` to skip reinstalling).
+"""
+
+import nox
+
+nox.options.sessions = ["tests", "lint"]
+nox.options.reuse_existing_virtualenvs = True
+
+
+@nox.session
+def tests(session):
+    """The test suite, as CI runs it."""
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session
+def lint(session):
+    """ruff over the whole project."""
+    session.install("ruff>=0.5")
+    session.run("ruff", "check", ".")
+
+
+@nox.session
+def bench(session):
+    """Engine speed: decisions per second, and the wall time of the whole reproduce grid."""
+    session.install("-e", ".")
+    session.run("dysta", "bench", "--speed", *session.posargs)
+
+
+@nox.session
+def reproduce(session):
+    """The main job: the paper's grid on the shipped traces, report in ``reproduce-out/``."""
+    session.install("-e", ".")
+    session.run("dysta", "reproduce", "--out", "reproduce-out", *session.posargs)

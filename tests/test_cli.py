@@ -1,0 +1,114 @@
+"""The dysta command line: outputs, replay, reports and error messages."""
+
+import json
+
+import pytest
+
+from dysta_sw.cli import main
+
+
+def run(capsys, *args):
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_bench_json_rows(capsys):
+    code, out, _ = run(capsys, "bench", "--scenario", "attnn", "cnn", "--rate", "30", "--slo", "10", "50",
+                       "--scheduler", "fcfs", "dysta", "--seeds", "2", "--requests", "60", "--format", "json",
+                       "--jobs", "1")
+    assert code == 0
+    rows = json.loads(out)
+    # cnn rows use the same rate given; 2 scenarios x 2 SLOs x 2 schedulers.
+    assert len(rows) == 8
+    for r in rows:
+        for k in ("scenario", "rate", "slo", "scheduler", "antt", "violation_rate", "stp", "p99_turnaround_s",
+                  "per_model", "profile"):
+            assert k in r
+        assert r["seeds"] == 2 and r["profile"] == "paper" and r["antt"] >= 1.0
+        assert 0.0 <= r["violation_rate"] <= 1.0
+    # A looser SLO never raises the violation rate of a deadline-unaware scheduler (same finishes).
+    by = {(r["scenario"], r["slo"], r["scheduler"]): r for r in rows}
+    assert by[("attnn", 50.0, "fcfs")]["violation_rate"] <= by[("attnn", 10.0, "fcfs")]["violation_rate"]
+    assert by[("attnn", 50.0, "fcfs")]["antt"] == by[("attnn", 10.0, "fcfs")]["antt"]
+
+
+def test_bench_table_and_csv(capsys):
+    code, out, _ = run(capsys, "bench", "--rate", "30", "--scheduler", "sjf", "planaria", "--seeds", "1",
+                       "--requests", "40", "--jobs", "1")
+    assert code == 0 and "viol.%" in out and "planaria" in out and "SYNTHETIC" in out
+    code, out, _ = run(capsys, "bench", "--rate", "30", "--scheduler", "sjf", "--seeds", "1", "--requests", "40",
+                       "--format", "csv", "--jobs", "1")
+    header = out.splitlines()[0].split(",")
+    assert code == 0 and header[:4] == ["scenario", "rate", "slo", "scheduler"] and len(out.splitlines()) == 2
+
+
+def test_workload_export_and_replay_match_generated(tmp_path, capsys):
+    f = tmp_path / "w.csv"
+    code, out, _ = run(capsys, "workload", "export", "--scenario", "cnn", "--rate", "3", "--seed", "0",
+                       "--requests", "40", "-o", str(f))
+    assert code == 0 and f.exists()
+    common = ["--slo", "10", "--scheduler", "dysta", "prema", "--format", "json", "--jobs", "1"]
+    _, replay, _ = run(capsys, "bench", "--workload", str(f), *common)
+    _, gen, _ = run(capsys, "bench", "--scenario", "cnn", "--rate", "3", "--seeds", "1", "--requests", "40",
+                    *common)
+    a, b = json.loads(replay), json.loads(gen)
+    assert [(r["scheduler"], r["antt"], r["violation_rate"]) for r in a] == \
+           [(r["scheduler"], r["antt"], r["violation_rate"]) for r in b]
+
+
+def test_reference_profile_recorded(capsys):
+    _, out, _ = run(capsys, "bench", "--rate", "30", "--scheduler", "dysta", "--seeds", "1", "--requests", "30",
+                    "--profile", "reference", "--format", "json", "--jobs", "1")
+    assert json.loads(out)[0]["profile"] == "reference"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["bench", "--scheduler", "nosuch"], "unknown scheduler 'nosuch'"),
+    (["bench", "--rate", "-3"], "--rate must be a positive number"),
+    (["bench", "--slo", "0"], "--slo must be a positive number"),
+    (["bench", "--traces", "nopack"], "unknown trace pack 'nopack'"),
+    (["bench", "--workload", "missing.csv"], "does not exist"),
+    (["bench", "--beta", "-1"], "--beta must be"),
+    (["traces", "validate", "missing.csv"], "does not exist"),
+])
+def test_errors_name_the_input(capsys, args, message):
+    code, out, err = run(capsys, *args, *(["--requests", "10", "--seeds", "1"] if args[0] == "bench" else []))
+    assert code == 2
+    assert message in err and "Traceback" not in err
+
+
+def test_zero_requests_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["bench", "--requests", "0"])
+    assert e.value.code == 2
+    assert "positive integer" in capsys.readouterr().err
+
+
+def test_traces_commands(tmp_path, capsys):
+    code, out, _ = run(capsys, "traces", "list")
+    assert code == 0 and "synthetic-v1 (default)" in out
+    code, out, _ = run(capsys, "traces", "show")
+    assert code == 0 and "resnet50/channel/0.5" in out and "SYNTHETIC" in out
+    f = tmp_path / "p.csv.gz"
+    code, out, _ = run(capsys, "traces", "generate", "-o", str(f), "--samples", "4", "--name", "tiny")
+    assert code == 0
+    code, out, _ = run(capsys, "traces", "validate", str(f))
+    assert code == 0 and "OK" in out and "'tiny'" in out
+    # A bench on the generated pack works and says which pack it used.
+    code, out, _ = run(capsys, "bench", "--traces", str(f), "--scheduler", "sjf", "--seeds", "1", "--requests",
+                       "20", "--jobs", "1")
+    assert code == 0 and "tiny" in out
+
+
+def test_reproduce_writes_report(tmp_path, capsys):
+    code, out, _ = run(capsys, "reproduce", "--quick", "--seeds", "1", "--requests", "40", "--out",
+                       str(tmp_path), "--jobs", "1")
+    assert code == 0
+    md = (tmp_path / "report.md").read_text()
+    for section in ("Table 5", "Fig. 12", "Fig. 13", "Fig. 14", "Fig. 15", "Trace provenance", "SYNTHETIC"):
+        assert section in md
+    for png in ("fig12_tradeoff.png", "fig13_breakdown.png", "fig14_slo_sweep.png", "fig15_rate_sweep.png"):
+        assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    runs = (tmp_path / "runs.csv").read_text().splitlines()
+    assert runs[0].startswith("scenario,rate,slo,scheduler,seed")
