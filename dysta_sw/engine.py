@@ -221,11 +221,14 @@ class Batch:
 
     def remove(self, r: np.ndarray, c: np.ndarray) -> None:
         """Close up slot ``c`` of each run in ``r`` (its request finished)."""
-        idx = self.col + (self.col >= c[:, None])
+        # Only slots from the lowest closed one to the longest queue move.
+        lo, hi = int(c.min()), int(self.q[r].max())
+        col = self.col[lo:hi]
+        idx = col + (col >= c[:, None])
         np.minimum(idx, self._capacity - 1, out=idx)
         rr = r[:, None]
         for blk in self._blocks:
-            blk[:, r] = blk[:, rr, idx]
+            blk[:, rr, col] = blk[:, rr, idx]
         self.q[r] -= 1
 
     def keep(self, rows: np.ndarray) -> None:
@@ -285,7 +288,9 @@ def simulate(tables: ScenarioTables, workloads: list[Workload], deadlines: list[
     logs: list[list] = [[] for _ in range(st.size)]
     decisions = np.zeros(st.size, np.int64)
     strict = profile.strict_admission
-    lat, rho, rhobar = tables.lat, tables.rho, tables.rhobar
+    lat, rho = tables.lat, tables.rho
+    rhobar_zero = tables.rhobar <= 0
+    inv_rhobar = 1.0 / np.where(rhobar_zero, 1.0, tables.rhobar)
     lut_src = {f: (getattr(tables, f), f == "rem_true") for f in st.cur}
     while st.size:
         rows = st.rows
@@ -308,8 +313,8 @@ def simulate(tables: ScenarioTables, workloads: list[Workload], deadlines: list[
         st.last[rows, c] = st.t
         lb = st.lut_base[rows, c]
         if predictor is not None:
-            rb = rhobar[lb + layer]
-            ratio = np.where(rb > 0, rho[flat] / np.where(rb > 0, rb, 1.0), 1.0)
+            # r = rho / rhobar; a layer whose mean density is 0 gives r = 1 (no information).
+            ratio = np.where(rhobar_zero[lb + layer], 1.0, rho[flat] * inv_rhobar[lb + layer])
             st.gamma[rows, c] = predictor.update(st, rows, c, ratio)
         nxt = layer + 1
         st.next[rows, c] = nxt

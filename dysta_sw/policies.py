@@ -305,10 +305,16 @@ class Dysta(Policy):
         else:
             trem, tiso = self.remaining(st, sl), self.tiso(st, sl)
         eta = self.options.beta if st.profile.eta_from_beta else self.options.eta
-        q = st.q[:, None]
-        slack = np.maximum(0.0, st.deadline[:, sl] - t - trem)
-        pen = (t - st.last[:, sl]) / tiso / q
-        score = trem + eta * (slack + pen)
+        # score = trem + eta * (max(0, D - t - trem) + (t - last) / tiso / |Q|), in place.
+        slack = np.subtract(st.deadline[:, sl], t)
+        slack -= trem
+        np.maximum(slack, 0.0, out=slack)
+        pen = np.subtract(t, st.last[:, sl])
+        pen /= tiso
+        pen /= st.q[:, None]
+        slack += pen
+        slack *= eta
+        score = np.add(slack, trem, out=slack)
         if st.profile.static_score and wake.any():
             score = np.where(wake[:, None], st.score0[:, sl], score)
         return score
