@@ -2,8 +2,9 @@
 
 Semantics of one run, given a workload and a policy:
 
-1. If the queue ``Q`` is empty, jump ``t`` to the next arrival and admit it (with every request
-   arriving at the same instant). The decision that follows is a *wake-up* decision.
+1. If the queue ``Q`` is empty, admit the requests arriving at ``t``, or else jump ``t`` to the next
+   arrival and admit it (with every request arriving at the same instant). The decision that
+   follows is a *wake-up* decision.
 2. Admit every pending request with arrival ``a <= t`` (``a < t`` in the ``reference`` profile).
 3. The policy scores every request of ``Q``; the lowest score wins, ties going to the earliest
    arrival (then the lowest request index). The winner's next layer runs: ``t += lat``, its
@@ -294,11 +295,13 @@ def simulate(tables: ScenarioTables, workloads: list[Workload], deadlines: list[
     lut_src = {f: (getattr(tables, f), f == "rem_true") for f in st.cur}
     while st.size:
         rows = st.rows
-        _admit(st, rows, strict)
+        # A decision taken with an empty queue has no layer boundary: it is a wake-up, whether
+        # the requests arrive exactly now or time has to jump to the next arrival.
         wake = st.q == 0
-        if wake.any():
-            # Idle accelerator: jump to the next arrival and admit it (and its simultaneous peers).
-            wr = rows[wake]
+        _admit(st, rows, strict)
+        idle = st.q == 0
+        if idle.any():
+            wr = rows[idle]
             st.t[wr] = st.arrival_req[wr, st.hi[wr]]
             _admit(st, wr, False)
         sl = slice(0, int(st.q.max()))
