@@ -16,7 +16,7 @@ from pathlib import Path
 from . import report, sweep
 from . import workload as wl
 from .errors import DystaInputError
-from .policies import POLICY_NAMES, PREDICTORS, Options
+from .policies import HW_POLICY_NAMES, POLICY_NAMES, PREDICTORS, Options
 from .tables import ScenarioTables
 from .trace import DEFAULT_PACK, load_pack, resolve_pack, save_pack, shipped_packs
 
@@ -225,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="SLO multipliers: deadline = arrival + M x mean isolated latency of the model "
                    "(M < 1 is allowed: most requests then miss)")
     b.add_argument("--scheduler", nargs="+", default=list(POLICY_NAMES), metavar="NAME",
-                   help=f"schedulers: {', '.join(POLICY_NAMES)} (default: all)")
+                   help=f"schedulers: {', '.join(POLICY_NAMES + HW_POLICY_NAMES)} (default: all but dysta-hw-*)")
     b.add_argument("--seeds", type=_positive_int, default=5, help="number of seeds, 0..S-1 (default 5)")
     b.add_argument("--requests", type=_positive_int, default=1000, help="requests per workload (default 1000)")
     b.add_argument("--workload", nargs="+", metavar="FILE", help="replay exported workload files instead")

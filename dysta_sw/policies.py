@@ -339,12 +339,24 @@ def _registry():
     }
 
 
+#: Dysta computed with the hardware scheduler's arithmetic, per number format (dysta_sw.hwmodel).
+HW_POLICY_NAMES = tuple(f"dysta-hw-{f}" for f in ("fp16", "bf16", "fp32"))
+
+
+def _hw(options, fmt):
+    from .hwmodel import DystaHW, HwConfig  # the hardware model needs the FP golden model
+    return DystaHW(options, cfg=HwConfig(fmt=fmt))
+
+
 POLICY_NAMES = tuple(_registry())
 
 
 def make_policy(name: str, options: Options | None = None) -> Policy:
-    """Create the policy called ``name`` (see ``POLICY_NAMES``)."""
+    """Create the policy called ``name`` (see ``POLICY_NAMES`` and ``HW_POLICY_NAMES``)."""
     reg = _registry()
+    if name in HW_POLICY_NAMES:
+        return _hw(options or Options(), name.rsplit("-", 1)[1])
     if name not in reg:
-        raise DystaInputError(f"unknown scheduler {name!r}; choose from: {', '.join(reg)}")
+        raise DystaInputError(f"unknown scheduler {name!r}; choose from: {', '.join(reg)}, "
+                              f"{', '.join(HW_POLICY_NAMES)}")
     return reg[name](options or Options())

@@ -1,0 +1,91 @@
+"""The golden model of the hardware arithmetic, checked against numpy float16 step by step.
+
+numpy's float16 ``+ - *`` are correctly rounded (round to nearest even), and an int64 below 2**53
+converts to float16 with one rounding, so a float16 re-computation of each formula is an
+independent reference for the FP16 ``ieee`` model on finite values.
+"""
+
+import numpy as np
+import pytest
+
+import helpers as h
+from dysta_sw.engine import simulate
+from dysta_sw.errors import DystaInputError
+from dysta_sw.hwmodel import HwConfig, HwLuts
+from dysta_sw.policies import Options, make_policy
+
+
+def f16(bits):
+    return np.asarray(bits, np.uint16).view(np.float16)
+
+
+@pytest.fixture(scope="module")
+def luts():
+    mp = h.model_pattern("m/p/0.5", [[1e-3, 2e-3, 3e-3], [3e-3, 2e-3, 1e-3]], [[0.5, 0.25, 1.0], [0.3, 0.75, 0.0]],
+                         shape=[100, 40000, 7])
+    return h.tables(mp), HwLuts.build(h.tables(mp), HwConfig(fmt="fp16", time_shift=10), eta=0.01)
+
+
+def test_lut_contents(luts):
+    tab, lut = luts
+    cfg = lut.cfg
+    q = 1024 / 200e6
+    np.testing.assert_array_equal(f16(lut.R), np.float16(tab.rbar / q))
+    # 40000 outputs need 16 bits: counts are shifted right by 1 and 1/shape scaled by 2.
+    np.testing.assert_array_equal(lut.count_shift[:3], [0, 1, 0])
+    np.testing.assert_array_equal(f16(lut.inv_shape[:3]), np.float16([1 / 100, 2 / 40000, 1 / 7]))
+    np.testing.assert_array_equal(f16(lut.inv_q[1:5]), np.float16([1, 1 / 2, 1 / 3, 1 / 4]))
+    assert cfg.quantum_s == pytest.approx(q)
+
+
+def test_gamma_matches_float16(luts):
+    tab, lut = luts
+    rng = np.random.default_rng(1)
+    idx = rng.integers(0, 3, 5000)
+    shape = tab.shape[idx]
+    nnz = rng.integers(0, shape + 1)
+    count = nnz >> np.array([0, 1, 0])[idx]
+    inv_shape = np.float16(np.array([1 / 100, 2 / 40000, 1 / 7]))[idx]
+    inv_rho = np.float16(1 / np.maximum(tab.rhobar[idx], 1 / shape))
+    expect = (count.astype(np.float16) * inv_shape) * inv_rho
+    np.testing.assert_array_equal(f16(lut.gamma(nnz, idx)), expect)
+
+
+def test_score_matches_float16(luts):
+    tab, lut = luts
+    rng = np.random.default_rng(2)
+    n = 20000
+    idx = rng.integers(0, 4, n)  # entry 3 is the end of the model (R = 0)
+    gamma = np.float16(rng.uniform(0, 3, n))
+    now = rng.integers(0, 1 << 30, n)
+    deadline = now + rng.integers(-(1 << 24), 1 << 26, n)
+    last = now - rng.integers(0, 1 << 24, n)
+    nq = rng.integers(1, 65, n)
+    s = lut.score(gamma.view(np.uint16), idx, np.zeros(n, int), deadline, last, now, nq)
+    q = 10
+    trem = gamma * f16(lut.R)[idx]
+    with np.errstate(over="ignore"):  # slacks beyond 65504 quanta are +inf, in the hardware too
+        slack = np.maximum((((deadline - now) >> q).astype(np.float16) - trem), np.float16(0))
+    pen = (((now - last) >> q).astype(np.float16) * f16(lut.inv_tiso)[0]) * np.float16(1 / nq)
+    expect = trem + np.float16(0.01) * (slack + pen)
+    np.testing.assert_array_equal(f16(s), expect)
+
+
+def test_bad_config():
+    with pytest.raises(DystaInputError, match="depth"):
+        HwConfig(depth=48)
+    with pytest.raises(DystaInputError, match="fmt|format"):
+        HwConfig(fmt="fp8")
+    with pytest.raises(DystaInputError, match="time_shift"):
+        HwConfig(time_shift=60)
+
+
+@pytest.mark.parametrize("fmt", ["fp16", "bf16", "fp32"])
+def test_hw_policy_follows_dysta_when_margins_are_wide(fmt):
+    """Scores far apart: the hardware arithmetic makes the float64 Dysta's choices."""
+    tab = h.tables(h.model_pattern("long/p/0.5", [[0.01, 0.01, 0.01]]), h.model_pattern("short/p/0.5", [[0.002]]))
+    w = h.workload(tab, [0.0, 0.005, 0.012, 0.013], [0, 1, 1, 0], priority=[1, 3, 9, 1])
+    d = w.deadlines(10.0)
+    ref = simulate(tab, [w], [d], make_policy("dysta", Options()), record=True)[0]
+    hw = simulate(tab, [w], [d], make_policy(f"dysta-hw-{fmt}", Options()), record=True)[0]
+    np.testing.assert_array_equal(ref.log[:, :2], hw.log[:, :2])
