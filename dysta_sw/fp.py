@@ -206,12 +206,12 @@ def _round_pack(sign, be, sig, fmt: Format, mode: str) -> np.ndarray:
     if mode == "lean":
         # ftz of the IEEE result: below the normal range only a value whose fraction is all
         # ones one binade down rounds (on the subnormal grid) up to the smallest normal.
-        frac_ones = (keep & fmt_mask(m)) == fmt_mask(m)
+        frac_ones = (keep & _mask(m)) == _mask(m)
         bits = np.where(be >= 1, bits, np.where((be == 0) & frac_ones, fmt.min_normal, 0))
     return bits | (sign << (fmt.width - 1))
 
 
-def fmt_mask(n: int) -> int:
+def _mask(n: int) -> int:
     """``2**n - 1``."""
     return (1 << n) - 1
 
@@ -225,7 +225,7 @@ def _unpack(x: np.ndarray, fmt: Format, mode: str):
     m = fmt.man_bits
     s = x >> (fmt.width - 1)
     e = (x >> m) & fmt.exp_max
-    f = x & fmt_mask(m)
+    f = x & _mask(m)
     nan = (e == fmt.exp_max) & (f != 0)
     inf = (e == fmt.exp_max) & (f == 0)
     normal = e != 0
@@ -265,7 +265,7 @@ def _add_block(a, b, neg_b, fmt: Format, mode: str):
     sig, be = _normalise(np.where(zero, 1, z), ex - 1, fmt)
     r = _round_pack(sx, be, sig, fmt, mode)
     r = np.where(zero, (sx & sy) << (fmt.width - 1), r)  # exact zero: -0 only for -0 + -0
-    r = np.where(infx, x & ~fmt_mask(m), r)  # |x| >= |y|: an infinite operand is x
+    r = np.where(infx, x & ~_mask(m), r)  # |x| >= |y|: an infinite operand is x
     return np.where(nanx | nany | (infx & infy & sub_), fmt.nan, r)
 
 
@@ -358,7 +358,7 @@ def _from_uint_block(sign, u, fmt: Format):
     u = np.where(big, (u >> np.uint64(8)) | ((u & np.uint64(0xFF)) != 0), u)
     v = u.astype(np.int64)
     hi = v >> 31
-    lead = np.where(hi > 0, _bitlen(hi) + 31, _bitlen(v & fmt_mask(31))) - 1
+    lead = np.where(hi > 0, _bitlen(hi) + 31, _bitlen(v & _mask(31))) - 1
     top = fmt.man_bits + 2
     sig = np.where(lead > top, _shr_sticky(v, np.clip(lead - top, 0, 62)), v << np.clip(top - lead, 0, 62))
     be = fmt.bias + lead + np.where(big, 8, 0)
@@ -379,7 +379,7 @@ def from_float(x, fmt=FP16, mode="ieee"):
     def block(u):
         s = (u >> 63) & 1
         e = (u >> 52) & 0x7FF
-        f = u & fmt_mask(52)
+        f = u & _mask(52)
         sig = np.where(e == 0, f, f | (1 << 52))
         nz = sig != 0
         sig2, be = _normalise(np.where(nz, sig, 1), np.maximum(e, 1) - 1023 + fmt.bias + 2 - 52 + fmt.man_bits, fmt)
@@ -396,7 +396,7 @@ def to_float(x, fmt=FP16) -> np.ndarray:
     fmt = get_format(fmt)
     a = _bits_in(x, fmt, "x").astype(np.int64)
     m = fmt.man_bits
-    s, e, f = a >> (fmt.width - 1), (a >> m) & fmt.exp_max, a & fmt_mask(m)
+    s, e, f = a >> (fmt.width - 1), (a >> m) & fmt.exp_max, a & _mask(m)
     mag = np.ldexp(np.where(e == 0, f, f | (1 << m)).astype(np.float64),
                    (np.maximum(e, 1) - fmt.bias - m).astype(np.int32))
     mag = np.where(e == fmt.exp_max, np.where(f == 0, np.inf, np.nan), mag)
@@ -409,7 +409,7 @@ def is_nan(x, fmt=FP16) -> np.ndarray:
     """True where the bit pattern ``x`` is a NaN of ``fmt``."""
     fmt = get_format(fmt)
     a = _bits_in(x, fmt, "x").astype(np.int64)
-    return ((a >> fmt.man_bits) & fmt.exp_max == fmt.exp_max) & ((a & fmt_mask(fmt.man_bits)) != 0)
+    return ((a >> fmt.man_bits) & fmt.exp_max == fmt.exp_max) & ((a & _mask(fmt.man_bits)) != 0)
 
 
 def daz(x, fmt=FP16, mode="lean") -> np.ndarray:
@@ -425,8 +425,8 @@ def daz(x, fmt=FP16, mode="lean") -> np.ndarray:
 def _key(x, fmt: Format, mode: str) -> np.ndarray:
     """An unsigned key whose integer order is the total order of :func:`lt_total`."""
     a = daz(x, fmt, mode).astype(np.int64)
-    key = np.where(a & fmt.sign_bit, ~a & fmt_mask(fmt.width), a | fmt.sign_bit)
-    return np.where(is_nan(a, fmt), fmt_mask(fmt.width), key)
+    key = np.where(a & fmt.sign_bit, ~a & _mask(fmt.width), a | fmt.sign_bit)
+    return np.where(is_nan(a, fmt), _mask(fmt.width), key)
 
 
 def lt_total(a, b, fmt=FP16, mode="ieee") -> np.ndarray:
