@@ -35,3 +35,24 @@ def reproduce(session):
     """The main job: the paper's grid on the shipped traces, report in ``reproduce-out/``."""
     session.install("-e", ".")
     session.run("dysta", "reproduce", "--out", "reproduce-out", *session.posargs)
+
+
+@nox.session(name="fp-exhaustive")
+def fp_exhaustive(session):
+    """All 2**32 FP16 pairs of add and mul through Verilator vs the golden model (not in CI, ~15 min)."""
+    session.install("-e", ".[test]")
+    session.run("python", "benchmarks/fp_exhaustive.py", "--mode", "both", "--jobs", "2", *session.posargs)
+
+
+@nox.session(name="fp-synth")
+def fp_synth(session):
+    """Yosys xcup/ECP5 resources and nextpnr-ecp5 Fmax of every FP unit."""
+    session.install("-e", ".[test,synth]")
+    session.run("python", "benchmarks/fp_synth.py", *session.posargs)
+
+
+@nox.session(name="fp-speed")
+def fp_speed(session):
+    """Golden-model speed: FP operations per second on one core."""
+    session.install("-e", ".")
+    session.run("python", "benchmarks/fp_speed.py", *session.posargs)

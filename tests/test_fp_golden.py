@@ -10,6 +10,9 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import softfloatpy as sf
+
+from dysta_sw import fp
+from dysta_sw.fp import BF16, FP16, FP32
 from fp_cases import (
     FORMATS,
     conformance_pairs,
@@ -22,9 +25,6 @@ from fp_cases import (
     special_operands,
     to_fraction,
 )
-
-from dysta_sw import fp
-from dysta_sw.fp import BF16, FP16, FP32
 
 OPS = ["add", "sub", "mul"]
 

@@ -1,0 +1,1 @@
+"""Gateware of the Dysta hardware scheduler (Amaranth 0.5)."""
