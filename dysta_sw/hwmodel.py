@@ -17,7 +17,10 @@ Look-up tables (programmed by the host, rounded from float64 with ``from_float``
     ``1 / max(rhobar[l], 1 / shape[l])``; ``count_shift[mp, l]`` the integer
     ``k = max(0, bit_length(shape[l]) - 15)`` and ``inv_shape[mp, l]`` ``2**k / shape[l]``, so the
     shifted count ``nnz >> k`` stays below 2**15 and converts to FP16 without overflow;
-    ``inv_tiso[mp]`` ``1 / Tiso_est`` in 1/quanta; ``inv_q[n]`` ``1 / n`` for ``n = 1..depth``;
+    ``inv_tiso[mp]`` ``1 / Tiso_est`` in 1/seconds (not 1/quanta: the penalty ``w / Tiso_est`` of
+    SPEC 6 is a ratio added to times in seconds, so with times in quanta it must come out
+    ``1 / quantum`` times larger, which ``wait_quanta / Tiso_est_seconds`` is); ``inv_q[n]``
+    ``1 / n`` for ``n = 1..depth``;
     the constant ``eta``.
 
 Mode A (after a layer of request i ran; ``nnz`` integer from the zero-counting monitor)
@@ -44,6 +47,8 @@ from . import fp
 from .errors import DystaInputError
 from .policies import Dysta, Options, Predictor
 from .tables import ScenarioTables
+
+_NATIVE = {"fp16": np.float16, "fp32": np.float32}
 
 #: Width of the monitor's shifted non-zero count.
 COUNT_BITS = 16
@@ -129,7 +134,7 @@ class HwLuts:
         return cls(cfg=cfg, R=fp.from_float(tables.rbar / q, f, m),
                    inv_rhobar=fp.from_float(1.0 / rhobar, f, m),
                    inv_shape=fp.from_float(np.exp2(count_shift) / shape, f, m), count_shift=count_shift,
-                   inv_tiso=fp.from_float(q / tables.tiso_est, f, m), inv_q=fp.from_float(inv_q, f, m),
+                   inv_tiso=fp.from_float(1.0 / tables.tiso_est, f, m), inv_q=fp.from_float(inv_q, f, m),
                    eta=int(fp.from_float(np.float64(eta), f, m)))
 
     def gamma(self, nnz, lut_index) -> np.ndarray:
@@ -149,6 +154,48 @@ class HwLuts:
         wait = fp.from_int(_fit(np.asarray(now - last, np.int64) >> s, w, False), w, False, f, m)
         pen = fp.mul(fp.mul(wait, self.inv_tiso[mp], f, m), self.inv_q[n_queued], f, m)
         return fp.add(trem, fp.mul(np.asarray(self.eta, trem.dtype), fp.add(slack, pen, f, m), f, m), f, m)
+
+    # The engine evaluates scores at every decision of every run, where the bit-level golden
+    # functions would dominate. For FP16 and FP32 in ieee mode numpy's native float16/float32
+    # arithmetic is correctly rounded (round to nearest even, with subnormals), and an int64
+    # below 2**53 converts with one rounding, so the same operation order on native floats gives
+    # the same bits once NaNs are made canonical. tests/test_hwmodel.py checks the two agree.
+
+    def native(self):
+        """The numpy float type computing this format and mode bit-exactly, or ``None``."""
+        return _NATIVE.get(fp.get_format(self.cfg.fmt).name) if self.cfg.mode == "ieee" else None
+
+    def _bits(self, x) -> np.ndarray:
+        fmt = fp.get_format(self.cfg.fmt)
+        return np.where(np.isnan(x), fmt.nan, x.view(fmt.dtype)).astype(fmt.dtype)
+
+    def gamma_fast(self, nnz, lut_index) -> np.ndarray:
+        """:meth:`gamma` on native floats where exact (see :meth:`native`), else :meth:`gamma`."""
+        dt = self.native()
+        if dt is None:
+            return self.gamma(nnz, lut_index)
+        count = (np.asarray(nnz, np.int64) >> self.count_shift[lut_index]).astype(dt)
+        with np.errstate(over="ignore", invalid="ignore"):
+            g = (count * self.inv_shape.view(dt)[lut_index]) * self.inv_rhobar.view(dt)[lut_index]
+        return self._bits(g)
+
+    def score_fast(self, gamma, lut_index, mp, deadline, last, now, n_queued) -> np.ndarray:
+        """:meth:`score` on native floats where exact (see :meth:`native`), else :meth:`score`."""
+        dt = self.native()
+        if dt is None:
+            return self.score(gamma, lut_index, mp, deadline, last, now, n_queued)
+        cfg = self.cfg
+        s, w = cfg.shift, cfg.time_bits
+        fmt = fp.get_format(cfg.fmt)
+        with np.errstate(over="ignore", invalid="ignore"):
+            trem = np.asarray(gamma, fmt.dtype).view(dt) * self.R.view(dt)[lut_index]
+            dl = _fit(np.asarray(deadline - now, np.int64) >> s, w, True).astype(dt)
+            x = dl - trem
+            slack = np.where(x <= 0, dt(0), x)  # max(x, +0): -0 gives +0, NaN stays NaN
+            wait = _fit(np.asarray(now - last, np.int64) >> s, w, False).astype(dt)
+            pen = (wait * self.inv_tiso.view(dt)[mp]) * self.inv_q.view(dt)[n_queued]
+            score = trem + np.asarray(self.eta, fmt.dtype).view(dt) * (slack + pen)
+        return self._bits(score)
 
     def static_score(self, lat_s, deadline_s, arrival_s, beta: float) -> np.ndarray:
         """The host's ``Score0 = Lat + beta (D - a - Lat)`` in quanta, rounded to the format."""
@@ -187,7 +234,7 @@ class _HwPredictor(Predictor):
         shape = st.tables.shape[idx]
         # The monitor counts non-zeros of the layer's output: density x output size.
         nnz = np.rint(st.tables.rho[st.sample_base[rows, c] + layer] * shape).astype(np.int64)
-        bits = luts.gamma(nnz, idx)
+        bits = luts.gamma_fast(nnz, idx)
         st.gamma_bits[rows, c] = bits
         return fp.to_float(bits, self.policy.cfg.fmt)
 
@@ -225,7 +272,7 @@ class DystaHW(Dysta):
         last = cfg.cycles(st.last[:, sl])
         idx = st.lut_base[:, sl] + st.next[:, sl]
         n = np.minimum(st.q, cfg.depth)[:, None]
-        s = luts.score(st.gamma_bits[:, sl].astype(luts.R.dtype), idx, st.mp[:, sl], st.deadline_cyc[:, sl],
+        s = luts.score_fast(st.gamma_bits[:, sl].astype(luts.R.dtype), idx, st.mp[:, sl], st.deadline_cyc[:, sl],
                        last, now, n)
         key = luts.order_key(s)
         if wake.any():

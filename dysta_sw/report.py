@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .policies import POLICY_NAMES, Options
+from .policies import HW_POLICY_NAMES, POLICY_NAMES, Options
 from .sweep import Sweep, SweepResult, run
 from .trace import resolve_pack
 
@@ -304,8 +304,26 @@ def write_csv(rows: list[dict], keys, path) -> None:
         w.writerows(rows)
 
 
-#: Extra report sections: callables ``(cfg, out_dir, result) -> markdown`` added by later modules.
-SECTIONS: list = []
+def hw_arithmetic_section(cfg: Config, jobs: int | None, progress: bool | None) -> str:
+    """Dysta in the hardware's arithmetic (FP16/BF16/FP32, integer time in quanta) vs float64."""
+    from .hwmodel import HwConfig
+    names = ("dysta",) + HW_POLICY_NAMES
+    sweeps = [Sweep(g.scenario, ((g.main_rate, g.main_slo),), names, seeds=tuple(range(cfg.n_seeds)),
+                    n_requests=cfg.n_requests, profile=cfg.profile, options=cfg.options, traces=cfg.traces)
+              for g in cfg.grids]
+    res = run(sweeps, jobs=jobs, progress=progress)
+    means = res.means()
+    points = [(f"{g.label} ({g.main_rate:g}/s)", g.scenario, g.main_rate, g.main_slo) for g in cfg.grids]
+    quanta = ", ".join(f"{f}: 2^{HwConfig(fmt=f).shift} cycles = {1e6 * HwConfig(fmt=f).quantum_s:.2f} us"
+                       for f in ("fp16", "bf16", "fp32"))
+    return "\n".join([
+        "## Hardware arithmetic: Dysta in FP16 / BF16 / FP32 vs float64", "",
+        "`dysta-hw-*` is Dysta computed as the hardware scheduler computes it (`dysta_sw/hwmodel.py`): "
+        "integer cycle time at 200 MHz in quanta, look-up tables and every operation rounded to the "
+        f"format, gamma from the monitor's non-zero count. Time quanta: {quanta}. Same workloads "
+        f"as Table 5 ({cfg.n_seeds} seeds of {cfg.n_requests} requests).", "",
+        table5(means, points, names), ""])
+
 
 
 def reproduce(cfg: Config, out: str | Path, jobs: int | None = None, progress: bool | None = None) -> Path:
@@ -347,8 +365,7 @@ def reproduce(cfg: Config, out: str | Path, jobs: int | None = None, progress: b
     for g in grids:
         md += [f"### {g.label}, {g.main_rate:g} req/s, SLO {g.main_slo:g}x", "",
                per_model_table(means, g.scenario, g.main_rate, g.main_slo, cfg.schedulers), ""]
-    for section in SECTIONS:
-        md += [section(cfg, out, res), ""]
+    md += [hw_arithmetic_section(cfg, jobs, progress)]
     wall = time.perf_counter() - t0
     md += ["## Configuration", "",
            f"- dysta {__version__}, Python {platform.python_version()}, numpy {np.__version__}",

@@ -106,7 +106,8 @@ def test_reproduce_writes_report(tmp_path, capsys):
                        str(tmp_path), "--jobs", "1")
     assert code == 0
     md = (tmp_path / "report.md").read_text()
-    for section in ("Table 5", "Fig. 12", "Fig. 13", "Fig. 14", "Fig. 15", "Trace provenance", "SYNTHETIC"):
+    for section in ("Table 5", "Fig. 12", "Fig. 13", "Fig. 14", "Fig. 15", "Trace provenance", "SYNTHETIC",
+                    "Hardware arithmetic", "dysta-hw-fp16"):
         assert section in md
     for png in ("fig12_tradeoff.png", "fig13_breakdown.png", "fig14_slo_sweep.png", "fig15_rate_sweep.png"):
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
