@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from . import __version__, tracestats
 from .policies import HW_POLICY_NAMES, POLICY_NAMES, Options
 from .sweep import Sweep, SweepResult, run
 from .trace import resolve_pack
@@ -366,6 +366,7 @@ def reproduce(cfg: Config, out: str | Path, jobs: int | None = None, progress: b
         md += [f"### {g.label}, {g.main_rate:g} req/s, SLO {g.main_slo:g}x", "",
                per_model_table(means, g.scenario, g.main_rate, g.main_slo, cfg.schedulers), ""]
     md += [hw_arithmetic_section(cfg, jobs, progress)]
+    md += [tracestats.section(pack, out, note)]
     wall = time.perf_counter() - t0
     md += ["## Configuration", "",
            f"- dysta {__version__}, Python {platform.python_version()}, numpy {np.__version__}",

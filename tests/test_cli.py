@@ -109,7 +109,10 @@ def test_reproduce_writes_report(tmp_path, capsys):
     for section in ("Table 5", "Fig. 12", "Fig. 13", "Fig. 14", "Fig. 15", "Trace provenance", "SYNTHETIC",
                     "Hardware arithmetic", "dysta-hw-fp16"):
         assert section in md
-    for png in ("fig12_tradeoff.png", "fig13_breakdown.png", "fig14_slo_sweep.png", "fig15_rate_sweep.png"):
+    assert "Table 4: RMSE" in md and "Table 2" in md
+    for png in ("fig12_tradeoff.png", "fig13_breakdown.png", "fig14_slo_sweep.png", "fig15_rate_sweep.png",
+                "fig02_latency_spread.png", "fig03_activation_sparsity.png", "fig04_valid_macs.png",
+                "fig09_layer_correlation.png"):
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     runs = (tmp_path / "runs.csv").read_text().splitlines()
     assert runs[0].startswith("scenario,rate,slo,scheduler,seed")
