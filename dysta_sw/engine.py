@@ -129,6 +129,7 @@ class Batch:
         self.t = self.add_run("t", np.zeros(b))
         self.tprev = self.add_run("tprev", np.zeros(b))
         self.hi = self.add_run("hi", np.zeros(b, np.int64))  #: next request to admit
+        self.next_arrival = self.add_run("next_arrival", arrival[:, 0].copy())  #: its arrival time
         self.q = self.add_run("q", np.zeros(b, np.int64))  #: queue length |Q|
         self.nfin = self.add_run("nfin", np.zeros(b, np.int64))
         self.prev_rid = self.add_run("prev_rid", np.full(b, -1, np.int64))  #: request that ran last
@@ -219,6 +220,7 @@ class Batch:
         ib[:, r, s] = self.req_int[:, r, h]
         self.hi[r] += 1
         self.q[r] += 1
+        self.next_arrival[r] = self.arrival_req[r, self.hi[r]]
 
     def remove(self, r: np.ndarray, c: np.ndarray) -> None:
         """Close up slot ``c`` of each run in ``r`` (its request finished)."""
@@ -256,11 +258,12 @@ class RunResult:
 
 
 def _admit(st: Batch, rows: np.ndarray, strict: bool) -> None:
-    while rows.size:
-        nxt = st.arrival_req[rows, st.hi[rows]]
-        rows = rows[nxt < st.t[rows] if strict else nxt <= st.t[rows]]
-        if rows.size:
-            st.admit(rows)
+    while True:
+        due = st.next_arrival[rows] < st.t[rows] if strict else st.next_arrival[rows] <= st.t[rows]
+        if not due.any():
+            return
+        rows = rows[due]
+        st.admit(rows)
 
 
 def simulate(tables: ScenarioTables, workloads: list[Workload], deadlines: list[np.ndarray], policy,
@@ -302,7 +305,7 @@ def simulate(tables: ScenarioTables, workloads: list[Workload], deadlines: list[
         idle = st.q == 0
         if idle.any():
             wr = rows[idle]
-            st.t[wr] = st.arrival_req[wr, st.hi[wr]]
+            st.t[wr] = st.next_arrival[wr]
             _admit(st, wr, False)
         sl = slice(0, int(st.q.max()))
         valid = st.col[sl] < st.q[:, None]
