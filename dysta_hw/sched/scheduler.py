@@ -1,0 +1,283 @@
+"""The Dysta hardware scheduler: request table, LUTs, monitor, compute unit and controller."""
+
+from __future__ import annotations
+
+import numpy as np
+from amaranth.hdl import Const, Module, Mux, Signal, Value, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from dysta_hw.fp import FPMin
+from dysta_sw import fp
+from dysta_sw.errors import DystaInputError
+from dysta_sw.hwmodel import COUNT_BITS, DEFAULT_TIME_SHIFT, HwConfig
+from dysta_sw.hwsched import Timing, normalise_stages
+
+from .compute import ComputeUnit
+from .layouts import Widths, dispatch_layout, lut_write_layout, request_layout, trace_layout
+from .luts import LutBank
+from .monitor import Monitor
+from .table import RequestTable
+
+__all__ = ["DystaScheduler"]
+
+
+class DystaScheduler(wiring.Component):
+    """The hardware scheduler between the host and the NPU (SPEC 7, docs/hw.md).
+
+    Parameters
+    ----------
+    depth : int
+        Request table capacity, a power of two from 8 to 512.
+    fmt : str
+        ``fp16``, ``bf16`` or ``fp32``.
+    mode : str
+        ``ieee`` or ``lean``.
+    shared : bool
+        One time-multiplexed FP datapath (``True``) or separate units per operation.
+    lanes : int
+        NPU output values per beat seen by the monitor (1 to 64).
+    value_width : int
+        Bits per NPU output value (1 to 64).
+    n_mp : int
+        Model-patterns in the LUTs (1 to 1024).
+    max_layers : int
+        Layers per model-pattern (1 to 1024).
+    stages : None, int or dict
+        Register slices of the FP units (``cvt``, ``mul``, ``add``, ``clamp``).
+    time_shift : int or None
+        log2 of the time quantum (cycles); default per format (``DEFAULT_TIME_SHIFT``).
+    tag_bits : int
+        Width of request tags (1 to 32).
+    time_bits : int
+        Width of the cycle counter, deadlines and time differences (16 to 63).
+
+    Attributes
+    ----------
+    req : In(stream(request_layout))
+        Requests; ``ready`` low when the table is full or a decision is being computed.
+    lut : In(stream(lut_write_layout))
+        LUT writes; ``ready`` low while a decision is being computed.
+    lut_error : Out(1)
+        Sticky: a LUT write was out of range and ignored.
+    done : Out(stream(tag))
+        Tags of finished requests.
+    dispatch : Out(stream(dispatch_layout))
+        The next (tag, mp, layer) to run.
+    npu_data : In(stream(ArrayLayout(value_width, lanes), always_ready))
+        NPU output values, counted by the monitor.
+    layer_done : In(1)
+        Strobe: the dispatched layer has finished.
+    now : Out(time_bits)
+        The cycle counter.
+    count : Out
+        Requests in the table.
+    busy : Out(1)
+        A decision is being computed.
+    trace : Out(stream(trace_layout, always_ready))
+        Debug: every gamma (mode A) and score (mode B) the compute unit delivers.
+    timing : Timing
+        Cycle counts (:meth:`Timing.decision`).
+    """
+
+    def __init__(self, *, depth=64, fmt="fp16", mode="ieee", shared=True, lanes=8, value_width=16, n_mp=16,
+                 max_layers=64, stages=None, time_shift=None, tag_bits=16, time_bits=48):
+        def check(name, v, lo, hi):
+            if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+                raise DystaInputError(f"{name} must be an integer from {lo} to {hi}, not {v!r}")
+        check("depth", depth, 8, 512)
+        if depth & (depth - 1):
+            raise DystaInputError(f"depth must be a power of two from 8 to 512, not {depth!r}")
+        self.fmt = fp.get_format(fmt)
+        self.mode = fp.check_mode(mode)
+        if not isinstance(shared, bool):
+            raise DystaInputError(f"shared must be True or False, not {shared!r}")
+        check("lanes", lanes, 1, 64)
+        check("value_width", value_width, 1, 64)
+        check("n_mp", n_mp, 1, 1024)
+        check("max_layers", max_layers, 1, 1024)
+        check("tag_bits", tag_bits, 1, 32)
+        check("time_bits", time_bits, 16, 63)
+        if time_shift is not None:
+            check("time_shift", time_shift, 0, time_bits - 1)
+        self.stages = normalise_stages(stages)
+        self.depth, self.shared, self.lanes, self.value_width = depth, shared, lanes, value_width
+        self.n_mp, self.max_layers, self.tag_bits, self.time_bits = n_mp, max_layers, tag_bits, time_bits
+        self.time_shift = DEFAULT_TIME_SHIFT[self.fmt.name] if time_shift is None else time_shift
+        self.timing = Timing.of(shared=shared, stages=self.stages)
+        self.widths = wd = Widths(depth=depth, fmt_width=self.fmt.width, n_mp=n_mp, max_layers=max_layers,
+                                  tag_bits=tag_bits, time_bits=time_bits)
+        super().__init__({
+            "req": In(stream.Signature(request_layout(wd))),
+            "lut": In(stream.Signature(lut_write_layout(wd))),
+            "lut_error": Out(1),
+            "done": Out(stream.Signature(tag_bits)),
+            "dispatch": Out(stream.Signature(dispatch_layout(wd))),
+            "npu_data": In(stream.Signature(data.ArrayLayout(value_width, lanes), always_ready=True)),
+            "layer_done": In(1),
+            "now": Out(time_bits),
+            "count": Out(range(depth + 1)),
+            "busy": Out(1),
+            "trace": Out(stream.Signature(trace_layout(wd), always_ready=True)),
+        })
+
+    def config(self, clock_hz: float = 200e6) -> HwConfig:
+        """The :class:`HwConfig` of this scheduler (for :mod:`dysta_sw.hwsched`)."""
+        return HwConfig(fmt=self.fmt.name, mode=self.mode, clock_hz=clock_hz, time_shift=self.time_shift,
+                        time_bits=self.time_bits, depth=self.depth)
+
+    def ports(self) -> list:
+        """The top-level signals, for ``verilog.convert(..., ports=...)`` (the ``always_ready``
+        streams have constant ``ready`` members, which are not ports)."""
+        out = []
+        for _, _, value in self.signature.flatten(self):
+            if not isinstance(Value.cast(value), Const):
+                out.append(Value.cast(value))
+        return out
+
+    def elaborate(self, platform):
+        m = Module()
+        wd = self.widths
+        fmt, mode, tb, s = self.fmt, self.mode, self.time_bits, self.time_shift
+        one = int(fp.from_float(np.float64(1.0), fmt, mode))
+        meta = data.StructLayout({"slot": wd.slot, "tag": wd.tag, "mp": wd.mp, "next": wd.layer, "gamma": wd.w})
+
+        m.submodules.table = table = RequestTable(widths=wd, one=one)
+        m.submodules.luts = luts = LutBank(widths=wd, n_mp=self.n_mp, max_layers=self.max_layers,
+                                           depth=self.depth, fmt=fmt, mode=mode)
+        m.submodules.monitor = mon = Monitor(lanes=self.lanes, value_width=self.value_width)
+        m.submodules.cu = cu = ComputeUnit(fmt=fmt, mode=mode, shared=self.shared, stages=self.stages,
+                                           time_bits=tb, meta_shape=meta)
+        m.submodules.argmin = amin = FPMin(fmt=fmt, mode=mode, stages=0)
+        wiring.connect(m, wiring.flipped(self.req), table.push)
+        wiring.connect(m, wiring.flipped(self.lut), luts.w)
+        wiring.connect(m, wiring.flipped(self.npu_data), mon.data)
+        m.d.comb += [self.lut_error.eq(luts.error), table.now.eq(self.now), self.count.eq(table.count)]
+        m.d.sync += self.now.eq(self.now + 1)
+
+        # the running request (or the one about to be dispatched)
+        cur_slot, cur_tag = Signal(wd.slot), Signal(wd.tag)
+        cur_mp, cur_next = Signal(wd.mp), Signal(wd.layer)
+        now_l, nnz_l = Signal(tb), Signal.like(mon.total)
+        # the scan
+        issue = Signal(range(self.depth + 1))
+        phase = Signal(range(max(cu.ii, 2)))
+        got = Signal(range(self.depth + 1))
+        best = Signal(meta)
+        best_score = Signal(wd.w)
+
+        m.d.comb += [luts.layer_mp.eq(cur_mp), luts.layer_idx.eq(cur_next), luts.mp.eq(cur_mp),
+                     luts.n.eq(table.count)]
+
+        # scan front end: table read (cycle 1), LUT read and time differences (cycle 2), compute
+        rd = table.rd
+        v1, v2 = Signal(), Signal()
+        f2 = Signal(meta)
+        dt2 = Signal(signed(tb))
+        wt2 = Signal(tb)
+        dsub = Signal(signed(tb + 1))
+        wsub = Signal(signed(tb + 1))
+        m.d.comb += [dsub.eq(rd.deadline - now_l), wsub.eq(now_l - rd.last)]
+        dsh, wsh = dsub >> s, wsub >> s
+        dmax, dmin = (1 << (tb - 1)) - 1, -(1 << (tb - 1))
+        v1d = Signal()
+        slot1 = Signal(wd.slot)
+        m.d.sync += [v1d.eq(v1), v2.eq(v1d), slot1.eq(table.rd_addr)]
+        m.d.sync += [f2.slot.eq(slot1), f2.tag.eq(rd.tag), f2.mp.eq(rd.mp),
+                     f2.next.eq(rd.next), f2.gamma.eq(rd.gamma),
+                     dt2.eq(Mux(dsh > dmax, dmax, Mux(dsh < dmin, dmin, dsh))),
+                     wt2.eq(Mux(wsh < 0, 0, Mux(wsh > (1 << tb) - 1, (1 << tb) - 1, wsh)))]
+        b = cu.b.payload
+        m.d.comb += [cu.b.valid.eq(v2), b.gamma.eq(f2.gamma), b.R.eq(luts.R), b.dt.eq(dt2), b.wt.eq(wt2),
+                     b.inv_tiso.eq(luts.inv_tiso), b.inv_q.eq(luts.inv_q), b.eta.eq(luts.eta), b.meta.eq(f2)]
+
+        # scan back end: argmin (candidate as a: the first of equal scores stays), score write-back
+        o = cu.b_out
+        m.d.comb += [amin.i.valid.eq(o.valid), amin.i.payload.a.eq(o.payload.score),
+                     amin.i.payload.b.eq(best_score)]
+        take = Signal()
+        m.d.comb += take.eq((got == 0) | amin.o.payload.lt)
+        win = Signal(meta)
+        m.d.comb += win.eq(Mux(take, o.payload.meta, best))
+        with m.If(o.valid):
+            m.d.sync += [got.eq(got + 1), best.eq(win), best_score.eq(Mux(take, o.payload.score, best_score))]
+        m.d.comb += [table.score_wr.valid.eq(o.valid), table.score_wr.payload.slot.eq(o.payload.meta.slot),
+                     table.score_wr.payload.score.eq(o.payload.score)]
+        tr = self.trace.payload
+        with m.If(o.valid):
+            m.d.comb += [self.trace.valid.eq(1), tr.mode.eq(1), tr.slot.eq(o.payload.meta.slot),
+                         tr.tag.eq(o.payload.meta.tag), tr.gamma.eq(o.payload.meta.gamma),
+                         tr.score.eq(o.payload.score)]
+
+        # mode A
+        cnt = Signal(COUNT_BITS)
+        shifted = Signal.like(nnz_l)
+        m.d.comb += [shifted.eq(nnz_l >> luts.count_shift),
+                     cnt.eq(Mux(shifted >> COUNT_BITS != 0, (1 << COUNT_BITS) - 1, shifted)),
+                     cu.a.payload.count.eq(cnt), cu.a.payload.inv_shape.eq(luts.inv_shape),
+                     cu.a.payload.inv_rhobar.eq(luts.inv_rhobar)]
+
+        m.d.comb += [self.dispatch.payload.tag.eq(cur_tag), self.dispatch.payload.mp.eq(cur_mp),
+                     self.dispatch.payload.layer.eq(cur_next), self.done.payload.eq(cur_tag)]
+
+        with m.FSM(init="IDLE"):
+            with m.State("IDLE"):
+                m.d.comb += [table.accept.eq(1), luts.w_en.eq(1)]
+                with m.If(self.req.valid & self.req.ready):
+                    p = self.req.payload
+                    m.d.sync += [cur_slot.eq(table.count), cur_tag.eq(p.tag), cur_mp.eq(p.mp), cur_next.eq(0)]
+                    m.next = "DISPATCH"
+            with m.State("DISPATCH"):
+                m.d.comb += self.dispatch.valid.eq(1)
+                with m.If(self.dispatch.ready):
+                    m.d.comb += mon.clear.eq(1)
+                    m.next = "RUN"
+            with m.State("RUN"):
+                m.d.comb += [table.accept.eq(1), luts.w_en.eq(~self.layer_done)]
+                with m.If(self.layer_done):
+                    m.d.sync += [now_l.eq(self.now), nnz_l.eq(mon.total)]
+                    m.next = "A_GO"
+            def mode_a_result():
+                with m.If(cu.a_out.valid):
+                    g = cu.a_out.payload
+                    m.d.comb += [table.upd.valid.eq(1), table.upd.payload.slot.eq(cur_slot),
+                                 table.upd.payload.next.eq(cur_next + 1), table.upd.payload.last.eq(now_l),
+                                 table.upd.payload.gamma.eq(g),
+                                 self.trace.valid.eq(1), tr.mode.eq(0), tr.slot.eq(cur_slot), tr.tag.eq(cur_tag),
+                                 tr.gamma.eq(g), tr.score.eq(0)]
+                    m.d.sync += [issue.eq(0), phase.eq(0), got.eq(0)]
+                    with m.If(cur_next + 1 == luts.layers):
+                        m.next = "RETIRE"
+                    with m.Else():
+                        m.next = "SCAN"
+
+            with m.State("A_GO"):
+                m.d.comb += [self.busy.eq(1), cu.a.valid.eq(1)]
+                m.next = "A_WAIT"
+                mode_a_result()  # a combinational mode A (latency 0) finishes at once
+            with m.State("A_WAIT"):
+                m.d.comb += self.busy.eq(1)
+                mode_a_result()
+            with m.State("RETIRE"):
+                m.d.comb += [self.busy.eq(1), self.done.valid.eq(1)]
+                with m.If(self.done.ready):
+                    m.d.comb += [table.retire.valid.eq(1), table.retire.payload.eq(cur_slot)]
+                    m.next = "MOVE"
+            with m.State("MOVE"):
+                m.d.comb += self.busy.eq(1)
+                with m.If(table.count == 0):
+                    m.next = "IDLE"
+                with m.Else():
+                    m.next = "SCAN"
+            with m.State("SCAN"):
+                m.d.comb += [self.busy.eq(1), table.rd_addr.eq(issue),
+                             luts.layer_mp.eq(rd.mp), luts.layer_idx.eq(rd.next), luts.mp.eq(rd.mp)]
+                m.d.sync += phase.eq(Mux(phase == cu.ii - 1, 0, phase + 1))
+                with m.If((phase == 0) & (issue < table.count)):
+                    m.d.comb += v1.eq(1)
+                    m.d.sync += issue.eq(issue + 1)
+                with m.If(o.valid & (got + 1 == table.count)):
+                    m.d.sync += [cur_slot.eq(win.slot), cur_tag.eq(win.tag), cur_mp.eq(win.mp),
+                                 cur_next.eq(win.next)]
+                    m.next = "DISPATCH"
+        return m
