@@ -1,0 +1,224 @@
+"""Hardware in the loop: a benchmark workload scheduled by the simulated gateware.
+
+:func:`run` draws a workload from a trace pack exactly as ``dysta bench`` does, programs the
+look-up tables of a :class:`~dysta_hw.sched.DystaScheduler` from that pack, and runs the workload
+in Amaranth's simulator with a host and an NPU stand-in (:mod:`dysta_hw.sched.sim`). The
+recorded inputs are replayed by the golden model (:class:`dysta_sw.hwsched.SchedModel`) and every
+decision, retired tag and compute-unit result is compared. The schedule the gateware produced is
+then scored with the benchmark's metrics next to the engine's float64 ``dysta`` and FCFS on the
+same workload.
+
+Simulation clock. At 200 MHz a layer of milliseconds is 10^5 cycles or more, far too many to
+simulate; the bench runs the scheduler at ``cycles_per_layer / mean layer latency`` Hz instead
+(a few tens of cycles per layer), and keeps the time quantum close to the hardware's in
+seconds (``time_shift`` chosen so), so FP16 sees the same magnitudes as at 200 MHz. What does
+change is the decision overhead (``N + 13`` or ``4N + 11`` cycles), which becomes a visible
+fraction of a layer, so the gateware's schedule pays more overhead than on the real chip.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from dysta_sw import fp
+from dysta_sw import metrics as met
+from dysta_sw import workload as wlmod
+from dysta_sw.engine import simulate
+from dysta_sw.errors import DystaInputError
+from dysta_sw.hwmodel import DEFAULT_TIME_SHIFT
+from dysta_sw.hwsched import SchedModel
+from dysta_sw.policies import Options, make_policy
+from dysta_sw.tables import ScenarioTables
+from dysta_sw.trace import TracePack
+
+__all__ = ["HilResult", "run", "compare", "run_verilator", "BACKENDS"]
+
+#: Simulators :func:`run` can use: the emitted Verilog under Verilator (fast: realistic layer
+#: lengths), or Amaranth's Python simulator (no compiler needed, slow).
+BACKENDS = ("verilator", "amaranth")
+
+#: The hardware clock the default time quanta are chosen for (dysta_sw.hwmodel.HwConfig).
+HW_CLOCK_HZ = 200e6
+
+
+@dataclass
+class HilResult:
+    """Outcome of :func:`run`."""
+
+    scenario: str
+    backend: str
+    requests: int
+    depth: int
+    fmt: str
+    shared: bool
+    clock_hz: float
+    time_shift: int
+    cycles: int
+    sim_seconds: float
+    layers: int  #: layers in the workload (each is one dispatch)
+    decisions: int
+    evaluations: int
+    mismatches: int  #: decisions, dones or evaluations differing from the golden model
+    first_mismatch: str | None
+    max_count: int
+    quality: dict  #: scheduler name -> metrics.compute() of that schedule on this workload
+
+    @property
+    def identical(self) -> bool:
+        return self.mismatches == 0
+
+
+def compare(rec, rep) -> tuple[int, str | None]:
+    """Count the differences between a simulation record and the golden model's replay of it:
+    every evaluation (mode, slot, tag, gamma, score), the retired tags, and the dispatches with
+    their cycles. Returns ``(count, description of the first)``."""
+    diffs: list[str] = []
+    got = [(m, s, t, g, sc) for (_, m, s, t, g, sc) in rec.trace]
+    want = [(int(e.mode == "B"), e.slot, e.tag, e.gamma, e.score) for e in rep.evaluations]
+    diffs += [f"evaluation {k}: gateware {a}, model {b}" for k, (a, b) in enumerate(zip(got, want)) if a != b]
+    if len(got) != len(want):
+        diffs.append(f"{len(got)} evaluations by the gateware, {len(want)} by the model")
+    done_hw = [t for _, t in rec.dones]
+    if done_hw != rep.dones:
+        diffs.append(f"retired tags differ: gateware {done_hw[:8]}..., model {rep.dones[:8]}...")
+    disp_hw = [(c, t, m, l) for c, t, m, l in rec.dispatches]
+    disp_model = [(d.cycle, d.tag, d.mp, d.layer) for d in rep.decisions]
+    diffs += [f"dispatch {k}: gateware (cycle, tag, mp, layer) {a}, model {b}"
+              for k, (a, b) in enumerate(zip(disp_hw, disp_model)) if a != b]
+    if len(disp_hw) != len(disp_model):
+        diffs.append(f"{len(disp_hw)} dispatches by the gateware, {len(disp_model)} by the model")
+    return len(diffs), (diffs[0] if diffs else None)
+
+
+def cache_dir() -> Path:
+    """Where compiled Verilator models are kept: ``$DYSTA_CACHE_DIR/verilator`` (default
+    ``~/.cache/dysta/verilator``)."""
+    root = os.environ.get("DYSTA_CACHE_DIR")
+    return (Path(root) if root else Path.home() / ".cache" / "dysta") / "verilator"
+
+
+def run_verilator(dut, lut_writes, jobs, *, max_cycles: int, cache=None):
+    """Run ``jobs`` on ``dut`` with the gateware bench (:class:`~dysta_hw.sched.selftest.SelfTest`:
+    ROM-driven host and NPU stand-in, cycle-identical to :func:`dysta_hw.sched.sim.run`) compiled
+    from Verilog by Verilator, for ``max_cycles`` cycles; return the :class:`~dysta_hw.sched.sim.Record`.
+    Only the cycles with an event are kept."""
+    from dysta_hw.fp.verilator import build
+    from dysta_hw.sched.selftest import SelfTest
+
+    bench = SelfTest(dut, lut_writes, jobs)
+    model = build(bench, cache or cache_dir())
+    chunks, based = [], False
+    for recs in model.count(0, max_cycles, 1 << 17):
+        f = bench.unpack(recs)
+        keep = (f["acc"] | f["ld"] | f["disp"] | f["tr"] | f["done"]).astype(bool)
+        if not based and f["lut_done"].any():
+            keep[int(np.argmax(f["lut_done"]))] = based = True
+        chunks.append(recs[keep])
+    return bench.record(np.concatenate(chunks))
+
+
+def sim_clock(tables: ScenarioTables, cycles_per_layer: float) -> float:
+    """The simulation clock giving ``cycles_per_layer`` cycles to a layer of mean latency."""
+    return cycles_per_layer / float(np.mean(tables.lat))
+
+
+def run(pack: TracePack, scenario: str, *, rate: float, requests: int = 64, slo: float = 10.0,
+        seed: int = 0, depth: int = 64, fmt: str = "fp16", shared: bool = True, lanes: int = 32, beats: int = 2,
+        cycles_per_layer: float | None = None, backend: str | None = None, options: Options | None = None,
+        cache=None) -> HilResult:
+    """Schedule a ``requests``-long workload of ``scenario``, drawn at ``rate`` requests/s (Table 5
+    uses 30 for attnn and 3 for cnn), with the simulated gateware; compare with the golden model
+    and score the schedule. See the module documentation for the simulation clock.
+
+    ``backend`` is ``verilator`` (the default where Verilator is installed) or ``amaranth``;
+    ``cycles_per_layer`` defaults to 2000 under Verilator and 40 under Amaranth's simulator.
+    """
+    from dysta_hw.sched import DystaScheduler
+    from dysta_hw.sched.sim import from_trace
+    from dysta_hw.sched.sim import run as simulate_gateware
+
+    options = options or Options()
+    if backend is None:
+        backend = "verilator" if shutil.which("verilator") or shutil.which("verilator-cli") else "amaranth"
+    if backend not in BACKENDS:
+        raise DystaInputError(f"unknown simulation backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    if cycles_per_layer is None:
+        cycles_per_layer = 2000.0 if backend == "verilator" else 40.0
+    if requests < 1:
+        raise DystaInputError(f"requests must be at least 1, not {requests!r}")
+    tables = ScenarioTables.build(pack, scenario)
+    wl = wlmod.generate(tables, rate, requests, seed, pack)
+    deadlines = wl.deadlines(slo)
+    clock = sim_clock(tables, cycles_per_layer)
+    default_shift = DEFAULT_TIME_SHIFT[fp.get_format(fmt).name]
+    shift = max(0, round(default_shift + math.log2(clock / HW_CLOCK_HZ)))
+    n_mp, max_layers = len(tables.names), int(tables.n_layers.max())
+    dut = DystaScheduler(depth=depth, fmt=fmt, shared=shared, lanes=lanes, n_mp=n_mp, max_layers=max_layers,
+                         time_shift=shift)
+    cfg = dut.config(clock_hz=clock)
+    luts, jobs = from_trace(tables, wl, deadlines, cfg, eta=options.eta, n_mp=n_mp, max_layers=max_layers,
+                            lanes=lanes, beats=beats)
+    # the host's static score (SPEC 6), in quanta of this clock, rounded to the format
+    score0 = luts.hwluts().static_score(tables.tiso_est[wl.mp], deadlines, wl.arrival, options.beta)
+    jobs = [replace(j, score0=int(s)) for j, s in zip(jobs, score0)]
+    # every layer, a decision over a full table after each, and the arrivals: an upper bound
+    n_layers = sum(len(j.layers) for j in jobs)
+    bound = (sum(lay.cycles for j in jobs for lay in j.layers) + jobs[-1].arrival
+             + n_layers * dut.timing.decision(min(depth, requests), True) + 10_000)
+    t0 = time.perf_counter()
+    if backend == "verilator":
+        rec = run_verilator(dut, luts.writes(), jobs, max_cycles=bound, cache=cache)
+    else:
+        rec = simulate_gateware(dut, luts.writes(), jobs, max_cycles=bound, fast_forward=True)
+    sim_s = time.perf_counter() - t0
+    if rec.lut_error:
+        raise RuntimeError("the scheduler flagged a LUT write as out of range")
+    rep = SchedModel(luts, dut.timing).run(rec.accepts, rec.layer_dones)
+    n_diff, first = compare(rec, rep)
+
+    finish = np.full(len(wl), np.nan)
+    for cycle, tag in rec.dones:
+        finish[tag] = (cycle - rec.base) / clock
+    unfinished = int(np.isnan(finish).sum())
+    name = fp.get_format(fmt).name
+    quality = {}
+    if not unfinished:
+        quality[f"gateware {name}"] = met.compute(tables, wl, finish, deadlines, decisions=len(rec.dispatches))
+    else:
+        first = first or f"{unfinished} requests never finished"
+    for policy in ("dysta", f"dysta-hw-{name}", "fcfs"):
+        res = simulate(tables, [wl], [deadlines], make_policy(policy, options))[0]
+        quality[policy] = met.compute(tables, wl, res.finish, deadlines, res.preemptions, res.decisions)
+    last = max((c for c, _ in rec.dones), default=rec.base)
+    return HilResult(scenario=scenario, backend=backend, requests=requests, depth=depth, fmt=name, shared=shared,
+                     clock_hz=clock, time_shift=shift, cycles=last - rec.base, sim_seconds=sim_s, layers=n_layers,
+                     decisions=len(rep.decisions), evaluations=len(rep.evaluations),
+                     mismatches=n_diff + unfinished, first_mismatch=first, max_count=rec.max_count, quality=quality)
+
+def quality_rows(res: HilResult) -> list[dict]:
+    """One row per schedule of :attr:`HilResult.quality`: ANTT, violation rate, p99 turnaround."""
+    return [{"schedule": name, "antt": round(q["antt"], 3), "violation_pct": round(100 * q["violation_rate"], 2),
+             "p99_turnaround_ms": round(1e3 * q["p99_turnaround_s"], 2)} for name, q in res.quality.items()]
+
+
+def summary(res: HilResult) -> str:
+    """Plain-text account of a :func:`run`."""
+    from dysta_sw.report import rows_table
+
+    unit = "shared" if res.shared else "separate"
+    verdict = ("IDENTICAL to the golden model" if res.identical
+               else f"{res.mismatches} MISMATCHES with the golden model, first: {res.first_mismatch}")
+    return "\n".join([
+        f"{res.requests} {res.scenario} requests on DystaScheduler(depth={res.depth}, fmt={res.fmt}, {unit}) "
+        f"under {res.backend}: {res.cycles:,} cycles at a {res.clock_hz:,.0f} Hz simulation clock "
+        f"(time quantum 2^{res.time_shift} cycles), {res.sim_seconds:.1f} s",
+        f"{res.decisions} decisions, {res.evaluations} compute-unit results, at most {res.max_count} requests "
+        f"in the table: {verdict}",
+        rows_table(quality_rows(res))])
