@@ -1,7 +1,8 @@
 """The ``dysta`` command line.
 
 Commands: ``bench`` (compare schedulers; ``--speed`` for the engine benchmark), ``reproduce``
-(the paper's grid and report), ``workload export``, ``traces list|show|validate|generate``.
+(the paper's grid and report), ``workload export``, ``traces list|show|validate|generate``, and
+the hardware commands of :mod:`dysta_sw.hwcli` (``verilog``, ``hw-latency``, ``hil``).
 Later subsystems register more commands through :data:`COMMANDS`.
 """
 
@@ -284,6 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     tg.add_argument("--layers", type=int, default=None, help="override every model's layer count")
     tg.set_defaults(func=cmd_traces_generate)
 
+    from . import hwcli  # verilog, hw-latency, hil (dysta_hw is imported when they run)
+    hwcli.add_commands(sub)
     for add in COMMANDS:
         add(sub)
     return p

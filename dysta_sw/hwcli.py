@@ -1,0 +1,191 @@
+# amaranth: UnusedElaboratable=no
+"""Hardware commands of the ``dysta`` command line: ``verilog``, ``hw-latency`` and ``hil``.
+
+They need the gateware (``pip install -e '.[hw]'``); ``dysta_hw`` is imported only when one of
+them runs, so the software commands work without Amaranth.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from .errors import DystaInputError
+
+__all__ = ["add_commands"]
+
+FORMATS = ("fp16", "bf16", "fp32")
+STAGE_KEYS = ("cvt", "mul", "add", "clamp")
+
+
+def _need_hw():
+    try:
+        import amaranth  # noqa: F401
+
+        import dysta_hw.sched  # noqa: F401
+    except ImportError as e:
+        raise DystaInputError(f"this command needs the hardware extra ({e}); install it with "
+                              "`pip install -e '.[hw]'`") from None
+
+
+def _stages(text: str):
+    """``--stages 2`` (every unit) or ``--stages mul=3,add=2``."""
+    try:
+        if "=" not in text:
+            return int(text)
+        out = {}
+        for part in text.split(","):
+            k, v = part.split("=")
+            out[k.strip()] = int(v)
+        return out
+    except ValueError:
+        raise DystaInputError(f"--stages {text!r}: give an integer or KEY=N pairs separated by commas, keys "
+                              f"{', '.join(STAGE_KEYS)} (e.g. --stages mul=3,add=2)") from None
+
+
+def _add_design_options(p, *, sharing_default=True):
+    p.add_argument("--depth", type=int, default=64, help="request table entries, a power of two 8..512 (default 64)")
+    p.add_argument("--fmt", choices=FORMATS, default="fp16", help="number format of the compute unit")
+    p.add_argument("--mode", choices=("ieee", "lean"), default="ieee",
+                   help="ieee: subnormals kept; lean: subnormals flushed (smaller)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--shared", dest="shared", action="store_true", default=sharing_default,
+                   help="one reconfigurable FP datapath (the paper's optimisation)" +
+                   (" (default)" if sharing_default is True else ""))
+    g.add_argument("--separate", dest="shared", action="store_false",
+                   help="separate, pipelined units (the paper's non-optimised baseline)")
+    p.add_argument("--stages", type=str, default=None, metavar="N|KEY=N,...",
+                   help=f"register slices of the FP units ({', '.join(STAGE_KEYS)})")
+
+
+def _design_params(a) -> dict:
+    params = {"depth": a.depth, "fmt": a.fmt, "mode": a.mode}
+    if a.stages is not None:
+        params["stages"] = _stages(a.stages)
+    return params
+
+
+def cmd_verilog(a) -> int:
+    _need_hw()
+    from amaranth.back import rtlil, verilog
+
+    from dysta_hw.sched import DystaScheduler
+
+    params = _design_params(a)
+    params.update(shared=a.shared, lanes=a.lanes, value_width=a.value_width, n_mp=a.n_mp,
+                  max_layers=a.max_layers, tag_bits=a.tag_bits, time_bits=a.time_bits, time_shift=a.time_shift)
+    top = DystaScheduler(**params)
+    back = rtlil if a.rtlil else verilog
+    text = back.convert(top, name=a.name, ports=top.ports())
+    if a.output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(a.output).write_text(text)
+        kind = "RTLIL" if a.rtlil else "Verilog"
+        print(f"wrote {a.output}: {kind} of module {a.name} ({', '.join(f'{k}={v}' for k, v in params.items())})",
+              file=sys.stderr)
+    return 0
+
+
+def cmd_hw_latency(a) -> int:
+    _need_hw()
+    from dysta_hw.sched.sim import latency_report
+
+    params = _design_params(a)
+    if a.queued and max(a.queued) > a.depth:
+        raise DystaInputError(f"--queued {max(a.queued)} is more than --depth {a.depth}: a queue cannot be longer "
+                              "than the request table")
+    from dysta_hw.sched import DystaScheduler
+    DystaScheduler(**params)  # parameter errors before any simulation
+    rows = latency_report(tuple(a.queued), simulate=not a.model_only, **params)
+    if a.shared is not None:
+        rows = [r for r in rows if r["shared"] == a.shared]
+    for r in rows:
+        r["unit"] = "shared" if r.pop("shared") else "separate"
+        got = r["measured"] if r["measured"] is not None else r["model"]
+        r["goal"] = r["n_queued"] + 16
+        r["goal_met"] = got <= r["goal"]
+    keys = ("unit", "n_queued", "measured", "model", "retired_model", "goal", "goal_met")
+    rows = [{k: r[k] for k in keys} for r in rows]
+    if a.format == "json":
+        print(json.dumps(rows, indent=1))
+    else:
+        from .report import rows_table
+        print(f"Cycles from layer-done to dispatch, depth {a.depth}, {a.fmt} ({a.mode}); "
+              "goal N + 16 (pipelined unit); retired_model: when the request that ran also finished")
+        print(rows_table(rows))
+    return 0
+
+
+def cmd_hil(a) -> int:
+    _need_hw()
+    from dysta_hw import hil
+
+    from .cli import _options
+    from .trace import resolve_pack
+
+    rate = a.rate if a.rate is not None else {"attnn": 30.0, "cnn": 3.0}[a.scenario]
+    res = hil.run(resolve_pack(a.traces), a.scenario, rate=rate, requests=a.requests, slo=a.slo, seed=a.seed,
+                  depth=a.depth, fmt=a.fmt, shared=a.shared, backend=a.backend, cycles_per_layer=a.cycles_per_layer,
+                  options=_options(a))
+    if a.format == "json":
+        print(json.dumps(asdict(res), indent=1))
+    else:
+        print(hil.summary(res))
+    return 0 if res.identical else 1
+
+
+def add_commands(sub) -> None:
+    """Register ``verilog``, ``hw-latency`` and ``hil`` on the ``dysta`` sub-parsers."""
+    from .cli import _add_policy_options, _add_traces, _positive_int
+
+    v = sub.add_parser("verilog", help="emit the hardware scheduler as Verilog (or RTLIL)",
+                       description="Convert DystaScheduler with the given parameters to Verilog (default) or "
+                       "RTLIL with every port kept (docs/hw.md lists them).")
+    _add_design_options(v)
+    v.add_argument("--lanes", type=int, default=8, help="NPU output values per beat seen by the monitor")
+    v.add_argument("--value-width", type=int, default=16, help="bits per NPU output value")
+    v.add_argument("--n-mp", type=int, default=16, help="model-patterns in the LUTs")
+    v.add_argument("--max-layers", type=int, default=64, help="layers per model-pattern in the LUTs")
+    v.add_argument("--tag-bits", type=int, default=16, help="width of request tags")
+    v.add_argument("--time-bits", type=int, default=48, help="width of the cycle counter")
+    v.add_argument("--time-shift", type=int, default=None, help="log2 of the time quantum in cycles")
+    v.add_argument("--name", default="dysta_scheduler", help="top module name")
+    v.add_argument("--rtlil", action="store_true", help="emit RTLIL (Yosys' own format) instead of Verilog")
+    v.add_argument("-o", "--output", default="-", metavar="FILE", help="output file (default: standard output)")
+    v.set_defaults(func=cmd_verilog)
+
+    h = sub.add_parser("hw-latency", help="cycles from layer-done to dispatch, simulated and modelled",
+                       description="Simulate the scheduler with N queued requests and print the cycles from "
+                       "a layer-done strobe to the next dispatch, next to the timing model.")
+    _add_design_options(h, sharing_default=None)
+    h.add_argument("--queued", type=_positive_int, nargs="+", default=[1, 8, 32], metavar="N",
+                   help="queue lengths (default 1 8 32)")
+    h.add_argument("--model-only", action="store_true", help="print the timing model without simulating")
+    h.add_argument("--format", choices=("table", "json"), default="table")
+    h.set_defaults(func=cmd_hw_latency)
+
+    s = sub.add_parser("hil", help="hardware in the loop: a workload scheduled by the simulated gateware",
+                       description="Draw a benchmark workload, schedule it with the simulated gateware "
+                       "(Verilator or Amaranth), compare every decision with the golden model and score "
+                       "the schedule next to float64 Dysta and FCFS. Exit status 1 on any mismatch.")
+    s.add_argument("--scenario", choices=("attnn", "cnn"), default="attnn")
+    s.add_argument("--rate", type=float, default=None, help="requests/s (default: Table 5's, 30 attnn, 3 cnn)")
+    s.add_argument("--slo", type=float, default=10.0, help="SLO multiplier (default 10)")
+    s.add_argument("--requests", type=_positive_int, default=64, help="requests (default 64)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--depth", type=int, default=64, help="request table entries (default 64)")
+    s.add_argument("--fmt", choices=FORMATS, default="fp16")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--shared", dest="shared", action="store_true", default=True, help="shared unit (default)")
+    g.add_argument("--separate", dest="shared", action="store_false", help="separate units")
+    s.add_argument("--backend", choices=("verilator", "amaranth"), default=None,
+                   help="simulator (default: Verilator when installed)")
+    s.add_argument("--cycles-per-layer", type=float, default=None,
+                   help="simulation clock: cycles of a mean-latency layer (default 2000 Verilator, 40 Amaranth)")
+    s.add_argument("--format", choices=("table", "json"), default="table")
+    _add_traces(s)
+    _add_policy_options(s)
+    s.set_defaults(func=cmd_hil)
