@@ -101,7 +101,8 @@ def test_traces_commands(tmp_path, capsys):
     assert code == 0 and "tiny" in out
 
 
-def test_reproduce_writes_report(tmp_path, capsys):
+def test_reproduce_writes_report(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DYSTA_CACHE_DIR", str(tmp_path / "cache"))
     code, out, _ = run(capsys, "reproduce", "--quick", "--seeds", "1", "--requests", "40", "--out",
                        str(tmp_path), "--jobs", "1")
     assert code == 0
@@ -110,6 +111,10 @@ def test_reproduce_writes_report(tmp_path, capsys):
                     "Hardware arithmetic", "dysta-hw-fp16"):
         assert section in md
     assert "Table 4: RMSE" in md and "Table 2" in md
+    # the gateware scheduled a workload and agreed with the golden model
+    hil = md[md.index("## Hardware in the loop"):]
+    assert "**identical** to the golden model" in hil and "mismatches" not in hil
+    assert "| gateware fp16 |" in hil and "### Decision latency" in hil
     for png in ("fig12_tradeoff.png", "fig13_breakdown.png", "fig14_slo_sweep.png", "fig15_rate_sweep.png",
                 "fig02_latency_spread.png", "fig03_activation_sparsity.png", "fig04_valid_macs.png",
                 "fig09_layer_correlation.png"):
