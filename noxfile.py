@@ -3,6 +3,8 @@
 Sessions reuse one virtualenv each (``nox -r`` to skip reinstalling).
 """
 
+import os
+
 import nox
 
 nox.options.sessions = ["tests", "lint"]
@@ -56,3 +58,17 @@ def fp_speed(session):
     """Golden-model speed: FP operations per second on one core."""
     session.install("-e", ".")
     session.run("python", "benchmarks/fp_speed.py", *session.posargs)
+
+
+@nox.session(name="hw-random")
+def hw_random(session):
+    """The gateware against the golden model on many more random workloads than CI runs
+    (12 configurations x DYSTA_HW_SEEDS, default here 40: 480 workloads), and hardware in the loop
+    on both scenarios. About 20 minutes on 2 cores."""
+    session.install("-e", ".[test]")
+    seeds = os.environ.get("DYSTA_HW_SEEDS", "40")
+    session.run("python", "-m", "pytest", "tests/test_hw_sched.py", "-k", "equivalence", *session.posargs,
+                env={"DYSTA_HW_SEEDS": seeds})
+    for scenario in ("attnn", "cnn"):
+        for unit in ("--shared", "--separate"):
+            session.run("dysta", "hil", "--scenario", scenario, unit, "--requests", "200")

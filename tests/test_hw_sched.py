@@ -8,6 +8,8 @@ count) is replayed by the model, and the dispatch sequence with its cycles, the 
 every gamma and score the compute unit delivered must be identical.
 """
 
+import os
+
 import numpy as np
 import pytest
 
@@ -103,16 +105,18 @@ CONFIGS = [  # (depth, fmt, mode, shared, stages)
     (8, "fp16", "ieee", True, DEEP), (16, "bf16", "lean", False, DEEP), (8, "fp32", "ieee", False, 0),
 ]
 KINDS = ["burst", "mixed", "sparse", "mixed"]
+#: Random workloads per configuration: 4 in CI, more with ``nox -s hw-random`` (``DYSTA_HW_SEEDS``).
+SEEDS = int(os.environ.get("DYSTA_HW_SEEDS", "4"))
 
 
 @pytest.mark.parametrize("depth,fmt,mode,shared,stages", CONFIGS)
-@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("seed", range(SEEDS))
 def test_equivalence(depth, fmt, mode, shared, stages, seed):
     rng = np.random.default_rng([depth, len(fmt), seed, int(shared), len(mode), stages is None])
     dut = DystaScheduler(depth=depth, fmt=fmt, mode=mode, shared=shared, lanes=4, n_mp=N_MP,
                          max_layers=MAX_LAYERS, time_shift=int(rng.integers(0, 5)), stages=stages)
     luts = random_luts(dut.config(), rng)
-    kind = KINDS[seed]
+    kind = KINDS[seed % len(KINDS)]
     n = depth + 4 if kind == "burst" and depth <= 16 else 20
     jobs = random_jobs(rng, luts, n, kind, dut.lanes)
     rec, rep = check(dut, luts, jobs)
