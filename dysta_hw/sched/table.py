@@ -89,7 +89,9 @@ class RequestTable(wiring.Component):
         m.d.sync += moving.eq(0)
         raddr = Signal(wd.slot)
         m.d.comb += raddr.eq(self.rd_addr)
-        with m.If(self.retire.valid):
+        # (the controller only retires from a non-empty table; the guard makes ``count <= depth``
+        # inductive for the formal proof, see dysta_hw.formal)
+        with m.If(self.retire.valid & (self.count != 0)):
             m.d.comb += raddr.eq(last)
             m.d.sync += [self.count.eq(self.count - 1), dst.eq(self.retire.payload),
                          moving.eq(self.retire.payload != last)]
