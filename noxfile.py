@@ -1,4 +1,4 @@
-"""Developer sessions: ``nox -s tests``, ``lint``, ``bench``, ``reproduce``.
+"""Developer sessions: ``nox -s tests``, ``lint``, ``bench``, ``reproduce``, ``formal`` and the slow sweeps.
 
 Sessions reuse one virtualenv each (``nox -r`` to skip reinstalling).
 """
@@ -72,3 +72,12 @@ def hw_random(session):
     for scenario in ("attnn", "cnn"):
         for unit in ("--shared", "--separate"):
             session.run("dysta", "hil", "--scenario", scenario, unit, "--requests", "200")
+
+
+@nox.session
+def formal(session):
+    """Every formal property of the scheduler on both units, bounded to a full-table decision and
+    by k-induction, plus the mutants that must fail (``python -m dysta_hw.formal``; a table of
+    results and times). Hours on 2 cores; ``-- --help`` for the bounds."""
+    session.install("-e", ".[hw,formal]")
+    session.run("python", "-m", "dysta_hw.formal", *session.posargs)
