@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Formal checks of the hardware scheduler (SymbiYosys through YoWASP, Boolector as the solver).
 
 :class:`Properties` wraps a real :class:`~dysta_hw.sched.DystaScheduler` whose inputs are all
