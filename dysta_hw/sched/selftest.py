@@ -10,12 +10,13 @@ turns into a :class:`~dysta_hw.sched.sim.Record`.
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Cat, Elaboratable, Module, Mux, Signal, Value
+from amaranth.hdl import Elaboratable, Module, Signal, Value
 from amaranth.lib.memory import Memory
 from amaranth.utils import bits_for
 
 from dysta_sw.hwsched import Accept, LayerDone
 
+from .npu import NpuReplay
 from .sim import Record
 
 __all__ = ["SelfTest"]
@@ -90,38 +91,10 @@ class SelfTest(Elaboratable):
         with m.If(acc):
             m.d.sync += jptr.eq(jptr + 1)
 
-        # NPU: layer ROM at tag * 2**layer_bits + layer: cycles, beats, non-zeros per beat
-        lb = wd.layer
-        cyc_bits = 16
-        rows = {}
-        for j in self.jobs:
-            for layer, spec in enumerate(j.layers):
-                k = spec.beats[0] if spec.beats else 0
-                rows[(j.tag << lb) | layer] = spec.cycles | (len(spec.beats) << cyc_bits) | (k << 2 * cyc_bits)
-        depth = max(1, max(rows, default=0) + 1)
-        npu_rom = Memory(shape=3 * cyc_bits, depth=depth, init=[rows.get(i, 0) for i in range(depth)])
-        m.submodules.npu_rom = npu_rom
-        nrd = npu_rom.read_port(domain="comb")
-        running, left, beats, k_reg = Signal(), Signal(cyc_bits), Signal(cyc_bits), Signal(cyc_bits)
-        nnz = Signal(32)
-        m.d.comb += [nrd.addr.eq(Cat(dut.dispatch.payload.layer, dut.dispatch.payload.tag)),
-                     dut.dispatch.ready.eq(~running), dut.done.ready.eq(1)]
-        ld = running & (left == 0)
-        m.d.comb += dut.layer_done.eq(ld)
-        send = running & (beats != 0)
-        m.d.comb += dut.npu_data.valid.eq(send)
-        for i in range(dut.lanes):
-            m.d.comb += dut.npu_data.payload[i].eq(Mux(k_reg > i, i % 7 + 1, 0))
-        disp = dut.dispatch.valid & dut.dispatch.ready
-        with m.If(disp):
-            m.d.sync += [running.eq(1), left.eq(nrd.data[:cyc_bits] - 1), beats.eq(nrd.data[cyc_bits:2 * cyc_bits]),
-                         k_reg.eq(nrd.data[2 * cyc_bits:]), nnz.eq(0)]
-        with m.Elif(ld):
-            m.d.sync += running.eq(0)
-        with m.Elif(running):
-            m.d.sync += left.eq(left - 1)
-            with m.If(send):
-                m.d.sync += [beats.eq(beats - 1), nnz.eq(nnz + k_reg)]
+        # NPU: every layer from a ROM at (tag, layer)
+        m.submodules.npu = npu = NpuReplay(dut, self.jobs)
+        m.d.comb += dut.done.ready.eq(1)
+        ld, nnz, disp = npu.ld, npu.nnz, npu.disp
 
         t = dut.trace.payload
         m.d.comb += [o["now"].eq(dut.now), o["lut_done"].eq(lut_done), o["lut_error"].eq(dut.lut_error),
