@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Hardware in the loop: a benchmark workload scheduled by the simulated gateware.
 
 :func:`run` draws a workload from a trace pack exactly as ``dysta bench`` does, programs the
@@ -129,6 +130,52 @@ def sim_clock(tables: ScenarioTables, cycles_per_layer: float) -> float:
     return cycles_per_layer / float(np.mean(tables.lat))
 
 
+@dataclass
+class Workload:
+    """A benchmark workload made ready for the gateware (:func:`prepare`)."""
+
+    params: dict  #: ``DystaScheduler(**params)``
+    cfg: object  #: its :class:`~dysta_sw.hwmodel.HwConfig` at the simulation clock
+    luts: object  #: :class:`~dysta_sw.hwsched.SchedLuts` to program
+    jobs: list  #: :class:`~dysta_hw.sched.sim.Job` per request, tags ``0 .. n-1``, with static scores
+    tables: ScenarioTables
+    wl: object  #: the :class:`~dysta_sw.workload.Workload`
+    deadlines: np.ndarray  #: seconds
+    clock_hz: float
+    time_shift: int
+
+
+def prepare(pack: TracePack, scenario: str, *, rate: float, requests: int = 64, slo: float = 10.0, seed: int = 0,
+            depth: int = 64, fmt: str = "fp16", shared: bool = True, lanes: int = 32, beats: int = 2,
+            cycles_per_layer: float = 2000.0, options: Options | None = None) -> Workload:
+    """Draw a ``requests``-long workload of ``scenario`` as ``dysta bench`` does and turn it into
+    LUT writes and jobs for a scheduler sized for the pack, at a simulation clock giving a mean
+    layer ``cycles_per_layer`` cycles (see the module documentation)."""
+    from dysta_hw.sched.sim import from_trace
+
+    options = options or Options()
+    if requests < 1:
+        raise DystaInputError(f"requests must be at least 1, not {requests!r}")
+    tables = ScenarioTables.build(pack, scenario)
+    wl = wlmod.generate(tables, rate, requests, seed, pack)
+    deadlines = wl.deadlines(slo)
+    clock = sim_clock(tables, cycles_per_layer)
+    default_shift = DEFAULT_TIME_SHIFT[fp.get_format(fmt).name]
+    shift = max(0, round(default_shift + math.log2(clock / HW_CLOCK_HZ)))
+    n_mp, max_layers = len(tables.names), int(tables.n_layers.max())
+    params = {"depth": depth, "fmt": fmt, "shared": shared, "lanes": lanes, "n_mp": n_mp, "max_layers": max_layers,
+              "time_shift": shift}
+    from dysta_hw.sched import DystaScheduler
+
+    cfg = DystaScheduler(**params).config(clock_hz=clock)
+    luts, jobs = from_trace(tables, wl, deadlines, cfg, eta=options.eta, n_mp=n_mp, max_layers=max_layers,
+                            lanes=lanes, beats=beats)
+    # the host's static score (SPEC 6), in quanta of this clock, rounded to the format
+    score0 = luts.hwluts().static_score(tables.tiso_est[wl.mp], deadlines, wl.arrival, options.beta)
+    jobs = [replace(j, score0=int(s)) for j, s in zip(jobs, score0)]
+    return Workload(params, cfg, luts, jobs, tables, wl, deadlines, clock, shift)
+
+
 def run(pack: TracePack, scenario: str, *, rate: float, requests: int = 64, slo: float = 10.0,
         seed: int = 0, depth: int = 64, fmt: str = "fp16", shared: bool = True, lanes: int = 32, beats: int = 2,
         cycles_per_layer: float | None = None, backend: str | None = None, options: Options | None = None,
@@ -141,7 +188,6 @@ def run(pack: TracePack, scenario: str, *, rate: float, requests: int = 64, slo:
     ``cycles_per_layer`` defaults to 2000 under Verilator and 40 under Amaranth's simulator.
     """
     from dysta_hw.sched import DystaScheduler
-    from dysta_hw.sched.sim import from_trace
     from dysta_hw.sched.sim import run as simulate_gateware
 
     options = options or Options()
@@ -151,23 +197,11 @@ def run(pack: TracePack, scenario: str, *, rate: float, requests: int = 64, slo:
         raise DystaInputError(f"unknown simulation backend {backend!r}; choose from {', '.join(BACKENDS)}")
     if cycles_per_layer is None:
         cycles_per_layer = 2000.0 if backend == "verilator" else 40.0
-    if requests < 1:
-        raise DystaInputError(f"requests must be at least 1, not {requests!r}")
-    tables = ScenarioTables.build(pack, scenario)
-    wl = wlmod.generate(tables, rate, requests, seed, pack)
-    deadlines = wl.deadlines(slo)
-    clock = sim_clock(tables, cycles_per_layer)
-    default_shift = DEFAULT_TIME_SHIFT[fp.get_format(fmt).name]
-    shift = max(0, round(default_shift + math.log2(clock / HW_CLOCK_HZ)))
-    n_mp, max_layers = len(tables.names), int(tables.n_layers.max())
-    dut = DystaScheduler(depth=depth, fmt=fmt, shared=shared, lanes=lanes, n_mp=n_mp, max_layers=max_layers,
-                         time_shift=shift)
-    cfg = dut.config(clock_hz=clock)
-    luts, jobs = from_trace(tables, wl, deadlines, cfg, eta=options.eta, n_mp=n_mp, max_layers=max_layers,
-                            lanes=lanes, beats=beats)
-    # the host's static score (SPEC 6), in quanta of this clock, rounded to the format
-    score0 = luts.hwluts().static_score(tables.tiso_est[wl.mp], deadlines, wl.arrival, options.beta)
-    jobs = [replace(j, score0=int(s)) for j, s in zip(jobs, score0)]
+    w = prepare(pack, scenario, rate=rate, requests=requests, slo=slo, seed=seed, depth=depth, fmt=fmt,
+                shared=shared, lanes=lanes, beats=beats, cycles_per_layer=cycles_per_layer, options=options)
+    dut = DystaScheduler(**w.params)
+    tables, wl, deadlines, luts, jobs = w.tables, w.wl, w.deadlines, w.luts, w.jobs
+    clock, shift = w.clock_hz, w.time_shift
     # every layer, a decision over a full table after each, and the arrivals: an upper bound
     n_layers = sum(len(j.layers) for j in jobs)
     bound = (sum(lay.cycles for j in jobs for lay in j.layers) + jobs[-1].arrival
