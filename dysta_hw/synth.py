@@ -205,3 +205,66 @@ def _place_and_route(work: Path, target: str, text: str, freq_mhz: float, seed: 
     return {**out, "fits": True, "fmax_mhz": fmax, "timing_met": fmax is not None and fmax >= freq_mhz,
             "message": "" if fmax is None or fmax >= freq_mhz else
             f"timing target missed: {fmax:.1f} MHz achieved, {freq_mhz:g} MHz asked"}
+
+
+# ---------------------------------------------------------------------------------------------
+# The scheduler: one configuration, the depth x format x sharing sweep
+
+#: The sweep of ``dysta synth --sweep`` (paper Fig. 16 shows depths 64 and 512).
+SWEEP_DEPTHS = (8, 16, 32, 64, 128, 256, 512)
+SWEEP_FMTS = ("fp16", "bf16", "fp32")
+#: On-chip RAM per primitive, in bytes: RAMB36E2 (36 Kbit), URAM288, a Xilinx LUT as 64x1 RAM;
+#: DP16KD (18 Kbit) and a TRELLIS_DPR16X4 LUT pair (64 bit) on ECP5; SB_RAM40_4K (4 Kbit).
+_RAM_BYTES = {"xcup": {"bram": 4608, "uram": 36864, "lutram": 8},
+              "ecp5": {"bram": 2304, "lutram": 4}, "ice40": {"bram": 512}}
+
+
+def ram_kb(res: dict) -> float:
+    """On-chip RAM a result uses, in KB (1024 bytes), from its block, ultra and LUT RAM counts."""
+    per = _RAM_BYTES[res["target"]]
+    return sum((res.get(k) or 0) * b for k, b in per.items()) / 1024
+
+
+def scheduler_config(depth: int = 64, fmt: str = "fp16", shared: bool = True, **params) -> dict:
+    """The parameters of a synthesized scheduler: ``DystaScheduler``'s defaults (those of ``dysta
+    verilog``: 8 lanes of 16-bit NPU values, 16 model-patterns of up to 64 layers, 16-bit tags,
+    a 48-bit cycle counter) with ``depth``, ``fmt`` and ``shared`` set."""
+    return {"depth": depth, "fmt": fmt, "shared": shared, **params}
+
+
+def synth_scheduler(target: str, *, freq_mhz: float = 200.0, pnr: bool = True, use_cache: bool = True,
+                    **params) -> dict:
+    """Synthesize ``DystaScheduler(**scheduler_config(**params))`` for ``target`` (see
+    :func:`synthesize`); the result also carries ``depth``, ``fmt``, ``unit`` and ``ram_kb``."""
+    from .sched import DystaScheduler
+
+    cfg = scheduler_config(**params)
+    res = synthesize(DystaScheduler(**cfg), target, freq_mhz=freq_mhz, pnr=pnr, use_cache=use_cache)
+    res.update(depth=cfg["depth"], fmt=cfg["fmt"], unit="shared" if cfg["shared"] else "separate",
+               ram_kb=round(ram_kb(res), 3))
+    return res
+
+
+def sweep(target: str = "xcup", *, depths=SWEEP_DEPTHS, fmts=SWEEP_FMTS, units=(True, False), jobs: int = 2,
+          progress: bool = True, freq_mhz: float = 200.0, pnr: bool = True) -> list[dict]:
+    """:func:`synth_scheduler` over ``depths`` x ``fmts`` x ``units`` (``shared`` flags), ``jobs``
+    at once (the tools are subprocesses), with a progress bar; rows in sweep order."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    from tqdm import tqdm
+
+    if target not in TARGETS:
+        raise ValueError(f"unknown synthesis target {target!r}; choose one of: {', '.join(TARGETS)}")
+    configs = [(d, f, s) for d in depths for f in fmts for s in units]
+
+    def one(c):
+        d, f, s = c
+        return synth_scheduler(target, depth=d, fmt=f, shared=s, freq_mhz=freq_mhz, pnr=pnr)
+
+    with ThreadPoolExecutor(max(1, jobs)) as ex:
+        futures = [ex.submit(one, c) for c in configs]
+        with tqdm(total=len(futures), desc=f"synth {target}", unit="design", disable=not progress) as bar:
+            for fut in as_completed(futures):
+                fut.result()  # the first error stops the sweep
+                bar.update(1)
+    return [fut.result() for fut in futures]

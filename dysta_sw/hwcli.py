@@ -1,5 +1,5 @@
 # amaranth: UnusedElaboratable=no
-"""Hardware commands of the ``dysta`` command line: ``verilog``, ``hw-latency`` and ``hil``.
+"""Hardware commands of the ``dysta`` command line: ``verilog``, ``hw-latency``, ``hil`` and ``synth``.
 
 They need the gateware (``pip install -e '.[hw]'``); ``dysta_hw`` is imported only when one of
 them runs, so the software commands work without Amaranth.
@@ -137,6 +137,66 @@ def cmd_hil(a) -> int:
     return 0 if res.identical else 1
 
 
+def _int_list(text: str, what: str, allowed=None) -> list:
+    try:
+        vals = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise DystaInputError(f"--{what} {text!r}: give integers separated by commas, e.g. 8,64,512") from None
+    bad = [v for v in vals if allowed is not None and v not in allowed]
+    if not vals or bad:
+        raise DystaInputError(f"--{what} {text!r}: choose from {', '.join(map(str, allowed))}")
+    return vals
+
+
+def cmd_synth(a) -> int:
+    _need_hw()
+    from dysta_hw import synth
+
+    from . import synthreport
+    from .report import rows_table
+
+    if not a.freq > 0:
+        raise DystaInputError(f"--freq must be a positive frequency in MHz, not {a.freq!r}")
+    try:
+        if a.sweep:
+            depths = _int_list(a.depths, "depths", synth.SWEEP_DEPTHS)
+            fmts = [f for f in a.fmts.split(",") if f]
+            if not fmts or any(f not in FORMATS for f in fmts):
+                raise DystaInputError(f"--fmts {a.fmts!r}: choose from {', '.join(FORMATS)}")
+            units = {"both": (True, False), "shared": (True,), "separate": (False,)}[a.units]
+            results = synth.sweep(a.target, depths=depths, fmts=fmts, units=units, jobs=a.jobs,
+                                  progress=not a.no_progress and sys.stderr.isatty(), freq_mhz=a.freq,
+                                  pnr=not a.no_pnr)
+        else:
+            from dysta_hw.sched import DystaScheduler
+            params = {**_design_params(a), "shared": a.shared}
+            DystaScheduler(**params)  # parameter errors first
+            results = [synth.synth_scheduler(a.target, freq_mhz=a.freq, pnr=not a.no_pnr, use_cache=not a.no_cache,
+                                             **params)]
+    except synth.SynthError as e:
+        raise DystaInputError(f"synthesis failed: {e}") from None
+    for r in results:
+        r.pop("cells", None)
+    if a.out:
+        out = Path(a.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "synth.json").write_text(json.dumps(results, indent=1))
+        (out / "synth.md").write_text(f"# Scheduler resources ({a.target})\n\n" + synthreport.sweep_markdown(results))
+        fig = synthreport.plot_fig16(results, out / "fig16_resources.png")
+        print(f"wrote {out / 'synth.json'}, {out / 'synth.md'}" + (f", {fig}" if fig else ""), file=sys.stderr)
+    if a.format == "json":
+        print(json.dumps(results if a.sweep else results[0], indent=1))
+    elif a.sweep:
+        print(synthreport.sweep_markdown(results))
+    else:
+        r = results[0]
+        print(rows_table(synthreport.resource_rows([r])))
+        if r.get("message"):
+            print(r["message"])
+        print("(cached result)" if r.get("cached") else f"({', '.join(r['tools'].values())})")
+    return 0
+
+
 def add_commands(sub) -> None:
     """Register ``verilog``, ``hw-latency`` and ``hil`` on the ``dysta`` sub-parsers."""
     from .cli import _add_policy_options, _add_traces, _positive_int
@@ -189,3 +249,30 @@ def add_commands(sub) -> None:
     _add_traces(s)
     _add_policy_options(s)
     s.set_defaults(func=cmd_hil)
+
+    y = sub.add_parser("synth", help="resource and timing report of the scheduler (Yosys, nextpnr)",
+                       description="Synthesize DystaScheduler (its real top level, every port kept) with the "
+                       "open flow: xcup = Yosys synth_xilinx -family xcup (Zynq UltraScale+, estimate), ecp5 = "
+                       "synth_ecp5 + nextpnr-ecp5 (LFE5U-85F) for Fmax, ice40 = synth_ice40 + nextpnr-ice40 (UP5K). "
+                       "Results are cached in $DYSTA_CACHE_DIR/synth. --sweep runs depth x format x unit sharing.")
+    y.add_argument("--target", choices=("xcup", "ecp5", "ice40"), default="xcup")
+    _add_design_options(y)
+    y.add_argument("--freq", type=float, default=200.0, help="place-and-route frequency target in MHz (default 200)")
+    y.add_argument("--no-pnr", action="store_true", help="ecp5/ice40: resources only, no place and route (no Fmax)")
+    y.add_argument("--no-cache", action="store_true", help="synthesize again even when a cached result exists")
+    y.add_argument("--sweep", action="store_true", help="every depth x format x unit (see --depths, --fmts, --units)")
+    y.add_argument("--depths", default="8,16,32,64,128,256,512", help="sweep depths (default 8..512)")
+    y.add_argument("--fmts", default="fp16,bf16,fp32", help="sweep formats (default fp16,bf16,fp32)")
+    y.add_argument("--units", choices=("both", "shared", "separate"), default="both", help="sweep units")
+    y.add_argument("--jobs", type=_positive_int, default=2, help="syntheses at once (default 2)")
+    y.add_argument("--no-progress", action="store_true", help="no progress bar")
+    y.add_argument("--out", default=None, metavar="DIR",
+                   help="also write synth.json, synth.md and the Fig. 16-style plot fig16_resources.png here")
+    y.add_argument("--format", choices=("table", "json"), default="table")
+    y.set_defaults(func=cmd_synth)
+
+    b = sub.add_parser("board", help="board targets: build a bitstream, run the board in simulation or for real",
+                       description="The scheduler on a board with a UART host link (docs/boards.md).")
+    from boards.cli import add_commands as add_board_commands
+
+    add_board_commands(b.add_subparsers(dest="board_cmd", required=True))

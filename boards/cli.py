@@ -1,0 +1,116 @@
+"""Command line of the board targets: ``dysta board build|sim|run`` (also ``python -m boards``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .client import LinkError
+
+__all__ = ["add_commands", "main"]
+
+
+def _config_options(p):
+    p.add_argument("board", choices=("ulx3s", "icebreaker", "zcu104"))
+    p.add_argument("--depth", type=int, default=None, help="request table depth (default: the board's)")
+    p.add_argument("--fmt", choices=("fp16", "bf16", "fp32"), default=None)
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--shared", dest="shared", action="store_true", default=None)
+    g.add_argument("--separate", dest="shared", action="store_false")
+    p.add_argument("--requests", type=int, default=None, help="requests in the NPU stand-in's ROM")
+
+
+def _overrides(a) -> dict:
+    return {"depth": a.depth, "fmt": a.fmt, "shared": a.shared, "requests": a.requests}
+
+
+def cmd_build(a) -> int:
+    from .build import build
+
+    res = build(a.board, a.out or f"build-{a.board}", baud=a.baud, **_overrides(a))
+    print(json.dumps(res, indent=1))
+    return 0
+
+
+def _check_run(a, run) -> int:
+    print(f"{len(run.accepts)} requests, {len(run.dispatches)} dispatches, {len(run.dones)} finished; "
+          f"status {run.status}")
+    if run.identical:
+        print("decisions IDENTICAL to the golden model")
+        return 0
+    print(f"{run.mismatches} MISMATCHES with the golden model; first: {run.first_mismatch}")
+    return 1
+
+
+def cmd_sim(a) -> int:
+    """The board top-level in Amaranth's simulator (no hardware): slow, minutes for 16 requests."""
+    from dysta_sw.hwsched import SchedModel
+
+    from .build import BOARDS, _workload, board_config
+    from .client import HostClient
+    from .link import HostLink
+    from .simlink import SimTransport
+
+    w = _workload(board_config(a.board, **_overrides(a)))
+    link = HostLink(w.params, w.jobs, divisor=4, queue_depth=BOARDS[a.board].queue_depth)
+    client = HostClient(SimTransport(link))
+    client.program(w.luts.writes())
+    return _check_run(a, client.run(w.jobs, SchedModel(w.luts, link.dut.timing)))
+
+
+def cmd_run(a) -> int:
+    """The shipped workload on a real board over ``--port``."""
+    from dysta_hw.sched import DystaScheduler
+    from dysta_sw.hwsched import SchedModel
+
+    from .build import _workload, board_config
+    from .client import HostClient, SerialTransport
+
+    w = _workload(board_config(a.board, **_overrides(a)))
+    client = HostClient(SerialTransport(a.port, a.baud))
+    client.program(w.luts.writes())
+    return _check_run(a, client.run(w.jobs, SchedModel(w.luts, DystaScheduler(**w.params).timing)))
+
+
+def _guard(cmd):
+    """Bad names and impossible parameters as the CLI's input errors, not tracebacks."""
+    def run(a):
+        from dysta_sw.errors import DystaInputError
+
+        try:
+            return cmd(a)
+        except (ValueError, LinkError) as e:
+            raise DystaInputError(str(e)) from None
+    return run
+
+
+def add_commands(sub) -> None:
+    """Register ``build``, ``sim`` and ``run`` on ``sub``."""
+    b = sub.add_parser("build", help="build a board's bitstream (ulx3s, icebreaker) or Vivado plan (zcu104)")
+    _config_options(b)
+    b.add_argument("--out", default=None, help="build directory (default build-BOARD)")
+    b.add_argument("--baud", type=int, default=115200)
+    b.set_defaults(func=_guard(cmd_build))
+    s = sub.add_parser("sim", help="run the shipped workload on the simulated board top-level")
+    _config_options(s)
+    s.set_defaults(func=_guard(cmd_sim))
+    r = sub.add_parser("run", help="run the shipped workload on a board over a serial port")
+    _config_options(r)
+    r.add_argument("--port", required=True, help="serial port of the board, e.g. /dev/ttyUSB0")
+    r.add_argument("--baud", type=int, default=115200)
+    r.set_defaults(func=_guard(cmd_run))
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m boards", description="Dysta board targets")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    add_commands(sub)
+    a = p.parse_args(argv)
+    from dysta_sw.errors import DystaInputError
+
+    try:
+        return a.func(a)
+    except (DystaInputError, RuntimeError) as e:
+        print(f"python -m boards: error: {e}", file=sys.stderr)
+        return 2

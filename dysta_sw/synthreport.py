@@ -1,0 +1,146 @@
+"""Resource tables, the Fig. 16-style plot and the Table 6-style overhead of the hardware scheduler.
+
+Works on the result dicts of :func:`dysta_hw.synth.synth_scheduler` (plain JSON, so the report
+needs neither Amaranth nor the tools once the results exist).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .report import rows_table
+
+__all__ = ["EYERISS_V2", "PAPER_SCHEDULER", "resource_rows", "normalised_rows", "table6_rows", "goal_rows",
+           "plot_fig16"]
+
+#: Paper Table 6: Eyeriss-V2 on the ZU7EV, and the paper's scheduler (Vivado, depth 64, FP16, shared).
+EYERISS_V2 = {"lut": 99_168, "dsp": 194, "ram_kb": 140.0}
+PAPER_SCHEDULER = {"lut": 553, "dsp": 3, "ram_kb": 0.5}
+
+_BASE = ("fp32", "separate")  # the paper's Non_Opt_FP32
+
+
+def resource_rows(results: list[dict]) -> list[dict]:
+    """One flat row per result: configuration, resources, Fmax where placed and routed."""
+    rows = []
+    for r in results:
+        row = {"target": r["target"], "depth": r["depth"], "fmt": r["fmt"], "unit": r["unit"], "lut": r["lut"],
+               "lutram": r["lutram"], "ff": r["ff"], "dsp": r["dsp"], "bram": r["bram"], "ram_kb": r["ram_kb"]}
+        if "fmax_mhz" in r:
+            row["fmax_mhz"] = None if r["fmax_mhz"] is None else round(r["fmax_mhz"], 1)
+        if r.get("fits") is False:
+            row["note"] = r.get("message", "does not fit")
+        rows.append(row)
+    return rows
+
+
+def normalised_rows(results: list[dict]) -> list[dict]:
+    """LUT, FF and DSP of each configuration over those of the separate-unit FP32 design (the
+    paper's Non_Opt_FP32) of the same target and depth; depths without that design are left out."""
+    base = {(r["target"], r["depth"]): r for r in results if (r["fmt"], r["unit"]) == _BASE}
+    rows = []
+    for r in results:
+        b = base.get((r["target"], r["depth"]))
+        if b is None:
+            continue
+        rows.append({"target": r["target"], "depth": r["depth"], "design": _label(r),
+                     **{k: round(r[k] / b[k], 3) if b[k] else None for k in ("lut", "ff", "dsp")}})
+    return rows
+
+
+def _label(r: dict) -> str:
+    return f"{'Opt' if r['unit'] == 'shared' else 'Non_Opt'}_{r['fmt'].upper()}"
+
+
+def table6_rows(result: dict) -> list[dict]:
+    """Table 6: the scheduler of ``result`` next to Eyeriss-V2 (published figures), their sum and
+    the overhead, and the paper's own scheduler row for comparison."""
+    ours = {"lut": result["lut"] + result["lutram"], "dsp": result["dsp"], "ram_kb": result["ram_kb"]}
+    total = {k: EYERISS_V2[k] + ours[k] for k in ours}
+    return [
+        {"module": "Eyeriss-V2 (published)", "LUTs": EYERISS_V2["lut"], "DSPs": EYERISS_V2["dsp"],
+         "on-chip RAM (KB)": EYERISS_V2["ram_kb"]},
+        {"module": f"Dysta scheduler ({result['target']}, depth {result['depth']}, {result['fmt']}, {result['unit']})",
+         "LUTs": ours["lut"], "DSPs": ours["dsp"], "on-chip RAM (KB)": round(ours["ram_kb"], 2)},
+        {"module": "Dysta + Eyeriss-V2", "LUTs": total["lut"], "DSPs": total["dsp"],
+         "on-chip RAM (KB)": round(total["ram_kb"], 2)},
+        {"module": "overhead", **{name: f"{100 * ours[k] / EYERISS_V2[k]:.2f} %" for name, k in
+                                  (("LUTs", "lut"), ("DSPs", "dsp"), ("on-chip RAM (KB)", "ram_kb"))}},
+        {"module": "paper's scheduler (Vivado, ZU7EV)", "LUTs": PAPER_SCHEDULER["lut"], "DSPs": PAPER_SCHEDULER["dsp"],
+         "on-chip RAM (KB)": PAPER_SCHEDULER["ram_kb"]},
+    ]
+
+
+def goal_rows(results: list[dict]) -> list[dict]:
+    """The resource goals (issue 5) on whichever of their results are present in ``results``:
+    depth 64 FP16 shared on xcup <= 553 LUTs and <= 3 DSPs; ECP5 Fmax >= 200 MHz; LUTs at depth
+    512 within 1.3x of depth 64 (same target, format and unit)."""
+    idx = {(r["target"], r["depth"], r["fmt"], r["unit"]): r for r in results}
+    rows = []
+    x = idx.get(("xcup", 64, "fp16", "shared"))
+    if x:
+        rows.append({"goal": "xcup, depth 64, fp16, shared: LUTs <= 553 (paper Table 6)", "measured": x["lut"],
+                     "met": x["lut"] <= 553})
+        rows.append({"goal": "xcup, depth 64, fp16, shared: DSPs <= 3", "measured": x["dsp"], "met": x["dsp"] <= 3})
+    e = idx.get(("ecp5", 64, "fp16", "shared"))
+    if e and e.get("fmax_mhz") is not None:
+        rows.append({"goal": "ECP5-85F, depth 64, fp16, shared: Fmax >= 200 MHz", "measured": round(e["fmax_mhz"], 1),
+                     "met": e["fmax_mhz"] >= 200})
+    for (t, d, f, u), r in sorted(idx.items()):
+        small = idx.get((t, 64, f, u))
+        if d == 512 and small and small["lut"]:
+            ratio = r["lut"] / small["lut"]
+            rows.append({"goal": f"{t}, {f}, {u}: LUTs(depth 512) / LUTs(depth 64) <= 1.3", "measured": round(ratio, 3),
+                         "met": ratio <= 1.3})
+    return rows
+
+
+def sweep_markdown(results: list[dict]) -> str:
+    """The sweep's resource table, the normalised table, Table 6 and the goals, as Markdown."""
+    md = [rows_table(resource_rows(results), markdown=True), ""]
+    norm = normalised_rows(results)
+    if norm:
+        md += ["Normalised to the separate-unit FP32 design of the same depth (paper Fig. 16):", "",
+               rows_table(norm, markdown=True), ""]
+    t6 = [r for r in results if (r["target"], r["depth"], r["fmt"], r["unit"]) == ("xcup", 64, "fp16", "shared")]
+    if t6:
+        md += ["Overhead against Eyeriss-V2 (paper Table 6; LUTs include LUTs used as memory):", "",
+               rows_table(table6_rows(t6[0]), markdown=True), ""]
+    goals = goal_rows(results)
+    if goals:
+        md += ["Goals:", "", rows_table(goals, markdown=True), ""]
+    return "\n".join(md)
+
+
+def plot_fig16(results: list[dict], path: str | Path, target: str | None = None) -> Path | None:
+    """Fig. 16: LUT, FF and DSP of every (format, unit) at each depth, normalised to the
+    separate-unit FP32 design of that depth; one panel per resource. ``None`` if nothing to plot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    norm = [r for r in normalised_rows(results) if target is None or r["target"] == target]
+    if not norm:
+        return None
+    depths = sorted({r["depth"] for r in norm})
+    designs = sorted({r["design"] for r in norm}, key=lambda d: (not d.startswith("Non"), d[-4:] != "FP32", d))
+    idx = {(r["depth"], r["design"]): r for r in norm}
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), sharey=False)
+    width = 0.8 / len(designs)
+    for ax, key, name in zip(axes, ("lut", "ff", "dsp"), ("LUT", "FF", "DSP")):
+        for i, d in enumerate(designs):
+            ys = [idx[(dep, d)][key] if (dep, d) in idx and idx[(dep, d)][key] is not None else 0 for dep in depths]
+            ax.bar([j + (i - (len(designs) - 1) / 2) * width for j in range(len(depths))], ys, width, label=d)
+        ax.set_xticks(range(len(depths)), [str(d) for d in depths])
+        ax.set_xlabel("request table depth")
+        ax.set_title(f"{name} (normalised to Non_Opt_FP32)")
+        ax.axhline(1.0, color="grey", lw=0.6)
+    axes[0].legend(fontsize=7)
+    tgt = target or ", ".join(sorted({r["target"] for r in norm}))
+    fig.suptitle(f"Scheduler resources by depth, format and unit sharing ({tgt}, Yosys)")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
