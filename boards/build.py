@@ -13,8 +13,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from amaranth.build import Attrs, Clock, DiffPairs, Pins, Resource, Subsignal
+from amaranth.build import Attrs, Clock, DiffPairs, Pins, Resource, ResourceError, Subsignal
 from amaranth.hdl import Elaboratable, Module
+from amaranth.lib import io
 from amaranth.vendor import XilinxPlatform
 
 from .link import HostLink
@@ -73,9 +74,11 @@ class Board:
 
 #: The shipped builds. iCEBreaker: the largest configuration that fits the UP5K (see docs/boards.md).
 BOARDS = {
-    "ulx3s": Board(_ulx3s, 64, "fp16", True, 16, "Radiona ULX3S-85F (ECP5 LFE5U-85F), 25 MHz, FTDI UART"),
+    "ulx3s": Board(_ulx3s, 64, "fp16", True, 16, "Radiona ULX3S-85F (ECP5 LFE5U-85F), 25 MHz, FTDI UART",
+                   sched={"stages": 2}),
     "icebreaker": Board(_icebreaker, 8, "bf16", True, 8, "1BitSquared iCEBreaker (iCE40 UP5K), 12 MHz, FTDI UART",
-                        sched={"mode": "lean", "time_bits": 32, "tag_bits": 8}, queue_depth=2, synth_opts="-dsp"),
+                        sched={"mode": "lean", "time_bits": 32, "tag_bits": 8, "stages": 2}, queue_depth=2,
+                        synth_opts="-dsp"),
     "zcu104": Board(ZCU104Platform, 64, "fp16", True, 16, "Xilinx ZCU104 (xczu7ev): Vivado build plan only",
                     runs=False),
 }
@@ -108,14 +111,17 @@ class BoardTop(Elaboratable):
         m = Module()
         divisor = divisor_for(platform.default_clk_frequency, self.baud)
         m.submodules.link = link = HostLink(self.sched, self.jobs, divisor=divisor, queue_depth=self.queue_depth)
-        uart = platform.request("uart", 0)
-        m.d.comb += [link.rx.eq(uart.rx.i), uart.tx.o.eq(link.tx)]
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.rx_buf = rx_buf = io.Buffer("i", uart.rx)
+        m.submodules.tx_buf = tx_buf = io.Buffer("o", uart.tx)
+        m.d.comb += [link.rx.eq(rx_buf.i), tx_buf.o.eq(link.tx)]
         for i in range(4):
             try:
-                led = platform.request("led", i)
-            except Exception:  # fewer LEDs on this board  # noqa: BLE001
+                led = platform.request("led", i, dir="-")
+            except ResourceError:  # fewer LEDs on this board
                 break
-            m.d.comb += led.o.eq(link.leds[i])
+            m.submodules[f"led_buf_{i}"] = buf = io.Buffer("o", led)
+            m.d.comb += buf.o.eq(link.leds[i])
         return m
 
 

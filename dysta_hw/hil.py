@@ -147,10 +147,11 @@ class Workload:
 
 def prepare(pack: TracePack, scenario: str, *, rate: float, requests: int = 64, slo: float = 10.0, seed: int = 0,
             depth: int = 64, fmt: str = "fp16", shared: bool = True, lanes: int = 32, beats: int = 2,
-            cycles_per_layer: float = 2000.0, options: Options | None = None) -> Workload:
+            cycles_per_layer: float = 2000.0, options: Options | None = None, **sched) -> Workload:
     """Draw a ``requests``-long workload of ``scenario`` as ``dysta bench`` does and turn it into
     LUT writes and jobs for a scheduler sized for the pack, at a simulation clock giving a mean
-    layer ``cycles_per_layer`` cycles (see the module documentation)."""
+    layer ``cycles_per_layer`` cycles (see the module documentation). ``sched``: further
+    ``DystaScheduler`` parameters (``mode``, ``time_bits``, ``tag_bits``, ``stages``)."""
     from dysta_hw.sched.sim import from_trace
 
     options = options or Options()
@@ -164,7 +165,7 @@ def prepare(pack: TracePack, scenario: str, *, rate: float, requests: int = 64, 
     shift = max(0, round(default_shift + math.log2(clock / HW_CLOCK_HZ)))
     n_mp, max_layers = len(tables.names), int(tables.n_layers.max())
     params = {"depth": depth, "fmt": fmt, "shared": shared, "lanes": lanes, "n_mp": n_mp, "max_layers": max_layers,
-              "time_shift": shift}
+              "time_shift": shift, **sched}
     from dysta_hw.sched import DystaScheduler
 
     cfg = DystaScheduler(**params).config(clock_hz=clock)

@@ -155,3 +155,35 @@ def test_bad_commands_are_refused_and_flagged():
     t.write(encode_lut(5, 0, 0, 0))  # a model-pattern of 0 layers
     with pytest.raises(LinkError, match="refused a LUT write"):
         client.program([])
+
+
+def test_ulx3s_bitstream_builds(tmp_path):
+    """The shipped ULX3S-85F build (depth 64, FP16, shared) goes through Yosys, nextpnr-ecp5 and
+    ecppack, and meets its 25 MHz clock."""
+    from boards.build import build
+
+    res = build("ulx3s", tmp_path / "ulx3s")
+    bit = tmp_path / "ulx3s" / "dysta.bit"
+    assert res["bitstream"] == str(bit) and bit.stat().st_size > 100_000
+    fmax = [line for line in res["report"] if "Max frequency" in line]
+    assert fmax and "PASS at 25.00 MHz" in fmax[-1]  # after routing (the first line is nextpnr's estimate)
+
+
+def test_zcu104_plan_is_written_not_run(tmp_path):
+    from boards.build import build
+
+    res = build("zcu104", tmp_path / "zcu104")
+    tcl = (tmp_path / "zcu104" / "dysta.tcl").read_text()
+    xdc = (tmp_path / "zcu104" / "dysta.xdc").read_text()
+    assert res["plan"].endswith("build_dysta.sh") and "bitstream" not in res
+    assert "xczu7ev-ffvc1156-2-e" in tcl and "synth_design" in tcl
+    assert "LOC F23" in xdc and "-period 8.0" in xdc
+
+
+def test_board_names_and_parameters_are_checked(capsys):
+    from dysta_sw.cli import main
+
+    assert main(["board", "build", "ulx3s", "--depth", "48"]) == 2
+    assert "power of two" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["board", "build", "arty"])
