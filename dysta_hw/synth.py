@@ -197,8 +197,9 @@ def _place_and_route(work: Path, target: str, text: str, freq_mhz: float, seed: 
     log = proc.stderr
     if proc.returncode:
         if target == "ice40" and re.search(r"Unable to place|not enough|exceed|failed to place", log, re.I):
+            errors = [line for line in log.splitlines() if "ERROR" in line] or log.strip().splitlines()[-1:]
             return {**out, "fits": False, "fmax_mhz": None, "timing_met": False,
-                    "message": "does not fit the iCE40 UP5K: " + log.strip().splitlines()[-1]}
+                    "message": "does not fit the iCE40 UP5K: " + errors[0].strip()}
         raise SynthError(f"{cmd[0]} failed in {work}:\n{log[-3000:]}")
     found = re.findall(r"Max frequency for clock\s+'[^']*':\s+([\d.]+) MHz", log)
     fmax = float(found[-1]) if found else None
