@@ -76,7 +76,7 @@ class Board:
 BOARDS = {
     "ulx3s": Board(_ulx3s, 64, "fp16", True, 16, "Radiona ULX3S-85F (ECP5 LFE5U-85F), 25 MHz, FTDI UART",
                    sched={"stages": 2}),
-    "icebreaker": Board(_icebreaker, 8, "bf16", True, 8, "1BitSquared iCEBreaker (iCE40 UP5K), 12 MHz, FTDI UART",
+    "icebreaker": Board(_icebreaker, 256, "bf16", True, 8, "1BitSquared iCEBreaker (iCE40 UP5K), 12 MHz, FTDI UART",
                         sched={"mode": "lean", "time_bits": 32, "tag_bits": 8, "stages": 2}, queue_depth=2,
                         synth_opts="-dsp"),
     "zcu104": Board(ZCU104Platform, 64, "fp16", True, 16, "Xilinx ZCU104 (xczu7ev): Vivado build plan only",
