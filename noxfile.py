@@ -81,3 +81,24 @@ def formal(session):
     results and times). Hours on 2 cores; ``-- --help`` for the bounds."""
     session.install("-e", ".[hw,formal]")
     session.run("python", "-m", "dysta_hw.formal", *session.posargs)
+
+
+@nox.session(name="synth-sweep")
+def synth_sweep(session):
+    """The scheduler's resources over depth 8..512 x FP16/BF16/FP32 x shared/separate on xcup
+    (Yosys), with the Fig. 16-style plot and Table 6, into synth-sweep/; then the resource goals
+    (benchmarks/synth_goals.py, with ECP5 place and route). About an hour on 2 cores, cached."""
+    session.install("-e", ".[hw,synth]")
+    session.run("dysta", "synth", "--sweep", "--target", "xcup", "--out", "synth-sweep", *session.posargs)
+    session.run("python", "benchmarks/synth_goals.py")
+
+
+@nox.session
+def boards(session):
+    """Every board build (ULX3S and iCEBreaker bitstreams, the ZCU104 Vivado plan) and each
+    board's shipped workload on its simulated top-level against the golden model (~15 min)."""
+    session.install("-e", ".[board]")
+    for board in ("ulx3s", "icebreaker", "zcu104"):
+        session.run("dysta", "board", "build", board, "--out", f"build-{board}")
+    for board in ("ulx3s", "icebreaker"):
+        session.run("dysta", "board", "sim", board)
