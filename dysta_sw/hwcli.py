@@ -191,7 +191,7 @@ def cmd_synth(a) -> int:
     else:
         r = results[0]
         print(rows_table(synthreport.resource_rows([r])))
-        if r.get("message"):
+        if r.get("message") and r.get("fits") is not False:  # a misfit's message is in the table's note
             print(r["message"])
         print("(cached result)" if r.get("cached") else f"({', '.join(r['tools'].values())})")
     return 0
