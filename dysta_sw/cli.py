@@ -287,6 +287,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     from . import hwcli  # verilog, hw-latency, hil (dysta_hw is imported when they run)
     hwcli.add_commands(sub)
+    try:  # profile (torch is imported when it runs)
+        from profiling.cli import add_profile_command
+    except ImportError:  # pragma: no cover - profiling/ ships in the same distribution
+        pass
+    else:
+        add_profile_command(sub)
     for add in COMMANDS:
         add(sub)
     return p
