@@ -54,7 +54,7 @@ def cmd_sim(a) -> int:
 
     w = _workload(board_config(a.board, **_overrides(a)))
     link = HostLink(w.params, w.jobs, divisor=4, queue_depth=BOARDS[a.board].queue_depth)
-    client = HostClient(SimTransport(link))
+    client = HostClient(SimTransport(link), time_bits=link.dut.time_bits)
     client.program(w.luts.writes())
     return _check_run(a, client.run(w.jobs, SchedModel(w.luts, link.dut.timing)))
 
@@ -68,7 +68,7 @@ def cmd_run(a) -> int:
     from .client import HostClient, SerialTransport
 
     w = _workload(board_config(a.board, **_overrides(a)))
-    client = HostClient(SerialTransport(a.port, a.baud))
+    client = HostClient(SerialTransport(a.port, a.baud), time_bits=w.params.get("time_bits", 48))
     client.program(w.luts.writes())
     return _check_run(a, client.run(w.jobs, SchedModel(w.luts, DystaScheduler(**w.params).timing)))
 

@@ -40,11 +40,13 @@ class BoardRun:
 class HostClient:
     """Drives a board running :class:`boards.link.HostLink` over ``transport``.
 
+    ``time_bits``: the width of the board scheduler's cycle counter (its deadlines wrap there);
     ``idle_reads``: how many empty reads in a row mean the board stopped answering.
     """
 
-    def __init__(self, transport, *, idle_reads: int = 200):
+    def __init__(self, transport, *, time_bits: int = 48, idle_reads: int = 200):
         self.t = transport
+        self.time_mask = (1 << time_bits) - 1  # the board's deadlines are ``now + rel`` in time_bits bits
         self.idle_reads = idle_reads
         self.decoder = Decoder()
         self.pending: list = []
@@ -93,7 +95,8 @@ class HostClient:
         jobs = list(jobs)
         by_tag = {j.tag: j for j in jobs}
         out = BoardRun()
-        frames = [encode_request(j.tag, j.mp, max(0, j.deadline - j.arrival), j.score0) for j in jobs]
+        rel = {j.tag: max(0, j.deadline - j.arrival) for j in jobs}
+        frames = [encode_request(j.tag, j.mp, rel[j.tag], j.score0) for j in jobs]
         sent = acked = 0
         per = len(frames[0]) if frames else 1
         while len(out.dones) < len(jobs):
@@ -103,7 +106,7 @@ class HostClient:
             ev = self._next(Event)
             if ev.kind == "A":
                 j = by_tag[ev.tag]
-                out.accepts.append(Accept(ev.cycle, ev.tag, j.mp, (ev.cycle + j.deadline - j.arrival) % (1 << 48),
+                out.accepts.append(Accept(ev.cycle, ev.tag, j.mp, (ev.cycle + rel[ev.tag]) & self.time_mask,
                                           j.score0))
                 acked += 1
             elif ev.kind == "D":
