@@ -102,3 +102,13 @@ def boards(session):
         session.run("dysta", "board", "build", board, "--out", f"build-{board}")
     for board in ("ulx3s", "icebreaker"):
         session.run("dysta", "board", "sim", board)
+
+
+@nox.session(name="pack")
+def measured_pack(session):
+    """Regenerate the measured trace pack from scratch (profiling/: every model-pattern of both
+    scenarios, 100 samples, CNNs at 128x128), deterministically from its seed. About 70 minutes
+    on one core (VGG-16 takes half of it)."""
+    session.install("-e", ".[profiling]")
+    session.run("python", "-m", "profiling", "pack", "--out", "dysta_sw/data/measured-v1.csv.gz", "--samples", "100",
+                "--resolution", "128", env={"HF_HUB_OFFLINE": "1"})

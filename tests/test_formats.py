@@ -202,3 +202,18 @@ def test_impossible_workload_parameters(attnn, rate, n):
     pack, tab = attnn
     with pytest.raises(DystaInputError, match="--rate|--requests"):
         wl.generate(tab, rate, n, 0, pack)
+
+
+def test_shipped_measured_pack():
+    """measured-v1 (profiling/, nox -s pack): every model-pattern of both scenarios, >= 100 samples,
+    a calibration split, low-light CNN inputs, and metadata that says what is trained and what random."""
+    p = resolve_pack("measured-v1")
+    assert not p.synthetic and "measured" in p.provenance()
+    assert len(p.scenario("attnn")) == 3 and len(p.scenario("cnn")) == 12
+    for name, mp in p.model_patterns.items():
+        assert mp.n_samples >= 100 and 0 < mp.calib.sum() < mp.n_samples, name
+        assert np.all(mp.lat > 0) and np.all((mp.rho >= 0) & (mp.rho <= 1)), name
+        trained = mp.meta["weights"].startswith("TRAINED")
+        assert trained == (mp.meta["model"] == "bert"), name
+        if name in p.scenario("cnn"):
+            assert mp.meta["inputs"]["low_light_samples"] >= 20, name
