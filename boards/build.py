@@ -22,7 +22,7 @@ from .link import HostLink
 from .uart import divisor_for
 from .workload import board_workload
 
-__all__ = ["BOARDS", "BoardTop", "ZCU104Platform", "build", "board_config"]
+__all__ = ["BOARDS", "BoardTop", "ZCU104Platform", "build", "board_config", "workload_for"]
 
 
 class ZCU104Platform(XilinxPlatform):
@@ -95,8 +95,9 @@ def board_config(board: str, **overrides) -> dict:
     return cfg
 
 
-def _workload(cfg: dict):
-    c = dict(cfg)
+def workload_for(board: str, **overrides):
+    """The :class:`dysta_hw.hil.Workload` of a build of ``board`` (see :func:`board_config`)."""
+    c = board_config(board, **overrides)
     main = {k: c.pop(k) for k in ("depth", "fmt", "shared", "requests")}
     return board_workload(**main, sched=c)
 
@@ -136,7 +137,7 @@ def build(board: str, out_dir, *, baud: int = 115200, **overrides) -> dict:
     utilisation and Fmax lines when the flow ran."""
     cfg = board_config(board, **overrides)
     b = BOARDS[board]
-    w = _workload(cfg)
+    w = workload_for(board, **overrides)
     platform = b.make()
     top = BoardTop(w.params, w.jobs, baud=baud, queue_depth=b.queue_depth)
     out = Path(out_dir)
@@ -145,7 +146,8 @@ def build(board: str, out_dir, *, baud: int = 115200, **overrides) -> dict:
     plan = platform.build(top, name="dysta", build_dir=str(out), do_build=False, **opts)
     if not b.runs:
         plan.extract(out)
-        return {"board": board, "config": cfg, "plan": str(out / "build_dysta.sh"), "seconds": time.perf_counter() - t0}
+        return {"board": board, "note": b.note, "config": cfg, "plan": str(out / "build_dysta.sh"),
+                "seconds": time.perf_counter() - t0}
     env = {**os.environ, **{k: os.environ.get(k) or v for k, v in YOWASP.items()}}
     try:
         products = plan.execute_local(str(out), env=env)
@@ -154,8 +156,8 @@ def build(board: str, out_dir, *, baud: int = 115200, **overrides) -> dict:
     ext = "bit" if board == "ulx3s" else "bin"
     bitstream = out / f"dysta.{ext}"
     bitstream.write_bytes(products.get(f"dysta.{ext}"))
-    return {"board": board, "config": cfg, "bitstream": str(bitstream), "seconds": time.perf_counter() - t0,
-            "report": _pnr_summary(out)}
+    return {"board": board, "note": b.note, "config": cfg, "bitstream": str(bitstream),
+            "seconds": time.perf_counter() - t0, "report": _pnr_summary(out)}
 
 
 def _pnr_summary(out: Path) -> list[str]:

@@ -47,12 +47,12 @@ def cmd_sim(a) -> int:
     """The board top-level in Amaranth's simulator (no hardware): slow, minutes for 16 requests."""
     from dysta_sw.hwsched import SchedModel
 
-    from .build import BOARDS, _workload, board_config
+    from .build import BOARDS, workload_for
     from .client import HostClient
     from .link import HostLink
     from .simlink import SimTransport
 
-    w = _workload(board_config(a.board, **_overrides(a)))
+    w = workload_for(a.board, **_overrides(a))
     link = HostLink(w.params, w.jobs, divisor=4, queue_depth=BOARDS[a.board].queue_depth)
     client = HostClient(SimTransport(link), time_bits=link.dut.time_bits)
     client.program(w.luts.writes())
@@ -64,10 +64,10 @@ def cmd_run(a) -> int:
     from dysta_hw.sched import DystaScheduler
     from dysta_sw.hwsched import SchedModel
 
-    from .build import _workload, board_config
+    from .build import workload_for
     from .client import HostClient, SerialTransport
 
-    w = _workload(board_config(a.board, **_overrides(a)))
+    w = workload_for(a.board, **_overrides(a))
     client = HostClient(SerialTransport(a.port, a.baud), time_bits=w.params.get("time_bits", 48))
     client.program(w.luts.writes())
     return _check_run(a, client.run(w.jobs, SchedModel(w.luts, DystaScheduler(**w.params).timing)))

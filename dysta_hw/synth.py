@@ -226,30 +226,25 @@ def ram_kb(res: dict) -> float:
     return sum((res.get(k) or 0) * b for k, b in per.items()) / 1024
 
 
-def scheduler_config(depth: int = 64, fmt: str = "fp16", shared: bool = True, **params) -> dict:
-    """The parameters of a synthesized scheduler: ``DystaScheduler``'s defaults (those of ``dysta
-    verilog``: 8 lanes of 16-bit NPU values, 16 model-patterns of up to 64 layers, 16-bit tags,
-    a 48-bit cycle counter) with ``depth``, ``fmt`` and ``shared`` set."""
-    return {"depth": depth, "fmt": fmt, "shared": shared, **params}
-
-
-def synth_scheduler(target: str, *, freq_mhz: float = 200.0, pnr: bool = True, use_cache: bool = True,
-                    **params) -> dict:
-    """Synthesize ``DystaScheduler(**scheduler_config(**params))`` for ``target`` (see
-    :func:`synthesize`); the result also carries ``depth``, ``fmt``, ``unit`` and ``ram_kb``."""
+def synth_scheduler(target: str, *, depth: int = 64, fmt: str = "fp16", shared: bool = True, freq_mhz: float = 200.0,
+                    pnr: bool = True, use_cache: bool = True, **params) -> dict:
+    """Synthesize ``DystaScheduler(depth=..., fmt=..., shared=..., **params)`` for ``target`` (see
+    :func:`synthesize`; the other parameters keep ``DystaScheduler``'s defaults, those of ``dysta
+    verilog``); the result also carries ``depth``, ``fmt``, ``unit`` and ``ram_kb``."""
     from .sched import DystaScheduler
 
-    cfg = scheduler_config(**params)
-    res = synthesize(DystaScheduler(**cfg), target, freq_mhz=freq_mhz, pnr=pnr, use_cache=use_cache)
-    res.update(depth=cfg["depth"], fmt=cfg["fmt"], unit="shared" if cfg["shared"] else "separate",
-               ram_kb=round(ram_kb(res), 3))
+    dut = DystaScheduler(depth=depth, fmt=fmt, shared=shared, **params)
+    res = synthesize(dut, target, freq_mhz=freq_mhz, pnr=pnr, use_cache=use_cache)
+    res.update(depth=depth, fmt=fmt, unit="shared" if shared else "separate", ram_kb=round(ram_kb(res), 3))
     return res
 
 
 def sweep(target: str = "xcup", *, depths=SWEEP_DEPTHS, fmts=SWEEP_FMTS, units=(True, False), jobs: int = 2,
-          progress: bool = True, freq_mhz: float = 200.0, pnr: bool = True) -> list[dict]:
+          progress: bool = True, freq_mhz: float = 200.0, pnr: bool = True, use_cache: bool = True,
+          **params) -> list[dict]:
     """:func:`synth_scheduler` over ``depths`` x ``fmts`` x ``units`` (``shared`` flags), ``jobs``
-    at once (the tools are subprocesses), with a progress bar; rows in sweep order."""
+    at once (the tools are subprocesses), with a progress bar; rows in sweep order. ``params``
+    (``mode``, ``stages``, ...) apply to every design."""
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
     from tqdm import tqdm
@@ -260,7 +255,8 @@ def sweep(target: str = "xcup", *, depths=SWEEP_DEPTHS, fmts=SWEEP_FMTS, units=(
 
     def one(c):
         d, f, s = c
-        return synth_scheduler(target, depth=d, fmt=f, shared=s, freq_mhz=freq_mhz, pnr=pnr)
+        return synth_scheduler(target, depth=d, fmt=f, shared=s, freq_mhz=freq_mhz, pnr=pnr, use_cache=use_cache,
+                               **params)
 
     with ThreadPoolExecutor(max(1, jobs)) as ex:
         futures = [ex.submit(one, c) for c in configs]

@@ -164,9 +164,10 @@ def cmd_synth(a) -> int:
             if not fmts or any(f not in FORMATS for f in fmts):
                 raise DystaInputError(f"--fmts {a.fmts!r}: choose from {', '.join(FORMATS)}")
             units = {"both": (True, False), "shared": (True,), "separate": (False,)}[a.units]
+            extra = {k: v for k, v in _design_params(a).items() if k not in ("depth", "fmt")}  # mode, stages
             results = synth.sweep(a.target, depths=depths, fmts=fmts, units=units, jobs=a.jobs,
                                   progress=not a.no_progress and sys.stderr.isatty(), freq_mhz=a.freq,
-                                  pnr=not a.no_pnr)
+                                  pnr=not a.no_pnr, use_cache=not a.no_cache, **extra)
         else:
             from dysta_hw.sched import DystaScheduler
             params = {**_design_params(a), "shared": a.shared}
