@@ -11,9 +11,14 @@ layer's latency combines compute and DRAM traffic. ``shape[l]`` is the output's 
 Attention models (:class:`AttentionProfiler`): one trace layer per transformer block (attention +
 FFN, plus cross-attention in a decoder block), in execution order. A hook on the block reads the
 Sanger masks its attention modules kept and the real sequence length, and computes cycles on
-:mod:`profiling.sanger`. ``rho[s, l]`` is the kept fraction of the block's attention score
-matrices (``nnz / (heads * n_q * n_k)``, self- and cross-attention together); ``shape[l]`` is
-the block output size at the maximum sequence length, ``max_len * d``.
+:mod:`profiling.sanger`. The monitor counts the attention mask Sanger's prediction stage emits,
+over its padded extent: ``shape[l] = heads * max_len**2`` per attention module of the block
+(two in a decoder block: self- and cross-attention), and ``rho[s, l]`` is the kept entries over
+that size. Padding counts as pruned, so the density grows with the real sequence length as the
+latency does. (The kept fraction over the real ``n_q x n_k`` extent does the opposite: longer
+texts have sparser attention maps but take longer, so a density-based latency predictor fed with
+it ranks long requests as short; measured on the shipped pack, its correlation with isolated
+latency was -0.95 for BERT.)
 
 Both profilers also log the name of every Conv2d/Linear/attention module each time it runs
 (``calls``), which the tests compare with an independent global hook.
@@ -139,9 +144,12 @@ class AttentionProfiler:
             n_enc = cross.shape[-1] if cross is not None else None
             c = sanger.block_cycles(n, g.d, g.d_ff, g.heads, self_mask, cross, n_enc, self.hw)
             kept = self_mask.sum() + (cross.sum() if cross is not None else 0)
-            size = self_mask.size + (cross.size if cross is not None else 0)
-            self._rows[name] = (c["cycles"] / self.hw.clock_hz, float(kept) / size)
+            self._rows[name] = (c["cycles"] / self.hw.clock_hz, float(kept) / self._mask_size(block))
         return hook
+
+    def _mask_size(self, block) -> int:
+        """Entries of the block's attention masks at the padded length (the monitor's ``shape``)."""
+        return self.model.g.heads * self.max_len ** 2 * (1 if block.cross is None else 2)
 
     def run(self, ids):
         """Profile one token sequence (1, n); returns ``(lat (L,), rho (L,), shape (L,), names)``."""
@@ -153,7 +161,7 @@ class AttentionProfiler:
         names = [n for n, _ in self.blocks]
         lat = np.array([self._rows[n][0] for n in names])
         rho = np.array([self._rows[n][1] for n in names])
-        shape = np.full(len(names), self.max_len * self.model.g.d, np.int64)
+        shape = np.array([self._mask_size(blk) for _, blk in self.blocks], np.int64)
         return lat, rho, shape, names
 
     def remove(self):

@@ -81,6 +81,22 @@ def test_bad_patterns():
         pruning.check_pattern("random", 1.0)
 
 
+@pytest.mark.parametrize("args, words", [
+    (["--model", "resnet50", "--recipe", "no-such-recipe.yaml"], "recipe 'no-such-recipe.yaml' does not exist"),
+    (["--model", "bert", "--recipe", "r.yaml"], "--recipe is for the CNNs"),
+    (["--model", "resnet50", "--recipe", "r.yaml", "--pattern", "random", "--rate", "0.5"], "one or the other"),
+    (["--model", "resnet50"], "give --pattern and --rate"),
+    (["--model", "resnet50", "--pattern", "blocky", "--rate", "0.5"], "unknown pattern 'blocky'"),
+])
+def test_profile_command_errors_name_the_input(capsys, tmp_path, args, words):
+    from dysta_sw.cli import main
+
+    code = main(["profile", *args, "--samples", "2", "--out", str(tmp_path / "o.csv.gz")])
+    err = capsys.readouterr().err
+    assert code == 2 and words in err and "Traceback" not in err
+    assert not (tmp_path / "o.csv.gz").exists()
+
+
 @pytest.mark.parametrize("stride,padding,groups", [(1, 1, 1), (2, 1, 1), (1, 0, 2), (2, 2, 4)])
 def test_effectual_macs_equal_a_convolution_of_the_masks(stride, padding, groups):
     g = torch.Generator().manual_seed(stride * 10 + groups)
@@ -133,6 +149,42 @@ def test_hooks_record_every_layer_once_in_execution_order():
     assert shape.tolist() == [8 * 8 * 8, 16 * 8 * 8, 16 * 4 * 4, 10]
     # the effectual MACs of layer b are bounded by its dense MACs times its weight density
     assert np.all(eff[:, 2] <= 16 * 16 * 9 * 16 * 0.5 + 1e-9)
+
+
+def test_attention_hooks_record_every_block_once_and_count_the_padded_mask():
+    from profiling.profiler import AttentionProfiler
+    from profiling.transformer import Geometry, SangerAttention, Transformer, init_random
+
+    g = Geometry("tiny", 2, 16, 2, 32, decoder_layers=1, vocab=50, max_pos=32)
+    net = init_random(Transformer(g, threshold=0.1), seed=3)
+    order = []
+    handles = [mod.register_forward_hook(lambda mod, a, o, n=n: order.append(n))
+               for n, mod in net.named_modules() if isinstance(mod, nn.Linear | SangerAttention)]
+    prof = AttentionProfiler(net, max_len=12)
+    rows = []
+    for n in (4, 8, 12):
+        ids = torch.arange(1, n + 1)[None] % 50
+        order.clear()
+        lat, rho, shape, names = prof.run(ids)
+        assert prof.calls[-len(order):] == order  # every Linear/attention module, once, in execution order
+        masks = [(blk.attn.last_mask, blk.cross.last_mask if blk.cross is not None else None)
+                 for _, blk in net.trace_blocks()]
+        rows.append((n, lat, rho, masks))
+    for h in handles:
+        h.remove()
+    assert names == ["blocks.0", "blocks.1", "dec_blocks.0"]
+    # the monitor's extent: heads x max_len^2 per attention module (self + cross in the decoder block)
+    assert shape.tolist() == [2 * 144, 2 * 144, 2 * 2 * 144]
+    for n, lat, rho, masks in rows:
+        for k, (sm, cm) in enumerate(masks):
+            kept = int(sm.sum()) + (int(cm.sum()) if cm is not None else 0)
+            assert sm.shape[-1] == n and rho[k] == pytest.approx(kept / shape[k])
+            c = sanger.block_cycles(n, 16, 32, 2, sm[0].numpy(), None if cm is None else cm[0].numpy(), n)
+            assert lat[k] == pytest.approx(c["cycles"] / 1e9)
+    # longer inputs take longer and fill more of the padded mask: the density tracks the latency
+    assert all(a[1].sum() < b[1].sum() and a[2].sum() < b[2].sum() for a, b in zip(rows, rows[1:]))
+    with pytest.raises(ValueError, match="exceeds max_len"):
+        prof.run(torch.ones(1, 13, dtype=torch.long))
 
 
 def test_profiled_cnn_round_trips_through_the_loader(tmp_path):
