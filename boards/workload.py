@@ -11,9 +11,10 @@ from dysta_sw.trace import resolve_pack
 
 __all__ = ["board_workload", "DEFAULTS"]
 
-#: The shipped builds' workload: 16 Multi-AttNN requests at 30 req/s, 8 monitor lanes, 2 beats per layer,
+#: The shipped builds' workload: 16 Multi-AttNN requests at Table 5's rate for the default pack
+#: (``rate`` None: :meth:`dysta_sw.trace.TracePack.paper_rate`), 8 monitor lanes, 2 beats per layer,
 #: a mean layer of 400 cycles.
-DEFAULTS = {"scenario": "attnn", "rate": 30.0, "requests": 16, "seed": 0, "lanes": 8, "beats": 2,
+DEFAULTS = {"scenario": "attnn", "rate": None, "requests": 16, "seed": 0, "lanes": 8, "beats": 2,
             "cycles_per_layer": 400.0, "traces": None}
 
 
@@ -26,6 +27,8 @@ def board_workload(*, depth: int = 64, fmt: str = "fp16", shared: bool = True, s
     if unknown:
         raise ValueError(f"unknown workload options {sorted(unknown)}; known: {sorted(DEFAULTS)}")
     a = {**DEFAULTS, **kw}
-    return prepare(resolve_pack(a["traces"]), a["scenario"], rate=a["rate"], requests=a["requests"], seed=a["seed"],
+    pack = resolve_pack(a["traces"])
+    rate = pack.paper_rate(a["scenario"]) if a["rate"] is None else a["rate"]
+    return prepare(pack, a["scenario"], rate=rate, requests=a["requests"], seed=a["seed"],
                    depth=depth, fmt=fmt, shared=shared, lanes=a["lanes"], beats=a["beats"],
                    cycles_per_layer=a["cycles_per_layer"], **(sched or {}))

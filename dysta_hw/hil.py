@@ -12,7 +12,8 @@ same workload.
 Simulation clock. At 200 MHz a layer of milliseconds is 10^5 cycles or more, far too many to
 simulate; the bench runs the scheduler at ``cycles_per_layer / mean layer latency`` Hz instead
 (a few tens of cycles per layer), and keeps the time quantum close to the hardware's in
-seconds (``time_shift`` chosen so), so FP16 sees the same magnitudes as at 200 MHz. What does
+seconds (``time_shift`` chosen so, and divided by the pack's capacity as in
+:meth:`dysta_sw.hwmodel.HwConfig.for_capacity`), so FP16 sees the same magnitudes as at 200 MHz. What does
 change is the decision overhead (``N + 13`` or ``4N + 11`` cycles), which becomes a visible
 fraction of a layer, so the gateware's schedule pays more overhead than on the real chip.
 """
@@ -162,7 +163,7 @@ def prepare(pack: TracePack, scenario: str, *, rate: float, requests: int = 64, 
     deadlines = wl.deadlines(slo)
     clock = sim_clock(tables, cycles_per_layer)
     default_shift = DEFAULT_TIME_SHIFT[fp.get_format(fmt).name]
-    shift = max(0, round(default_shift + math.log2(clock / HW_CLOCK_HZ)))
+    shift = max(0, round(default_shift + math.log2(clock / HW_CLOCK_HZ) - math.log2(tables.capacity)))
     n_mp, max_layers = len(tables.names), int(tables.n_layers.max())
     params = {"depth": depth, "fmt": fmt, "shared": shared, "lanes": lanes, "n_mp": n_mp, "max_layers": max_layers,
               "time_shift": shift, **sched}

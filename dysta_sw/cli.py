@@ -83,8 +83,10 @@ def cmd_bench(a) -> int:
                                       seeds=(seed,), n_requests=len(w), profile=a.profile, options=opts,
                                       traces=a.traces, workloads={(rate, seed): w}))
     else:
-        sweeps = [sweep.grid(s, a.rate, a.slo, schedulers, seeds=tuple(range(a.seeds)), n_requests=a.requests,
-                             profile=a.profile, options=opts, traces=a.traces) for s in a.scenario]
+        pack = resolve_pack(a.traces)
+        sweeps = [sweep.grid(s, a.rate or [pack.paper_rate(s)], a.slo, schedulers, seeds=tuple(range(a.seeds)),
+                             n_requests=a.requests, profile=a.profile, options=opts, traces=a.traces)
+                  for s in a.scenario]
     res = sweep.run(sweeps, jobs=a.jobs)
     if a.runs_csv:
         report.write_csv(res.rows, report.TIDY_KEYS, a.runs_csv)
@@ -119,7 +121,7 @@ def speed_benchmark(a) -> int:
     print(f"engine speed (one process), traces {pack.name}")
     for scenario in ("attnn", "cnn"):
         tables = ScenarioTables.build(pack, scenario)
-        rate = 30.0 if scenario == "attnn" else 3.0
+        rate = pack.paper_rate(scenario)
         works = [wl.generate(tables, rate, 1000, s, pack) for s in range(5)]
         dls = [w.deadlines(10.0) for w in works]
         for name in ("fcfs", "sjf", "prema", "planaria", "sdrm3", "dysta"):
@@ -176,7 +178,8 @@ def cmd_traces_show(a) -> int:
     pack = resolve_pack(a.pack)
     print(pack.provenance())
     for scen, names in pack.scenarios.items():
-        print(f"\nscenario {scen}:")
+        print(f"\nscenario {scen}: {report.capacity_note(pack, scen)}; Table 5 rate "
+              f"{pack.paper_rate(scen):g} requests/s")
         print(f"  {'model-pattern':28s} {'samples':>7s} {'layers':>6s} {'Tiso_est (ms)':>13s} "
               f"{'Tiso min..max (ms)':>20s} {'mean density':>12s}")
         for n in names:
@@ -221,7 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run schedulers on Poisson workloads (or replay --workload files) and print "
                        "means over seeds in the paper's Table 5 layout, JSON or CSV.")
     b.add_argument("--scenario", nargs="+", choices=sweep.SCENARIOS, default=["attnn"])
-    b.add_argument("--rate", nargs="+", type=float, default=[30.0], metavar="R", help="arrival rates, requests/s")
+    b.add_argument("--rate", nargs="+", type=float, default=None, metavar="R",
+                   help="arrival rates, requests/s (default: Table 5's 30 AttNN / 3 CNN requests/s times the "
+                   "pack's capacity, see 'dysta traces show')")
     b.add_argument("--slo", nargs="+", type=float, default=[10.0], metavar="M",
                    help="SLO multipliers: deadline = arrival + M x mean isolated latency of the model "
                    "(M < 1 is allowed: most requests then miss)")

@@ -126,8 +126,9 @@ def cmd_hil(a) -> int:
     from .cli import _options
     from .trace import resolve_pack
 
-    rate = a.rate if a.rate is not None else {"attnn": 30.0, "cnn": 3.0}[a.scenario]
-    res = hil.run(resolve_pack(a.traces), a.scenario, rate=rate, requests=a.requests, slo=a.slo, seed=a.seed,
+    pack = resolve_pack(a.traces)
+    rate = a.rate if a.rate is not None else pack.paper_rate(a.scenario)
+    res = hil.run(pack, a.scenario, rate=rate, requests=a.requests, slo=a.slo, seed=a.seed,
                   depth=a.depth, fmt=a.fmt, shared=a.shared, backend=a.backend, cycles_per_layer=a.cycles_per_layer,
                   options=_options(a))
     if a.format == "json":
@@ -233,7 +234,8 @@ def add_commands(sub) -> None:
                        "(Verilator or Amaranth), compare every decision with the golden model and score "
                        "the schedule next to float64 Dysta and FCFS. Exit status 1 on any mismatch.")
     s.add_argument("--scenario", choices=("attnn", "cnn"), default="attnn")
-    s.add_argument("--rate", type=float, default=None, help="requests/s (default: Table 5's, 30 attnn, 3 cnn)")
+    s.add_argument("--rate", type=float, default=None,
+                   help="requests/s (default: Table 5's 30 attnn / 3 cnn times the pack's capacity)")
     s.add_argument("--slo", type=float, default=10.0, help="SLO multiplier (default 10)")
     s.add_argument("--requests", type=_positive_int, default=64, help="requests (default 64)")
     s.add_argument("--seed", type=int, default=0)

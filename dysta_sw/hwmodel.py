@@ -19,7 +19,8 @@ Look-up tables (programmed by the host, rounded from float64 with ``from_float``
     shifted count ``nnz >> k`` stays below 2**15 and converts to FP16 without overflow;
     ``inv_tiso[mp]`` ``1 / Tiso_est`` in 1/seconds (not 1/quanta: the penalty ``w / Tiso_est`` of
     SPEC 6 is a ratio added to times in seconds, so with times in quanta it must come out
-    ``1 / quantum`` times larger, which ``wait_quanta / Tiso_est_seconds`` is); ``inv_q[n]``
+    ``1 / quantum`` times larger, which ``wait_quanta / Tiso_est_seconds`` is; times the pack's
+    capacity ``C``, see :class:`dysta_sw.policies.Dysta`, it is ``1 / (C * Tiso_est)``); ``inv_q[n]``
     ``1 / n`` for ``n = 1..depth``;
     the constant ``eta``.
 
@@ -39,7 +40,8 @@ rounded to the format; a decision taken with an empty queue (a wake-up) compares
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -54,6 +56,11 @@ _NATIVE = {"fp16": np.float16, "fp32": np.float32}
 COUNT_BITS = 16
 #: Default time quantum (log2 cycles) per format: FP16's range needs coarse quanta.
 DEFAULT_TIME_SHIFT = {"fp16": 18, "bf16": 10, "fp32": 10}
+
+
+def scaled_shift(shift: int, capacity: float) -> int:
+    """A time-quantum exponent for traces ``capacity`` times faster than the paper's scale."""
+    return max(0, round(shift - math.log2(capacity)))
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,15 @@ class HwConfig:
     def shift(self) -> int:
         return DEFAULT_TIME_SHIFT[fp.get_format(self.fmt).name] if self.time_shift is None else self.time_shift
 
+    def for_capacity(self, capacity: float) -> HwConfig:
+        """This configuration for a trace pack ``capacity`` times faster than the paper's scale
+        (:meth:`dysta_sw.trace.TracePack.capacity`): a default time quantum shrinks by the nearest
+        power of two, so times keep the magnitudes the format was sized for; an explicit
+        ``time_shift`` is kept."""
+        if self.time_shift is not None:
+            return self
+        return replace(self, time_shift=scaled_shift(self.shift, capacity))
+
     @property
     def quantum_s(self) -> float:
         """Seconds per time quantum."""
@@ -134,7 +150,8 @@ class HwLuts:
         return cls(cfg=cfg, R=fp.from_float(tables.rbar / q, f, m),
                    inv_rhobar=fp.from_float(1.0 / rhobar, f, m),
                    inv_shape=fp.from_float(np.exp2(count_shift) / shape, f, m), count_shift=count_shift,
-                   inv_tiso=fp.from_float(1.0 / tables.tiso_est, f, m), inv_q=fp.from_float(inv_q, f, m),
+                   inv_tiso=fp.from_float(1.0 / (tables.tiso_est * tables.capacity), f, m),
+                   inv_q=fp.from_float(inv_q, f, m),
                    eta=int(fp.from_float(np.float64(eta), f, m)))
 
     def gamma(self, nnz, lut_index) -> np.ndarray:
@@ -249,7 +266,7 @@ class DystaHW(Dysta):
 
     def __init__(self, options: Options | None = None, *, cfg: HwConfig | None = None):
         super().__init__(options, mode="full")
-        self.cfg = cfg or HwConfig()
+        self.cfg = self._cfg = cfg or HwConfig()
         self.name = f"dysta-hw-{fp.get_format(self.cfg.fmt).name}"
         self.one = int(fp.from_float(np.float64(1.0), self.cfg.fmt, self.cfg.mode))
         self.luts: HwLuts | None = None
@@ -259,6 +276,7 @@ class DystaHW(Dysta):
         return self._pred
 
     def setup(self, st):
+        self.cfg = self._cfg.for_capacity(st.tables.capacity)
         self.luts = HwLuts.build(st.tables, self.cfg, self.options.eta)
         st.track(["rbar"])
         req = st.req

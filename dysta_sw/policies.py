@@ -263,7 +263,11 @@ class Dysta(Policy):
         Trem_i  = gamma_i * R_i
         slack_i = max(0, D_i - t - Trem_i)
         pen_i   = (w_i / Tiso_est_i) / |Q|
-        Score_i = Trem_i + eta * (slack_i + pen_i)         (lowest wins)
+        Score_i = Trem_i + eta * (slack_i + pen_i / C)     (lowest wins)
+
+    The penalty is a ratio the paper adds to seconds, so its weight depends on the time scale;
+    ``C`` is the pack's capacity (:meth:`dysta_sw.trace.TracePack.capacity`, 1 at the paper's
+    scale), which adds it to seconds at the paper's scale, where ``eta`` was chosen.
 
     A wake-up decision (the accelerator was idle) has no layer boundary: the newly admitted
     requests compete with their static scores (``paper`` profile).
@@ -305,13 +309,13 @@ class Dysta(Policy):
         else:
             trem, tiso = self.remaining(st, sl), self.tiso(st, sl)
         eta = self.options.beta if st.profile.eta_from_beta else self.options.eta
-        # score = trem + eta * (max(0, D - t - trem) + (t - last) / tiso / |Q|), in place.
+        # score = trem + eta * (max(0, D - t - trem) + (t - last) / tiso / |Q| / C), in place.
         slack = np.subtract(st.deadline[:, sl], t)
         slack -= trem
         np.maximum(slack, 0.0, out=slack)
         pen = np.subtract(t, st.last[:, sl])
         pen /= tiso
-        pen /= st.q[:, None]
+        pen /= st.q[:, None] * st.tables.capacity
         slack += pen
         slack *= eta
         score = np.add(slack, trem, out=slack)

@@ -9,6 +9,10 @@ The grid, per scenario (multi-AttNN / multi-CNN):
 
 5 seeds and 1000 requests per run. ``quick`` keeps every figure with fewer points, 2 seeds and
 300 requests.
+
+The rates are the paper's at its scale. A trace pack whose requests run ``C`` times faster
+(:meth:`dysta_sw.trace.TracePack.capacity`, 1 for synthetic-v1) is run at ``C`` times those rates,
+i.e. at the same offered load, as the paper chose its rates from its accelerators' capacity.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import csv
 import json
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +41,13 @@ class ScenarioGrid:
     rates: tuple[float, ...]
     slos: tuple[float, ...]
     main_slo: float = 10.0
+
+    def on(self, pack) -> ScenarioGrid:
+        """This grid for ``pack``: every rate times the pack's capacity (:meth:`TracePack.paper_rate`),
+        i.e. at the offered loads the paper's rates give at its scale."""
+        return replace(self, main_rate=pack.paper_rate(self.scenario, self.main_rate),
+                       high_rate=pack.paper_rate(self.scenario, self.high_rate),
+                       rates=tuple(pack.paper_rate(self.scenario, r) for r in self.rates))
 
     def points(self) -> tuple[tuple[float, float], ...]:
         pts = [(r, self.main_slo) for r in self.rates]
@@ -76,7 +87,9 @@ class Config:
 
     @property
     def grids(self) -> tuple[ScenarioGrid, ...]:
-        return QUICK if self.quick else FULL
+        """The grid at the paper's rates, scaled to the trace pack's capacity."""
+        pack = resolve_pack(self.traces)
+        return tuple(g.on(pack) for g in (QUICK if self.quick else FULL))
 
     @property
     def n_seeds(self) -> int:
@@ -329,8 +342,13 @@ def hw_arithmetic_section(cfg: Config, jobs: int | None, progress: bool | None) 
     res = run(sweeps, jobs=jobs, progress=progress)
     means = res.means()
     points = [(f"{g.label} ({g.main_rate:g}/s)", g.scenario, g.main_rate, g.main_slo) for g in cfg.grids]
-    quanta = ", ".join(f"{f}: 2^{HwConfig(fmt=f).shift} cycles = {1e6 * HwConfig(fmt=f).quantum_s:.2f} us"
-                       for f in ("fp16", "bf16", "fp32"))
+    pack = resolve_pack(cfg.traces)
+    def quantum(fmt, scenario):
+        c = HwConfig(fmt=fmt).for_capacity(pack.capacity(scenario))
+        return f"{fmt}: 2^{c.shift} cycles = {1e6 * c.quantum_s:.2f} us"
+
+    quanta = "; ".join(f"{g.label} " + ", ".join(quantum(f, g.scenario) for f in ("fp16", "bf16", "fp32"))
+                       for g in cfg.grids)
     return "\n".join([
         "## Hardware arithmetic: Dysta in FP16 / BF16 / FP32 vs float64", "",
         "`dysta-hw-*` is Dysta computed as the hardware scheduler computes it (`dysta_sw/hwmodel.py`): "
@@ -442,6 +460,17 @@ def synth_section(cfg: Config, out: Path) -> str:
     return "\n".join(md)
 
 
+def capacity_note(pack, scenario: str) -> str:
+    """One sentence on how the pack's time scale relates to the paper's."""
+    cap, tiso = pack.capacity(scenario), pack.mean_tiso(scenario)
+    load = pack.paper_rate(scenario) * tiso
+    if cap == 1.0:
+        return f"mean isolated latency {1e3 * tiso:.3g} ms, the paper's scale (offered load {load:.2f})"
+    return (f"mean isolated latency {1e3 * tiso:.3g} ms, {cap:g}x faster than the paper's "
+            f"scale, so the paper's rates are multiplied by {cap:g} (Table 5 offered load {load:.2f}) and Dysta's "
+            f"penalty term counts time at the paper's scale")
+
+
 def reproduce(cfg: Config, out: str | Path, jobs: int | None = None, progress: bool | None = None) -> Path:
     """Run the grid and write ``out/report.md``, the PNG figures and the tidy CSV results."""
     out = Path(out)
@@ -468,7 +497,8 @@ def reproduce(cfg: Config, out: str | Path, jobs: int | None = None, progress: b
     points = [(f"{g.label} ({g.main_rate:g}/s)", g.scenario, g.main_rate, g.main_slo) for g in grids]
     md += ["## Table 5: comparison of scheduling approaches", "",
            f"Mean over {cfg.n_seeds} seeds of {cfg.n_requests} requests; SLO multiplier "
-           f"{grids[0].main_slo:g}; best value per column in bold.", "",
+           f"{grids[0].main_slo:g}; best value per column in bold. Rates: "
+           + "; ".join(f"{g.label} {capacity_note(pack, g.scenario)}" for g in grids) + ".", "",
            table5(means, points, cfg.schedulers), ""]
     md += ["## Fig. 12: ANTT / violation trade-off", "", "![Fig. 12](fig12_tradeoff.png)", "",
            table5(means, [(f"{g.label} ({r:g}/s)", g.scenario, r, g.main_slo) for g in grids
@@ -491,7 +521,8 @@ def reproduce(cfg: Config, out: str | Path, jobs: int | None = None, progress: b
            f"- semantics profile: `{cfg.profile}`; options: `{json.dumps(asdict(cfg.options))}`",
            f"- seeds: {cfg.n_seeds} (0..{cfg.n_seeds - 1}); requests per run: {cfg.n_requests}",
            *[f"- {g.label}: rates {', '.join(f'{r:g}' for r in g.rates)} at SLO {g.main_slo:g}; "
-             f"SLOs {', '.join(f'{m:g}' for m in g.slos)} at rates {g.main_rate:g} and {g.high_rate:g}"
+             f"SLOs {', '.join(f'{m:g}' for m in g.slos)} at rates {g.main_rate:g} and {g.high_rate:g}; "
+             f"{capacity_note(pack, g.scenario)}"
              for g in grids],
            f"- schedulers: {', '.join(cfg.schedulers)}",
            f"- {len(res.rows)} result rows, {res.decisions:,} scheduling decisions in {res.wall_s:.1f} s "

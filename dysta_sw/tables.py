@@ -47,6 +47,8 @@ class ScenarioTables:
     tiso_est_model: np.ndarray  #: per model-pattern, its model's mean ``Rbar[0]`` over patterns
     tbar_model: np.ndarray  #: per model-pattern, its model's mean true isolated latency (for SLOs)
     shape: np.ndarray  #: output size per (model-pattern, layer), at ``lut_base``
+    #: :meth:`TracePack.capacity` of the scenario: Dysta's score counts time at the paper's scale
+    capacity: float = 1.0
 
     @classmethod
     def build(cls, pack: TracePack, scenario: str) -> ScenarioTables:
@@ -92,7 +94,8 @@ class ScenarioTables:
                    n_samples=n_samples, sample_base=sample_base, lut_base=lut_base, tiso_base=tiso_base,
                    lat=lat, rho=rho, rem_true=rem_true, tiso=tiso, rbar=rbar, lbar=lbar, rhobar=rhobar,
                    rbar_model=rbar_model, lbar_model=lbar_model, tiso_est=tiso_est,
-                   tiso_est_model=tiso_est_model, tbar_model=tbar_model, shape=shape)
+                   tiso_est_model=tiso_est_model, tbar_model=tbar_model, shape=shape,
+                   capacity=pack.capacity(scenario))
 
     def index(self, name: str) -> int:
         """Index of model-pattern ``name``."""

@@ -110,6 +110,20 @@ class ModelPattern:
         return self.lat.sum(axis=1)
 
 
+#: Mean isolated latency (seconds) of a request of each scenario at the paper's scale: the
+#: computational capacity for which the paper set its arrival rates and its Dysta weights (Sanger
+#: at 1 GHz, Eyeriss-V2 at 200 MHz on the authors' traces; synthetic-v1 is generated at this scale).
+#: At :data:`PAPER_RATES` these give offered loads of 0.81 and 1.08 (AttNN), 0.80 and 1.06 (CNN).
+PAPER_SCALE_S = {"attnn": 0.027, "cnn": 0.265}
+#: The paper's arrival rates (requests/s) at that scale: Table 5's, and the heavier one of Figs. 12 and 14.
+PAPER_RATES = {"attnn": (30.0, 40.0), "cnn": (3.0, 4.0)}
+
+
+def round_sig(x: float, digits: int = 3) -> float:
+    """``x`` rounded to ``digits`` significant digits."""
+    return float(f"{x:.{digits - 1}e}")
+
+
 @dataclass(eq=False)
 class TracePack:
     """Model-patterns grouped into scenarios, with the pack's provenance.
@@ -144,6 +158,30 @@ class TracePack:
             raise DystaInputError(
                 f"trace pack {self.name!r} has no scenario {name!r}; choose one of: {known}")
         return [self.model_patterns[n] for n in self.scenarios[name]]
+
+    def mean_tiso(self, scenario: str) -> float:
+        """Mean isolated latency of a request of ``scenario`` (model-pattern drawn uniformly, then a
+        sample), seconds."""
+        return float(np.mean([mp.tiso.mean() for mp in self.scenario(scenario)]))
+
+    def capacity(self, scenario: str) -> float:
+        """How many times faster than at the paper's scale (:data:`PAPER_SCALE_S`) the requests of
+        ``scenario`` run on this pack's accelerator, to 3 significant digits (1 for synthetic-v1).
+
+        Arrival rates and the time unit of Dysta's score follow it, so that a pack profiled on a
+        faster or slower accelerator is benchmarked at the paper's offered load: the paper set its
+        rates "given the computational capacity" of its accelerators (Sec. 6.2). A scenario with no
+        paper scale has capacity 1."""
+        ref = PAPER_SCALE_S.get(scenario)
+        return 1.0 if ref is None else round_sig(ref / self.mean_tiso(scenario))
+
+    def paper_rate(self, scenario: str, rate: float | None = None) -> float:
+        """The paper's arrival ``rate`` (requests/s at its scale; default Table 5's) on this pack:
+        ``rate * capacity``, to 3 significant digits. A scenario the paper has no rate for gets
+        Table 5's offered load, 0.8."""
+        if rate is None:
+            rate = PAPER_RATES[scenario][0] if scenario in PAPER_RATES else 0.8 / self.mean_tiso(scenario)
+        return round_sig(rate * self.capacity(scenario))
 
     @cached_property
     def fingerprint(self) -> str:
@@ -369,7 +407,7 @@ def load_pack(path: str | Path) -> TracePack:
 # ----------------------------------------------------------------------------- shipped packs
 
 DATA_DIR = Path(__file__).parent / "data"
-DEFAULT_PACK = "synthetic-v1"
+DEFAULT_PACK = "measured-v1"
 
 
 def shipped_packs() -> dict[str, Path]:

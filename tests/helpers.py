@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from dysta_sw.tables import ScenarioTables
@@ -27,8 +29,10 @@ def pack(*mps: ModelPattern, scenario: str = "attnn", name: str = "test-pack") -
                      model_patterns={m.name: m for m in mps}, scenarios={scenario: [m.name for m in mps]})
 
 
-def tables(*mps: ModelPattern, scenario: str = "attnn") -> ScenarioTables:
-    return ScenarioTables.build(pack(*mps, scenario=scenario), scenario)
+def tables(*mps: ModelPattern, scenario: str = "attnn", capacity: float = 1.0) -> ScenarioTables:
+    """Tables of a hand-built pack. Its latencies are in whole seconds, far from the paper's scale;
+    the hand-worked expectations count Dysta's penalty at capacity 1 unless ``capacity`` is given."""
+    return replace(ScenarioTables.build(pack(*mps, scenario=scenario), scenario), capacity=capacity)
 
 
 def workload(tab: ScenarioTables, arrival, mp, sample=None, priority=None, tbar=None) -> Workload:

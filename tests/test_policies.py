@@ -344,19 +344,22 @@ def test_dysta_slack_is_clamped_at_zero():
     np.testing.assert_allclose(res.finish, [2.0, 4.0])
 
 
-@pytest.mark.parametrize("a1, finish", [
+@pytest.mark.parametrize("a1, capacity, finish", [
     # w = 0.75: pen = (0.75/0.75)/2 = 0.5 -> r1 0.75 + 0.5 = 1.25 > 1.0 -> r0 continues.
-    (0.25, [2.0, 2.75]),
+    (0.25, 1.0, [2.0, 2.75]),
     # w = 0.25: pen = (0.25/0.75)/2 = 1/6 -> r1 0.9167 < 1.0 -> r1 runs 1..1.75, r0 1.75..2.75.
     # (Without the division by |Q| the penalty would be 1/3 and r0 would keep running.)
-    (0.75, [2.75, 1.75]),
+    (0.75, 1.0, [2.75, 1.75]),
+    # w = 0.75 on a pack 4x faster than the paper's scale: pen = 0.5 / 4 -> r1 0.875 < 1.0 runs first.
+    (0.25, 4.0, [2.75, 1.75]),
 ])
-def test_dysta_penalty_is_wait_over_isolated_latency_over_queue_length(a1, finish):
+def test_dysta_penalty_is_wait_over_isolated_latency_over_queue_length(a1, capacity, finish):
     """eta = 1; both deadlines already missed (slack 0). r0 = a (2 x 1 s) at 0, r1 = c (0.75 s) at a1.
 
-    t=1: r0 Trem 1, pen 0 -> 1.0; r1 Trem 0.75 + pen.
+    t=1: r0 Trem 1, pen 0 -> 1.0; r1 Trem 0.75 + pen / capacity.
     """
-    tab = h.tables(h.model_pattern("a/p/0.5", [[1.0, 1.0]]), h.model_pattern("c/p/0.5", [[0.75]]))
+    tab = h.tables(h.model_pattern("a/p/0.5", [[1.0, 1.0]]), h.model_pattern("c/p/0.5", [[0.75]]),
+                   capacity=capacity)
     res = run(tab, [0.0, a1], [0, 1], [0.1, 0.1], "dysta", options=Options(eta=1.0))
     np.testing.assert_allclose(res.finish, finish)
 
