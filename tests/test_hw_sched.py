@@ -294,10 +294,16 @@ def test_verilator_full_depth_512(shared, fmt, tmp_path_factory):
     compare(dut, luts, rec, len(jobs))
 
 
+def rom_beats(beats):
+    """The layer's non-zeros spread as the NPU ROM holds them: ``k + 1`` per beat, then ``k``."""
+    k, extra = divmod(sum(beats), len(beats)) if beats else (0, 0)
+    return (k + 1,) * extra + (k,) * (len(beats) - extra)
+
+
 def uniform_beats(jobs):
-    """Tags 0..n-1 and every beat of a layer with the same count, as SelfTest's ROMs want."""
+    """Tags 0..n-1 and beats of ``k + 1`` then ``k`` non-zeros, as SelfTest's ROMs want."""
     return [Job(j.arrival, i, j.mp, j.deadline, j.score0,
-                tuple(Layer(lay.cycles, (lay.beats[0],) * len(lay.beats)) for lay in j.layers))
+                tuple(Layer(lay.cycles, rom_beats(lay.beats)) for lay in j.layers))
             for i, j in enumerate(jobs)]
 
 
@@ -316,6 +322,7 @@ def test_selftest_matches_python_bench():
     dut = make()
     luts = random_luts(dut.config(), rng)
     jobs = uniform_beats(random_jobs(rng, luts, 14, "burst", dut.lanes))
+    assert any(len(set(lay.beats)) > 1 for j in jobs for lay in j.layers)  # both kinds of beat are driven
     bench = SelfTest(dut, luts.writes(), jobs)
     words = []
 

@@ -211,14 +211,17 @@ def latency_report(ns=(1, 8, 32), *, simulate: bool = True, **params) -> list[di
 
 
 def from_trace(tables, workload, deadlines_s, cfg, *, eta: float, n_mp: int, max_layers: int, lanes: int = 8,
-               beats: int = 2):
+               beats: int = 2, min_count: int = 64):
     """LUT contents and jobs replaying a dysta workload on its trace pack's ``ScenarioTables``.
 
     Times are converted at ``cfg.clock_hz``: pass a low clock (e.g. 20 kHz) so that latencies of
     milliseconds become tens of cycles and the simulation stays short. Each layer's output is
-    scaled down to ``beats`` beats of ``lanes`` values, ``round(rho * lanes)`` of them non-zero
-    per beat, and the ``inv_shape``/``count_shift`` LUTs describe that scaled output, so that
-    mode A sees the trace's density. Returns ``(SchedLuts, jobs)``.
+    scaled down to ``B`` beats of ``lanes`` values carrying ``round(rho * lanes * B)`` non-zeros
+    (the first beats one more than the others), and the ``inv_shape``/``count_shift`` LUTs
+    describe that scaled output, so that mode A sees the trace's density. ``B`` is per
+    (model-pattern, layer): at least ``beats``, and enough for ``min_count`` non-zeros at the
+    layer's mean density (sparse attention layers need hundreds of beats to be resolved), as
+    long as the layer's shortest sample has a cycle for every beat. Returns ``(SchedLuts, jobs)``.
     """
     import numpy as np
 
@@ -229,6 +232,17 @@ def from_trace(tables, workload, deadlines_s, cfg, *, eta: float, n_mp: int, max
                                  n_mp=n_mp, max_layers=max_layers)
     luts.inv_shape[:] = fp.from_float(np.float64(1.0 / (beats * lanes)), cfg.fmt, cfg.mode)
     luts.count_shift[:] = 0
+    n_beats = []
+    for m in range(len(tables.names)):
+        nl, ns = int(tables.n_layers[m]), int(tables.n_samples[m])
+        lat = tables.lat[tables.sample_base[m]:tables.sample_base[m] + ns * nl].reshape(ns, nl)
+        rhobar = tables.rhobar[tables.lut_base[m]:tables.lut_base[m] + nl]
+        want = np.ceil(min_count / (lanes * np.maximum(rhobar, 1.0 / (lanes << 15))))
+        room = cfg.cycles(lat).min(axis=0) - 1
+        # the monitor's count (COUNT_BITS wide, shift 0 here) must not overflow: lanes * B < 2**15
+        nb = np.clip(want, beats, np.clip(room, beats, ((1 << 15) - 1) // lanes)).astype(np.int64)
+        luts.inv_shape[m, :nl] = fp.from_float(1.0 / (nb * lanes), cfg.fmt, cfg.mode)
+        n_beats.append(nb)
     arrival = cfg.cycles(workload.arrival)
     deadline = cfg.cycles(np.where(np.isfinite(deadlines_s), deadlines_s, 0.0))
     jobs = []
@@ -238,8 +252,9 @@ def from_trace(tables, workload, deadlines_s, cfg, *, eta: float, n_mp: int, max
         base = tables.sample_base[m] + s * nl
         layers = []
         for layer in range(nl):
-            k = int(np.rint(tables.rho[base + layer] * lanes))
+            nb = int(n_beats[m][layer])
+            k, extra = divmod(int(np.rint(tables.rho[base + layer] * lanes * nb)), nb)
             cyc = int(cfg.cycles(tables.lat[base + layer]))
-            layers.append(Layer(max(cyc, beats + 1), (k,) * beats))
+            layers.append(Layer(max(cyc, nb + 1), (k + 1,) * extra + (k,) * (nb - extra)))
         jobs.append(Job(int(arrival[i]), i, m, int(deadline[i]), 0, tuple(layers)))
     return luts, jobs
