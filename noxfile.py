@@ -112,3 +112,17 @@ def measured_pack(session):
     session.install("-e", ".[profiling]")
     session.run("python", "-m", "profiling", "pack", "--out", "dysta_sw/data/measured-v1.csv.gz", "--samples", "100",
                 "--resolution", "128", env={"HF_HUB_OFFLINE": "1"})
+
+
+#: SparseML 1.8.0 only installs pinned, in its own environment (1.9.0 is an end-of-life stub).
+SPARSEML_PINS = ("torch==2.13.0", "sparseml[torch]==1.8.0", "sparsezoo<1.9", "setuptools>=77.0.3,<81")
+
+
+@nox.session(name="sparseml", python="3.11")
+def sparseml_recipes(session):
+    """The SparseML recipe path of profiling/ (``dysta profile --recipe``), in its own pinned
+    environment: SparseML 1.8.0 needs Python < 3.12 and downgrades numpy to 1.26 (~1.5 GB). Not in CI."""
+    session.install("-e", ".[profiling]", "pytest>=8", "pytest-xdist>=3")
+    session.install(*SPARSEML_PINS)
+    env = {"NM_DISABLE_ANALYTICS": "1", "HF_HUB_OFFLINE": "1", "DYSTA_REQUIRE_SPARSEML": "1"}
+    session.run("python", "-m", "pytest", "-n", "0", "tests/test_sparseml.py", *session.posargs, env=env)

@@ -24,11 +24,15 @@ def add_profile_command(subparsers) -> argparse.ArgumentParser:
                     "latency/density on an accelerator model (Eyeriss-V2-style for CNNs, Sanger-style "
                     "for attention models) as a dysta-trace-pack v1 file.")
     p.add_argument("--model", required=True, choices=ATTENTION_MODELS + CNN_MODELS)
-    p.add_argument("--pattern", required=True,
+    p.add_argument("--pattern",
                    help="CNNs: random, nm2:4, nm1:4, channel, dense; attention models: sanger")
-    p.add_argument("--rate", type=float, required=True,
+    p.add_argument("--rate", type=float,
                    help="CNNs: fraction of weights pruned (nmN:M fixes it at 1-N/M); sanger: the threshold "
                         "(paper: 0.002 BERT/GPT-2, 0.2 BART)")
+    p.add_argument("--recipe", metavar="YAML",
+                   help="CNNs: sparsify with a SparseML recipe instead of --pattern/--rate (needs SparseML "
+                        "1.8.0 in its own environment, see docs/profiling.md; example: "
+                        "profiling/recipes/gmp-0.5.yaml)")
     p.add_argument("--samples", type=int, default=128, help="input samples (default 128; half form the calib split)")
     p.add_argument("--out", required=True, help="output file (.csv.gz for a compressed pack)")
     p.add_argument("--seed", type=int, default=2023, help="seed of weights, inputs and split (default 2023)")
@@ -54,12 +58,22 @@ def cmd_profile(a) -> int:
         return 2
     t0 = time.time()
     try:
+        if a.recipe is None and (a.pattern is None or a.rate is None):
+            raise ValueError("give --pattern and --rate (or, for CNNs, --recipe FILE)")
         if a.model in ATTENTION_MODELS:
+            if a.recipe is not None:
+                raise ValueError(f"--recipe is for the CNNs; attention model {a.model} takes --pattern sanger")
             if a.pattern != "sanger":
                 raise ValueError(f"attention model {a.model} takes --pattern sanger, not {a.pattern!r}")
             mp = pack.profile_attention(a.model, a.samples, threshold=a.rate, seed=a.seed, max_len=a.max_len,
                                         progress=not a.no_progress)
             scenario = "attnn"
+        elif a.recipe is not None:
+            if a.pattern is not None or a.rate is not None:
+                raise ValueError("--recipe replaces --pattern and --rate; give one or the other")
+            mp = pack.profile_cnn(a.model, None, None, a.samples, resolution=a.resolution, seed=a.seed,
+                                  progress=not a.no_progress, recipe=a.recipe)
+            scenario = "cnn"
         else:
             pruning.check_pattern(a.pattern, a.rate)
             mp = pack.profile_cnn(a.model, a.pattern, a.rate, a.samples, resolution=a.resolution, seed=a.seed,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import platform
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -37,8 +38,8 @@ CNN_PATTERNS = (("random", 0.5), ("nm2:4", 0.5), ("channel", 0.5))
 ATTNN_MODELS = ("bert", "bart", "gpt2")
 
 
-def versions() -> dict:
-    """Library versions recorded in the provenance."""
+def versions(sparseml: bool = False) -> dict:
+    """Library versions recorded in the provenance (SparseML's too with ``sparseml``)."""
     import skimage
 
     out = {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
@@ -48,6 +49,10 @@ def versions() -> dict:
         out["transformers"] = transformers.__version__
     except ImportError:
         pass
+    if sparseml:
+        from importlib.metadata import version
+
+        out["sparseml"] = version("sparseml")
     return out
 
 
@@ -68,18 +73,35 @@ def _progress(total, desc, enabled):
     return tqdm(total=total, desc=desc, unit="sample", disable=not enabled, leave=False)
 
 
-def profile_cnn(model: str, pattern: str, rate: float, n_samples: int, *, resolution: int = CNN_RESOLUTION,
-                seed: int = 0, batch_size: int = 8, low_light_fraction: float = LOW_LIGHT_FRACTION,
-                progress: bool = False, hw: eyeriss.EyerissV2 | None = None) -> ModelPattern:
-    """Profile CNN ``model`` pruned with ``pattern`` at ``rate`` on ``n_samples`` images."""
+def profile_cnn(model: str, pattern: str | None, rate: float | None, n_samples: int, *,
+                resolution: int = CNN_RESOLUTION, seed: int = 0, batch_size: int = 8,
+                low_light_fraction: float = LOW_LIGHT_FRACTION, progress: bool = False,
+                hw: eyeriss.EyerissV2 | None = None, recipe: str | None = None) -> ModelPattern:
+    """Profile CNN ``model`` pruned with ``pattern`` at ``rate`` on ``n_samples`` images, or
+    with a SparseML ``recipe`` file (then ``pattern``/``rate`` are ``None``; the model-pattern is
+    named ``model/recipe-<stem>/<pruned fraction of the layers it pruned>``)."""
     hw = hw or eyeriss.EyerissV2()
-    pruning.check_pattern(pattern, rate)
-    if pattern == "sanger":
-        raise ValueError("the sanger pattern is for attention models (bert, bart, gpt2)")
+    if recipe is None:
+        pruning.check_pattern(pattern, rate)
+        if pattern == "sanger":
+            raise ValueError("the sanger pattern is for attention models (bert, bart, gpt2)")
+    elif pattern is not None or rate is not None:
+        raise ValueError("give either a SparseML recipe or a pattern and rate, not both")
     t0 = time.time()
     torch.manual_seed(seed)
     net = cnn.build_cnn(model, seed=seed)
-    pruned = pruning.sparsify(net, pattern, rate)
+    if recipe is None:
+        pruned = pruning.sparsify(net, pattern, rate)
+        how = f"torch.nn.utils.prune {pattern} at rate {rate:g} (profiling.pruning); stem and output layers dense"
+    else:
+        from . import recipe as rc
+
+        pruned = rc.apply_recipe(net, recipe)
+        total = sum(m.weight.numel() for m in pruned.values())
+        rate = round(sum(int((m.weight == 0).sum()) for m in pruned.values()) / total, 2) if total else 0.0
+        pattern = rc.recipe_name(recipe)
+        how = (f"SparseML recipe {Path(recipe).name} applied in one shot (profiling.recipe); "
+               f"{len(pruned)} layers pruned, {rate:g} of their weights zero")
     cnn.calibrate_bn(net, inputs.calibration_images(resolution))
     images, info = inputs.image_samples(n_samples, resolution, seed=seed, low_light_fraction=low_light_fraction)
     prof = CNNProfiler(net, hw)
@@ -102,8 +124,7 @@ def profile_cnn(model: str, pattern: str, rate: float, n_samples: int, *, resolu
         "accelerator_model": hw.describe(),
         "weights": "RANDOM: deterministic He-normal init, seeded BatchNorm shifts, BatchNorm statistics "
                    "calibrated on real photographs (profiling.cnn); no pretrained weights ship offline",
-        "sparsity": {"weights": f"torch.nn.utils.prune {pattern} at rate {rate:g} (profiling.pruning); "
-                                "stem and output layers dense",
+        "sparsity": {"weights": how,
                      "weight_density": [round(weights[n], 6) for n in names],
                      "dynamic": "ReLU activation zeros (measured)"},
         "inputs": {"kind": "scikit-image photographs, random crops/flips, low-light sensor model "
@@ -113,7 +134,7 @@ def profile_cnn(model: str, pattern: str, rate: float, n_samples: int, *, resolu
         "mean_effectual_macs": float(np.concatenate(eff).sum(1).mean()),
         "granularity": "one trace layer per Conv2d/Linear, execution order",
         "provenance": "measured: profiling.pack.profile_cnn (PyTorch forward hooks -> profiling.eyeriss)",
-        "versions": versions(), "profile_seconds": round(time.time() - t0, 1),
+        "versions": versions(sparseml=recipe is not None), "profile_seconds": round(time.time() - t0, 1),
         "split": "seeded half of normal and half of low-light samples are calib",
     }
     return ModelPattern(name=f"{model}/{pattern}/{rate:g}", lat=np.round(lat, 12), rho=np.round(rho, 6),
@@ -163,7 +184,7 @@ def profile_attention(model: str, n_samples: int, *, threshold: float | None = N
         "split": "seeded half of the samples are calib",
     }
     return ModelPattern(name=f"{model}/sanger/{threshold:g}", lat=np.round(np.array(lat), 12),
-                        rho=np.round(np.array(rho), 6), shape=shape, calib=split(n_samples, seed), meta=meta)
+                        rho=np.round(np.array(rho), 10), shape=shape, calib=split(n_samples, seed), meta=meta)
 
 
 def build_pack(n_samples: int = 128, *, seed: int = 2023, name: str = "measured-v1",
