@@ -387,7 +387,9 @@ def hil_section(cfg: Config, pack) -> str:
         "(`dysta-hw-fp16`) and FCFS on the same workload. The simulation clock gives a mean layer "
         "2000 cycles (Verilator; 40 under Amaranth's simulator) instead of the 10^5 or more it has at "
         "200 MHz, so the decision time is a larger share of a layer than on the chip: that, and the "
-        "monitor's 1/64 density resolution, is the gap between the gateware's ANTT and `dysta-hw-fp16`'s.", ""]
+        "stand-in's coarser output (enough beats for about 64 non-zeros at a layer's mean density, "
+        "where the chip counts every element), is the gap between the gateware's ANTT and "
+        "`dysta-hw-fp16`'s.", ""]
     results = []
     for g, shared in cases:
         res = hil.run(pack, g.scenario, rate=g.main_rate, slo=g.main_slo, requests=64, depth=64, fmt="fp16",
