@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import warnings
 
 import numpy as np
 
@@ -125,6 +126,12 @@ def calibration_images(resolution: int, n: int = 32, seed: int = 12345):
 
 def docstrings(min_words: int = 12) -> list[tuple[str, str]]:
     """``(qualified name, text)`` of the standard-library docstrings, sorted by name."""
+    with warnings.catch_warnings():  # reading deprecated attributes (e.g. typing.io) warns
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return _docstrings(min_words)
+
+
+def _docstrings(min_words: int) -> list[tuple[str, str]]:
     seen, out = set(), []
     for modname in TEXT_MODULES:
         try:

@@ -197,3 +197,24 @@ def test_profiled_cnn_round_trips_through_the_loader(tmp_path):
     back = load_pack(tmp_path / "t.csv.gz")
     got = back.model_patterns[mp.name]
     assert np.allclose(got.lat, mp.lat, rtol=1e-6) and np.allclose(got.rho, mp.rho, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["bert/sanger/0.002", "mobilenet/channel/0.5"])
+def test_shipped_pack_rows_come_from_the_profiler(name):
+    """Two model-patterns of the shipped measured-v1, profiled again from their seeds (the trained
+    MiniLM on docstrings; a pruned MobileNet on photographs): the same rows, bit for bit."""
+    from dysta_sw.trace import resolve_pack
+    from profiling import pack
+
+    shipped = resolve_pack("measured-v1").model_patterns[name]
+    gen = shipped.meta["inputs"]
+    model, pattern, rate = name.split("/")
+    if pattern == "sanger":
+        mp = pack.profile_attention(model, shipped.n_samples, threshold=float(rate), seed=gen["seed"],
+                                    max_len=gen["max_len"])
+    else:
+        mp = pack.profile_cnn(model, pattern, float(rate), shipped.n_samples, resolution=gen["resolution"],
+                              seed=gen["seed"])
+    assert mp.name == name
+    for field in ("lat", "rho", "shape", "calib"):
+        assert np.array_equal(getattr(mp, field), getattr(shipped, field)), field
