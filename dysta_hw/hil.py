@@ -20,7 +20,6 @@ fraction of a layer, so the gateware's schedule pays more overhead than on the r
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import time
@@ -34,7 +33,7 @@ from dysta_sw import metrics as met
 from dysta_sw import workload as wlmod
 from dysta_sw.engine import simulate
 from dysta_sw.errors import DystaInputError
-from dysta_sw.hwmodel import DEFAULT_TIME_SHIFT
+from dysta_sw.hwmodel import DEFAULT_TIME_SHIFT, scaled_shift
 from dysta_sw.hwsched import SchedModel
 from dysta_sw.policies import Options, make_policy
 from dysta_sw.tables import ScenarioTables
@@ -163,7 +162,8 @@ def prepare(pack: TracePack, scenario: str, *, rate: float, requests: int = 64, 
     deadlines = wl.deadlines(slo)
     clock = sim_clock(tables, cycles_per_layer)
     default_shift = DEFAULT_TIME_SHIFT[fp.get_format(fmt).name]
-    shift = max(0, round(default_shift + math.log2(clock / HW_CLOCK_HZ) - math.log2(tables.capacity)))
+    # the chip's quantum in seconds at this clock, for this pack's capacity
+    shift = scaled_shift(default_shift, tables.capacity * HW_CLOCK_HZ / clock)
     n_mp, max_layers = len(tables.names), int(tables.n_layers.max())
     params = {"depth": depth, "fmt": fmt, "shared": shared, "lanes": lanes, "n_mp": n_mp, "max_layers": max_layers,
               "time_shift": shift, **sched}
