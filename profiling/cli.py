@@ -9,6 +9,7 @@ when the command runs, so ``dysta`` works without the profiling extra.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -38,9 +39,27 @@ def add_profile_command(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=2023, help="seed of weights, inputs and split (default 2023)")
     p.add_argument("--resolution", type=int, default=160, help="CNN input resolution (default 160)")
     p.add_argument("--max-len", type=int, default=256, help="attention models: max tokens per text (default 256)")
+    p.add_argument("--inputs", choices=("docstrings", "squad", "glue"), default="docstrings",
+                   help="attention models: docstrings (measured-v1), SQuAD-like question+context or GLUE-like "
+                        "sentence pairs (measured-v2); default docstrings")
+    p.add_argument("--extent", choices=("real", "padded"), default="real",
+                   help="attention models: count the density over the real n x n extent (Sanger's overall-sparsity, "
+                        "default) or over the padded max_len^2 (measured-v1)")
+    p.add_argument("--cost-model", choices=("ours", "artifact"), default="ours",
+                   help="accelerator cost model: ours (default) or the published artifact's (Eyeriss-V2: 4 cycles "
+                        "per valid MAC + address checks; Sanger: its latency formula); see docs/profiling.md")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=cmd_profile)
     return p
+
+
+def _save(tp, out: str) -> None:
+    """Write a pack to a temporary name beside ``out`` and rename it (same compression)."""
+    from dysta_sw.trace import save_pack
+
+    tmp = f"{out}.tmp.gz" if out.endswith(".gz") else f"{out}.tmp"
+    save_pack(tp, tmp)
+    os.replace(tmp, out)
 
 
 def cmd_profile(a) -> int:
@@ -50,7 +69,7 @@ def cmd_profile(a) -> int:
               file=sys.stderr)
         return 2
     try:
-        from dysta_sw.trace import TracePack, save_pack
+        from dysta_sw.trace import TracePack
 
         from . import pack, pruning
     except ImportError as e:
@@ -66,27 +85,30 @@ def cmd_profile(a) -> int:
             if a.pattern != "sanger":
                 raise ValueError(f"attention model {a.model} takes --pattern sanger, not {a.pattern!r}")
             mp = pack.profile_attention(a.model, a.samples, threshold=a.rate, seed=a.seed, max_len=a.max_len,
+                                        text=a.inputs, extent=a.extent, cost_model=a.cost_model,
                                         progress=not a.no_progress)
             scenario = "attnn"
         elif a.recipe is not None:
             if a.pattern is not None or a.rate is not None:
                 raise ValueError("--recipe replaces --pattern and --rate; give one or the other")
             mp = pack.profile_cnn(a.model, None, None, a.samples, resolution=a.resolution, seed=a.seed,
-                                  progress=not a.no_progress, recipe=a.recipe)
+                                  progress=not a.no_progress, recipe=a.recipe, hw=pack.cnn_hw(a.cost_model))
             scenario = "cnn"
         else:
             pruning.check_pattern(a.pattern, a.rate)
             mp = pack.profile_cnn(a.model, a.pattern, a.rate, a.samples, resolution=a.resolution, seed=a.seed,
-                                  progress=not a.no_progress)
+                                  progress=not a.no_progress, hw=pack.cnn_hw(a.cost_model))
             scenario = "cnn"
     except ValueError as e:
         print(f"dysta profile: {e}", file=sys.stderr)
         return 2
     name = f"profile-{mp.name.replace('/', '-')}"
+    if a.cost_model != "ours":
+        name += f"-{a.cost_model}"
     tp = TracePack(name=name, meta={"synthetic": False, "description": f"measured profile of {mp.name}",
                                     "versions": pack.versions()},
                    model_patterns={mp.name: mp}, scenarios={scenario: [mp.name]})
-    save_pack(tp, a.out)
+    _save(tp, a.out)
     print(f"{mp.name}: {mp.n_samples} samples x {mp.n_layers} layers, mean isolated latency "
           f"{mp.tiso.mean() * 1e3:.3f} ms, mean density {mp.rho.mean():.3f} -> {a.out} "
           f"({time.time() - t0:.1f} s)")
@@ -98,21 +120,28 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m profiling")
     sub = ap.add_subparsers(dest="cmd", required=True)
     add_profile_command(sub)
-    pk = sub.add_parser("pack", help="profile both scenarios into the benchmark pack")
+    pk = sub.add_parser("pack", help="profile both scenarios into a measured pack (profiling.pack.PACKS)")
     pk.add_argument("--out", required=True)
-    pk.add_argument("--name", default="measured-v1")
-    pk.add_argument("--samples", type=int, default=128)
+    pk.add_argument("--name", default="measured-v2", choices=("measured-v1", "measured-v2"),
+                    help="which pack's recipe (default measured-v2)")
+    pk.add_argument("--samples", type=int, default=100)
     pk.add_argument("--seed", type=int, default=2023)
-    pk.add_argument("--resolution", type=int, default=160)
+    pk.add_argument("--only", nargs="+", metavar="MODEL",
+                    help="profile only these models (e.g. bert resnet50), for a partial pack")
+    pk.add_argument("--cost-model", choices=("ours", "artifact"), help="override the CNNs' Eyeriss-V2 cost model")
+    pk.add_argument("--attnn-cost-model", choices=("ours", "artifact"),
+                    help="override the attention models' Sanger cost model")
     a = ap.parse_args(argv)
     if a.cmd == "profile":
         return cmd_profile(a)
-    from dysta_sw.trace import save_pack
-
-    from . import pack
+    from . import cnn, pack
 
     t0 = time.time()
-    tp = pack.build_pack(a.samples, seed=a.seed, name=a.name, resolution=a.resolution)
-    save_pack(tp, a.out)
+    only = set(a.only) if a.only else None
+    tp = pack.build_pack(a.samples, seed=a.seed, name=a.name,
+                         cnn_models=[m for m in cnn.CNN_NAMES if only is None or m in only],
+                         attnn_models=None if only is None else only,
+                         cost_model=a.cost_model, attnn_cost_model=a.attnn_cost_model)
+    _save(tp, a.out)
     print(f"{a.name}: {len(tp.model_patterns)} model-patterns -> {a.out} in {time.time() - t0:.0f} s")
     return 0

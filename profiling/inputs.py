@@ -21,13 +21,28 @@ Text (:func:`text_samples`). Real English prose: the docstrings of public functi
 of a fixed list of standard-library modules (:data:`TEXT_MODULES`), de-indented and whitespace-
 normalised, kept when at least ``min_words`` long, ordered by qualified name, shuffled with the
 seed. Their natural lengths vary (one-line summaries to multi-paragraph docs), giving varied
-sequence lengths; tokenised lengths are truncated at ``max_len`` tokens.
+sequence lengths; tokenised lengths are truncated at ``max_len`` tokens (``measured-v1``).
+
+Task-shaped text (``measured-v2``), built from the same docstrings:
+
+- :func:`squad_samples`, SQuAD-like question answering (BERT; paper Table 3, the artifact's
+  ``bert_squad_384``): a context made of consecutive docstrings (same module, in name order, from
+  a seeded start) cut at a target length drawn from a log-normal with median
+  :data:`SQUAD_CONTEXT_WORDS` words and sigma :data:`SQUAD_CONTEXT_SIGMA` (SQuAD v1.1 paragraphs:
+  about 120 words on average, from a few dozen to several hundred), and a question of 4 to 14 words
+  taken from one of its sentences (``What does <name> ...?``, SQuAD questions average ~10 words).
+  Encoded as the pair ``[CLS] question [SEP] context [SEP]`` truncated to 384 tokens by cutting the
+  context, as SQuAD's evaluation (``max_seq_length 384``) does.
+- :func:`glue_samples`, GLUE-like sentence pairs (GPT-2 and BART: the artifact's ``*_glue_128``
+  traces, Sanger's GLUE default task MRPC): two consecutive sentences of 6 to 40 words of one
+  docstring, encoded as ``[CLS] a [SEP] b [SEP]``, truncated to 128 tokens.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import re
 import warnings
 
 import numpy as np
@@ -164,3 +179,52 @@ def text_samples(n: int, seed: int = 0, min_words: int = 12) -> list[tuple[str, 
         raise ValueError(f"asked for {n} text samples but only {len(docs)} docstrings qualify")
     order = np.random.default_rng(seed).permutation(len(docs))[:n]
     return [docs[i] for i in order]
+
+
+#: SQuAD-like context length: median words and log-normal sigma (see the module docstring).
+SQUAD_CONTEXT_WORDS = 90
+SQUAD_CONTEXT_SIGMA = 0.45
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def _sentences(text: str) -> list[str]:
+    return [x for x in _SENTENCE.split(text) if x]
+
+
+def squad_samples(n: int, seed: int = 0) -> list[dict]:
+    """``n`` SQuAD-like (question, context) pairs from the docstrings (module docstring); each a dict
+    with ``question``, ``context``, ``source`` (first qualified name) and ``context_words``."""
+    docs = docstrings()
+    out = []
+    for i in range(n):
+        rng = np.random.default_rng([seed, 11, i])
+        target = max(20, int(round(SQUAD_CONTEXT_WORDS * np.exp(rng.normal(0.0, SQUAD_CONTEXT_SIGMA)))))
+        start = int(rng.integers(len(docs)))
+        words, names, k = [], [], start
+        while len(words) < target:
+            qual, text = docs[k % len(docs)]
+            words += text.split()
+            names.append(qual)
+            k += 1
+        context = " ".join(words[:target])
+        sents = [x.split() for x in _sentences(context) if len(x.split()) >= 4]
+        sent = sents[int(rng.integers(len(sents)))] if sents else context.split()
+        q_len = int(rng.integers(4, 15))
+        name = names[0].split(".")[-1]
+        words_q = [sent[0].lower(), *sent[1:q_len]]
+        question = f"What does {name} {' '.join(words_q).rstrip('.,;:')}?"
+        out.append({"question": question, "context": context, "source": names[0], "context_words": target})
+    return out
+
+
+def glue_samples(n: int, seed: int = 0, min_words: int = 6, max_words: int = 40) -> list[dict]:
+    """``n`` GLUE-like sentence pairs (module docstring): dicts with ``a``, ``b`` and ``source``,
+    drawn without replacement (seeded) from the pairs of consecutive sentences of a docstring."""
+    pairs = []
+    for qual, text in docstrings():
+        sents = [x for x in _sentences(text) if min_words <= len(x.split()) <= max_words]
+        pairs += [(qual, a, b) for a, b in zip(sents, sents[1:])]
+    if n > len(pairs):
+        raise ValueError(f"asked for {n} sentence pairs but only {len(pairs)} qualify")
+    order = np.random.default_rng([seed, 13]).permutation(len(pairs))[:n]
+    return [{"a": pairs[i][1], "b": pairs[i][2], "source": pairs[i][0]} for i in order]

@@ -6,19 +6,23 @@ effectual-MAC compute cycles on :mod:`profiling.eyeriss`; a hook on the module w
 accelerator writes back (the ReLU after the layer, see :meth:`profiling.cnn.ProfiledCNN.links`)
 counts the output's non-zeros. The trace density ``rho[s, l]`` is that output's non-zero
 fraction (what the accelerator's sparsity monitor counts while compressing the output); the
-layer's latency combines compute and DRAM traffic. ``shape[l]`` is the output's element count.
+layer's latency combines compute and DRAM traffic on our model, or is the artifact's
+valid-MAC and address-check count (:class:`profiling.eyeriss.EyerissV2Artifact`). ``shape[l]`` is
+the output's element count. The profiler also returns each layer's valid MACs of the real layer
+(stride and padding as defined), from which the artifact's Table 2 and Fig. 3 are computed.
 
 Attention models (:class:`AttentionProfiler`): one trace layer per transformer block (attention +
 FFN, plus cross-attention in a decoder block), in execution order. A hook on the block reads the
 Sanger masks its attention modules kept and the real sequence length, and computes cycles on
-:mod:`profiling.sanger`. The monitor counts the attention mask Sanger's prediction stage emits,
-over its padded extent: ``shape[l] = heads * max_len**2`` per attention module of the block
-(two in a decoder block: self- and cross-attention), and ``rho[s, l]`` is the kept entries over
-that size. Padding counts as pruned, so the density grows with the real sequence length as the
-latency does. (The kept fraction over the real ``n_q x n_k`` extent does the opposite: longer
-texts have sparser attention maps but take longer, so a density-based latency predictor fed with
-it ranks long requests as short; measured on the shipped pack, its correlation with isolated
-latency was -0.95 for BERT.)
+:mod:`profiling.sanger`. The monitor counts the attention mask Sanger's prediction stage emits.
+``shape[l] = heads * max_len**2`` per attention module of the block (two in a decoder block:
+self- and cross-attention) is the mask buffer it scans. ``rho[s, l]`` is, by default
+(``extent="real"``, ``measured-v2``), the kept entries over the real extent ``heads * n_q * n_k``
+(summed over the block's modules), as Sanger logs its ``overall-sparsity``: a property of the
+attention map, not of the input's length. ``measured-v1`` used ``extent="padded"``, the kept
+entries over ``shape[l]``, where padding counts as pruned: that density grows with the real
+length, like the latency, so every layer's density tracked the length and the layers correlated
+trivially (Fig. 9's 1.00).
 
 Both profilers also log the name of every Conv2d/Linear/attention module each time it runs
 (``calls``), which the tests compare with an independent global hook.
@@ -32,6 +36,20 @@ from . import eyeriss, require_torch, sanger
 
 torch = require_torch()
 nn = torch.nn
+F = torch.nn.functional
+
+
+def _real_valid_macs(act, wm, geo, full):
+    """Valid MACs per sample of the real layer (its stride and padding), from the stride-1 'same'
+    map ``full`` when the layer's padding is 'same' (then the strided output is a subsampling of
+    it), else by a second convolution."""
+    kh, kw = wm.shape[2:]
+    (sh, sw), (ph, pw), (dh, dw) = geo["stride"], geo["padding"], geo["dilation"]
+    if (dh, dw) == (1, 1) and kh % 2 and kw % 2 and (ph, pw) == ((kh - 1) // 2, (kw - 1) // 2):
+        sub = full[:, :, ::sh, ::sw]
+    else:
+        sub = F.conv2d(act, wm, stride=(sh, sw), padding=(ph, pw), dilation=(dh, dw), groups=geo["groups"])
+    return sub.flatten(1).sum(1, dtype=torch.float64)
 
 
 class CNNProfiler:
@@ -41,8 +59,9 @@ class CNNProfiler:
     ----------
     model : nn.Module
         Pruned or dense; its weights must not change while profiling.
-    hw : EyerissV2
-        Accelerator constants.
+    hw : EyerissV2 or EyerissV2Artifact
+        Accelerator cost model and constants: ours (default) or the published artifact's
+        (see :mod:`profiling.eyeriss`).
     """
 
     def __init__(self, model: nn.Module, hw: eyeriss.EyerissV2 | None = None):
@@ -54,6 +73,7 @@ class CNNProfiler:
         self._handles = []
         self._wmask = {n: (m.weight != 0).to(torch.float32) for n, m in self.layers.items()}
         self._batch: dict[str, dict] = {}
+        self.dense_macs: dict[str, int] = {}  # per layer, filled by the first forward pass
         for name, layer in self.layers.items():
             post = links.get(name, (None, name))[1]
             self._handles.append(layer.register_forward_hook(self._layer_hook(name)))
@@ -65,17 +85,23 @@ class CNNProfiler:
             x = args[0]
             act = (x != 0).to(torch.float32)
             wm = self._wmask[name]
+            geo = eyeriss.conv_geometry(module)
             if isinstance(module, nn.Linear):
                 act = act.reshape(act.shape[0], -1, 1, 1)
                 wm = wm[:, :, None, None]
-            work = eyeriss.unit_work(act, wm, **eyeriss.conv_geometry(module))
-            self._batch[name] = {
-                "compute": eyeriss.compute_cycles(work, self.hw),
-                "in_nnz": act.flatten(1).sum(1).double(), "in_total": act[0].numel(),
-                "w_nnz": float(wm.sum()), "w_total": wm.numel(),
-                "out_total": output[0].numel(), "dense_macs": eyeriss.dense_macs(wm.shape, output.shape[2:]),
-                "eff_macs": work.flatten(1).sum(1).double(),
-            }
+            row = {"in_nnz": act.flatten(1).sum(1).double(), "in_total": act[0].numel(),
+                   "w_nnz": float(wm.sum()), "w_total": wm.numel(),
+                   "out_total": output[0].numel(), "dense_macs": eyeriss.dense_macs(wm.shape, output.shape[2:])}
+            if isinstance(self.hw, eyeriss.EyerissV2Artifact):
+                valid, full = eyeriss.artifact_valid_macs(act, wm, geo["groups"])
+                row["cycles"] = eyeriss.artifact_cycles(act, wm, geo["groups"], valid, self.hw)
+                row["eff_macs"] = _real_valid_macs(act, wm, geo, full)
+            else:
+                work = eyeriss.unit_work(act, wm, **geo)
+                row["compute"] = eyeriss.compute_cycles(work, self.hw)
+                row["eff_macs"] = work.flatten(1).sum(1).double()
+            self.dense_macs[name] = row["dense_macs"]
+            self._batch[name] = row
         return hook
 
     def _post_hook(self, name):
@@ -96,9 +122,12 @@ class CNNProfiler:
         lat, rho, shape, eff = [], [], [], []
         for name in order:
             r = self._batch[name]
-            mem = eyeriss.memory_cycles(r["in_nnz"], r["in_total"], r["w_nnz"], r["w_total"],
-                                        r["out_nnz"], r["out_total"], self.hw)
-            lat.append(eyeriss.layer_cycles(r["compute"], mem, self.hw) / self.hw.clock_hz)
+            if "cycles" in r:
+                lat.append(r["cycles"] / self.hw.clock_hz)
+            else:
+                mem = eyeriss.memory_cycles(r["in_nnz"], r["in_total"], r["w_nnz"], r["w_total"],
+                                            r["out_nnz"], r["out_total"], self.hw)
+                lat.append(eyeriss.layer_cycles(r["compute"], mem, self.hw) / self.hw.clock_hz)
             rho.append(r["out_nnz"] / r["out_total"])
             shape.append(r["out_total"])
             eff.append(r["eff_macs"])
@@ -112,16 +141,25 @@ class CNNProfiler:
 
 
 class AttentionProfiler:
-    """Hooks on a :class:`profiling.transformer.Transformer` (batch of one sequence per forward)."""
+    """Hooks on a :class:`profiling.transformer.Transformer` (batch of one sequence per forward).
 
-    def __init__(self, model, max_len: int, hw: sanger.Sanger | None = None):
+    ``extent``: what the density is counted over (module docstring): ``"real"`` (the kept
+    fraction of the real ``n_q x n_k`` extent, as Sanger logs it; ``measured-v2``) or ``"padded"``
+    (over ``max_len**2``; ``measured-v1``).
+    """
+
+    EXTENTS = ("real", "padded")
+
+    def __init__(self, model, max_len: int, hw: sanger.Sanger | None = None, extent: str = "real"):
         from .transformer import SangerAttention
 
-        self.model, self.hw, self.max_len = model, hw or sanger.Sanger(), max_len
+        if extent not in self.EXTENTS:
+            raise ValueError(f"density extent must be one of {', '.join(self.EXTENTS)}, not {extent!r}")
+        self.model, self.hw, self.max_len, self.extent = model, hw or sanger.Sanger(), max_len, extent
         self.blocks = model.trace_blocks()
         self.calls: list[str] = []
         self._handles = []
-        self._rows: dict[str, tuple[float, float]] = {}
+        self._rows: dict[str, tuple[float, float, float]] = {}
         for name, m in model.named_modules():
             if isinstance(m, nn.Linear | SangerAttention):
                 self._handles.append(m.register_forward_hook(self._log(name)))
@@ -144,15 +182,28 @@ class AttentionProfiler:
             n_enc = cross.shape[-1] if cross is not None else None
             c = sanger.block_cycles(n, g.d, g.d_ff, g.heads, self_mask, cross, n_enc, self.hw)
             kept = self_mask.sum() + (cross.sum() if cross is not None else 0)
-            self._rows[name] = (c["cycles"] / self.hw.clock_hz, float(kept) / self._mask_size(block))
+            if self.extent == "real":
+                size = self_mask.size + (cross.size if cross is not None else 0)
+            else:
+                size = self._mask_size(block)
+            self._rows[name] = (c["cycles"] / self.hw.clock_hz, float(kept) / size,
+                                sum(self._artifact(m) for m in (self_mask, cross) if m is not None))
         return hook
+
+    def _artifact(self, mask) -> float:
+        """The artifact formula's seconds for one attention module (:func:`profiling.sanger.artifact_latency`)."""
+        heads, n_q, n_k = mask.shape
+        pad = -(-max(self.max_len, n_q, n_k) // 64) * 64
+        s = float(mask.sum()) / mask.size
+        return sanger.artifact_latency(s, sanger.artifact_load_balance(mask, n_q, n_k, pad))
 
     def _mask_size(self, block) -> int:
         """Entries of the block's attention masks at the padded length (the monitor's ``shape``)."""
         return self.model.g.heads * self.max_len ** 2 * (1 if block.cross is None else 2)
 
     def run(self, ids):
-        """Profile one token sequence (1, n); returns ``(lat (L,), rho (L,), shape (L,), names)``."""
+        """Profile one token sequence (1, n); returns ``(lat (L,), rho (L,), shape (L,), names)``.
+        ``self.last_artifact`` holds the artifact formula's seconds per block of that sequence."""
         if ids.shape[1] > self.max_len:
             raise ValueError(f"sequence of {ids.shape[1]} tokens exceeds max_len {self.max_len}")
         self._rows.clear()
@@ -161,6 +212,7 @@ class AttentionProfiler:
         names = [n for n, _ in self.blocks]
         lat = np.array([self._rows[n][0] for n in names])
         rho = np.array([self._rows[n][1] for n in names])
+        self.last_artifact = np.array([self._rows[n][2] for n in names])
         shape = np.array([self._mask_size(blk) for _, blk in self.blocks], np.int64)
         return lat, rho, shape, names
 

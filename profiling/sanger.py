@@ -37,6 +37,27 @@ A transformer block (one trace layer) sums its products, prediction, attention a
 cycles; a decoder block adds its cross-attention (queries from the decoder, keys/values from
 the encoder output). Latency = cycles / ``clock_hz``. Each input's real sequence length enters
 every term.
+
+The published artifact's formula (for comparison)
+-------------------------------------------------
+
+The paper's artifact (SamsungLabs/Sparse-Multi-DNN-Scheduling, ``dysta_scheduler/bench_sanger_v3.py``
+and ``utils.py``) turns each attention module's logged statistics into a latency with a closed
+formula, re-implemented in :func:`artifact_latency`: with ``s`` the module's kept fraction over the
+real extent (Sanger's ``overall-sparsity``), ``b`` Sanger's logged load balance (``50%-skip``:
+64-wide row vectors split into segments of 32, all-zero vectors skipped; :func:`artifact_load_balance`)
+and ``L`` a fixed sequence length (the artifact's default ``--seq_len`` 512, which its scripts keep),
+
+    rows   = s / b / 0.25 * L
+    linear = 6 L 768^2 / 2048 GOPS              (Q, K, V projections on 64 x 16 PEs)
+    proj   = 2 L 768^2 / (2048 GOPS / s * b)
+    attn   = rows / 64 * ((768 + 64) + (rows + 64)) * (L / 64) cycles at 1 GHz
+
+The dense work is charged at ``L`` whatever the input's length and the FFN is not counted, so
+that formula's latency follows ``s`` (shorter inputs, denser maps, are slower), while this
+module's follows the real length. :func:`artifact_latency` is recorded beside each measured
+model-pattern (``artifact_formula`` in its metadata) and quoted in docs/profiling.md; the traces'
+latencies are this module's.
 """
 
 from __future__ import annotations
@@ -121,3 +142,33 @@ def block_cycles(n: int, d: int, d_ff: int, heads: int, self_mask, cross_mask=No
         att += catt
         elem += math.ceil(n * d / hw.vector_lanes)
     return {"cycles": dense + att + elem, "dense": dense, "attention": att, "balance": bal}
+
+
+#: The artifact formula's constants (bench_sanger_v3.py): width, MACs/cycle x 2, default length.
+ARTIFACT_WIDTH = 768
+ARTIFACT_GOPS = 64 * 16 * 2
+ARTIFACT_SEQ_LEN = 512
+
+
+def artifact_load_balance(mask, n_valid_q: int, n_valid_k: int, pad_len: int, ports: int = 64,
+                          pes: int = 32) -> float:
+    """Sanger's logged load balance (``50%-skip``) of a module's kept mask (heads, n_q, n_k) padded
+    to ``pad_len``: the row vectors of ``ports`` entries that touch the valid area and hold a kept
+    entry are split into segments of ``pes``; the balance is kept entries / (``pes`` x segments)."""
+    mask = np.asarray(mask, bool)[:, :n_valid_q, :n_valid_k]
+    heads = mask.shape[0]
+    padded = np.zeros((heads, n_valid_q, pad_len), bool)
+    padded[:, :, :n_valid_k] = mask
+    nnz = padded.reshape(heads, n_valid_q, pad_len // ports, ports).sum(-1)
+    nnz = nnz[..., : -(-n_valid_k // ports)]
+    nnz = nnz[nnz > 0]
+    return float(nnz.sum() / pes / np.ceil(nnz / pes).sum()) if nnz.size else 1.0
+
+
+def artifact_latency(s: float, b: float, seq_len: int = ARTIFACT_SEQ_LEN) -> float:
+    """Seconds of one attention module on the artifact's formula (module docstring)."""
+    rows = s / b / 0.25 * seq_len
+    linear = seq_len * ARTIFACT_WIDTH ** 2 * 2 * 3 / 1e9 / ARTIFACT_GOPS
+    proj = seq_len * ARTIFACT_WIDTH ** 2 * 2 / 1e9 / (ARTIFACT_GOPS / s * b)
+    attn = rows / 64 * ((ARTIFACT_WIDTH + 64) + (rows + 64)) * (seq_len / 64)
+    return linear + attn / 1e9 + proj

@@ -151,7 +151,8 @@ def test_hooks_record_every_layer_once_in_execution_order():
     assert np.all(eff[:, 2] <= 16 * 16 * 9 * 16 * 0.5 + 1e-9)
 
 
-def test_attention_hooks_record_every_block_once_and_count_the_padded_mask():
+@pytest.mark.parametrize("extent", ["real", "padded"])
+def test_attention_hooks_record_every_block_once_and_count_the_mask(extent):
     from profiling.profiler import AttentionProfiler
     from profiling.transformer import Geometry, SangerAttention, Transformer, init_random
 
@@ -160,7 +161,7 @@ def test_attention_hooks_record_every_block_once_and_count_the_padded_mask():
     order = []
     handles = [mod.register_forward_hook(lambda mod, a, o, n=n: order.append(n))
                for n, mod in net.named_modules() if isinstance(mod, nn.Linear | SangerAttention)]
-    prof = AttentionProfiler(net, max_len=12)
+    prof = AttentionProfiler(net, max_len=12, extent=extent)
     rows = []
     for n in (4, 8, 12):
         ids = torch.arange(1, n + 1)[None] % 50
@@ -173,18 +174,95 @@ def test_attention_hooks_record_every_block_once_and_count_the_padded_mask():
     for h in handles:
         h.remove()
     assert names == ["blocks.0", "blocks.1", "dec_blocks.0"]
-    # the monitor's extent: heads x max_len^2 per attention module (self + cross in the decoder block)
+    # the monitor's buffer: heads x max_len^2 per attention module (self + cross in the decoder block)
     assert shape.tolist() == [2 * 144, 2 * 144, 2 * 2 * 144]
     for n, lat, rho, masks in rows:
         for k, (sm, cm) in enumerate(masks):
             kept = int(sm.sum()) + (int(cm.sum()) if cm is not None else 0)
-            assert sm.shape[-1] == n and rho[k] == pytest.approx(kept / shape[k])
+            # real extent: heads x n x n per module (Sanger's overall-sparsity); padded: the buffer
+            size = 2 * n * n * (1 if cm is None else 2) if extent == "real" else shape[k]
+            assert sm.shape[-1] == n and rho[k] == pytest.approx(kept / size)
             c = sanger.block_cycles(n, 16, 32, 2, sm[0].numpy(), None if cm is None else cm[0].numpy(), n)
             assert lat[k] == pytest.approx(c["cycles"] / 1e9)
-    # longer inputs take longer and fill more of the padded mask: the density tracks the latency
-    assert all(a[1].sum() < b[1].sum() and a[2].sum() < b[2].sum() for a, b in zip(rows, rows[1:]))
+    assert all(a[1].sum() < b[1].sum() for a, b in zip(rows, rows[1:]))  # longer inputs take longer
+    if extent == "padded":  # padding counts as pruned: the density grows with the length
+        assert all(a[2].sum() < b[2].sum() for a, b in zip(rows, rows[1:]))
     with pytest.raises(ValueError, match="exceeds max_len"):
         prof.run(torch.ones(1, 13, dtype=torch.long))
+    with pytest.raises(ValueError, match="density extent"):
+        AttentionProfiler(net, max_len=12, extent="diagonal")
+
+
+def test_artifact_eyeriss_cycles_by_hand():
+    """The published artifact's cost model on layers worked out by hand (profiling.eyeriss docstring)."""
+    ones = torch.ones(1, 4, 4, 4)
+    w = torch.ones(2, 4, 3, 3)
+    # C=4, 4x4, O=2, 3x3: C0 = 4, F0 = min(pow2floor(60000 // 384) = 128, 4) = 4, M0 = 2, and every
+    # array dimension shrinks to 1 but S1 = 3. act_check = S1 * E * F0 = 3 * 4 * 4 = 48.
+    # Valid MACs ('same' padding): taps per output row/column [2, 3, 3, 2] -> 10 x 10 x C 4 x O 2 = 800.
+    # Non-empty 3-row windows: 4 per channel, 16; weight_check = 2 * S1 * 16 = 96.
+    # floor((4 * 800 + 48 + 96) / 192) = floor(3344 / 192) = 17.
+    assert eyeriss.artifact_cycles(ones, w).tolist() == [17.0]
+    # One non-zero activation at (channel 0, row 1, column 2): 9 outputs x 2 channels = 18 valid MACs;
+    # windows starting at rows 0 and 1 hold it: weight_check = 2 * 3 * 2 = 12; floor(132 / 192) = 0.
+    one = torch.zeros(1, 4, 4, 4)
+    one[0, 0, 1, 2] = 1
+    assert eyeriss.artifact_cycles(one, w).tolist() == [0.0]
+    batch = torch.cat([ones, one, ones])
+    assert eyeriss.artifact_cycles(batch, w).tolist() == [17.0, 0.0, 17.0]
+    # A Linear layer 32 -> 4 on all-ones: 128 valid MACs, C0 = 16, C1 = 2: act_check 2; 32 non-empty
+    # rows: weight_check 64; floor((512 + 2 + 64) / 192) = 3.
+    assert eyeriss.artifact_cycles(torch.ones(1, 32), torch.ones(4, 32)).tolist() == [3.0]
+
+
+def test_artifact_eyeriss_counts_a_strided_layer_at_stride_one():
+    """The artifact's valid MACs ignore the stride: a strided layer costs what the stride-1 layer does,
+    while the profiler's valid MACs of the real layer are those of the strided convolution."""
+    from profiling.profiler import _real_valid_macs
+
+    torch.manual_seed(1)
+    act = (torch.rand(2, 8, 16, 16) < 0.5).float()
+    wm = (torch.rand(16, 8, 3, 3) < 0.5).float()
+    valid, full = eyeriss.artifact_valid_macs(act, wm)
+    expect = torch.nn.functional.conv2d(act, wm, padding=1).flatten(1).sum(1).double()
+    assert torch.equal(valid, expect)
+    geo = {"stride": (2, 2), "padding": (1, 1), "dilation": (1, 1), "groups": 1}
+    real = _real_valid_macs(act, wm, geo, full)
+    assert torch.equal(real, torch.nn.functional.conv2d(act, wm, stride=2, padding=1).flatten(1).sum(1).double())
+    assert torch.all(real < valid)
+    geo = {"stride": (2, 2), "padding": (0, 0), "dilation": (1, 1), "groups": 1}  # not 'same': recomputed
+    assert torch.equal(_real_valid_macs(act, wm, geo, full),
+                       torch.nn.functional.conv2d(act, wm, stride=2).flatten(1).sum(1).double())
+
+
+def test_artifact_cost_model_in_the_profiler():
+    """On the artifact's model every layer's latency is artifact_cycles / 200 MHz of its masks."""
+    m = Tiny()
+    pruning.sparsify(m, "random", 0.5)
+    seen = {}
+    handles = [getattr(m, n).register_forward_hook(lambda mod, a, o, n=n: seen.__setitem__(n, a[0].clone()))
+               for n in ("stem", "a", "b", "fc")]
+    prof = CNNProfiler(m, eyeriss.EyerissV2Artifact())
+    lat, rho, shape, names, eff = prof.run(torch.rand(2, 3, 8, 8) - 0.3)
+    for h in handles:
+        h.remove()
+    for k, n in enumerate(names):
+        layer = getattr(m, n)
+        act = (seen[n] != 0).float()
+        cyc = eyeriss.artifact_cycles(act, (layer.weight != 0).float(), getattr(layer, "groups", 1))
+        np.testing.assert_allclose(lat[:, k], cyc.numpy() / 200e6, rtol=1e-12)
+    assert prof.dense_macs["b"] == 16 * 16 * 9 * 4 * 4
+
+
+def test_artifact_sanger_formula_by_hand():
+    # s = 0.25, b = 0.5, L = 512: rows = 1024; linear = 6 * 512 * 768^2 / 2048e9 = 884.736 us;
+    # proj = 2 * 512 * 768^2 / 1e9 / 4096 = 147.456 us; attention = 16 * (832 + 1088) * 8 cycles = 245.76 us.
+    assert sanger.artifact_latency(0.25, 0.5) == pytest.approx(884.736e-6 + 147.456e-6 + 245.76e-6, rel=1e-12)
+    mask = np.zeros((1, 3, 3), bool)
+    mask[0, 0] = True  # row 0 keeps 3, row 1 keeps 1, row 2 nothing (an all-zero vector, skipped)
+    mask[0, 1, 0] = True
+    assert sanger.artifact_load_balance(mask, 3, 3, 64) == pytest.approx(4 / 32 / 2)
+    assert sanger.artifact_load_balance(mask, 3, 3, 64, pes=2) == pytest.approx(2 / 3)
 
 
 def test_profiled_cnn_round_trips_through_the_loader(tmp_path):
@@ -200,9 +278,10 @@ def test_profiled_cnn_round_trips_through_the_loader(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["bert/sanger/0.002", "mobilenet/channel/0.5"])
-def test_shipped_pack_rows_come_from_the_profiler(name):
+def test_shipped_v1_rows_come_from_the_profiler(name):
     """Two model-patterns of the shipped measured-v1, profiled again from their seeds (the trained
-    MiniLM on docstrings; a pruned MobileNet on photographs): the same rows, bit for bit."""
+    MiniLM on docstrings, density over the padded extent; a pruned MobileNet at 128 px on our model):
+    the same rows, bit for bit."""
     from dysta_sw.trace import resolve_pack
     from profiling import pack
 
@@ -211,10 +290,30 @@ def test_shipped_pack_rows_come_from_the_profiler(name):
     model, pattern, rate = name.split("/")
     if pattern == "sanger":
         mp = pack.profile_attention(model, shipped.n_samples, threshold=float(rate), seed=gen["seed"],
-                                    max_len=gen["max_len"])
+                                    max_len=gen["max_len"], text="docstrings", extent="padded")
     else:
         mp = pack.profile_cnn(model, pattern, float(rate), shipped.n_samples, resolution=gen["resolution"],
                               seed=gen["seed"])
     assert mp.name == name
     for field in ("lat", "rho", "shape", "calib"):
         assert np.array_equal(getattr(mp, field), getattr(shipped, field)), field
+
+
+@pytest.mark.parametrize("name, n", [("bert/sanger/0.002", 6), ("gpt2/sanger/0.002", 8),
+                                     ("mobilenet/channel/0.5", 8)])
+def test_shipped_v2_rows_come_from_the_profiler(name, n):
+    """The first samples of shipped measured-v2 model-patterns, profiled again from the recipe in
+    their metadata (BERT-base on SQuAD-like inputs; GPT-2 on sentence pairs; MobileNet at 224 px on
+    the artifact's cost model): the same latencies and densities to 1e-4 (a real change moves them by
+    far more; another CPU's float rounding may flip a near-zero activation or near-threshold entry)."""
+    from dysta_sw.trace import resolve_pack
+    from profiling import pack
+
+    shipped = resolve_pack("measured-v2").model_patterns[name]
+    mp = pack.regenerate(shipped.meta, n)
+    assert mp.name == name
+    # CNNs: the last quarter of a short run is low-light, unlike the pack's first samples
+    k = n - round(n * pack.LOW_LIGHT_FRACTION) if "resolution" in mp.meta["profile"] else n
+    np.testing.assert_allclose(mp.lat[:k], shipped.lat[:k], rtol=1e-4)
+    np.testing.assert_allclose(mp.rho[:k], shipped.rho[:k], rtol=1e-4)
+    assert np.array_equal(mp.shape, shipped.shape)
