@@ -407,7 +407,7 @@ def load_pack(path: str | Path) -> TracePack:
 # ----------------------------------------------------------------------------- shipped packs
 
 DATA_DIR = Path(__file__).parent / "data"
-DEFAULT_PACK = "measured-v1"
+DEFAULT_PACK = "measured-v2"
 
 
 def shipped_packs() -> dict[str, Path]:

@@ -11,7 +11,7 @@ from dysta_sw import workload as wl
 from dysta_sw.errors import DystaInputError
 from dysta_sw.synthetic import generate_pack
 from dysta_sw.tables import ScenarioTables
-from dysta_sw.trace import load_pack, resolve_pack, save_pack
+from dysta_sw.trace import DEFAULT_PACK, load_pack, resolve_pack, save_pack
 
 
 def small_pack():
@@ -205,8 +205,9 @@ def test_impossible_workload_parameters(attnn, rate, n):
 
 
 def test_shipped_measured_pack():
-    """measured-v1 (profiling/, nox -s pack): every model-pattern of both scenarios, >= 100 samples,
-    a calibration split, low-light CNN inputs, and metadata that says what is trained and what random."""
+    """measured-v1 (profiling/, nox -s pack -- --name measured-v1): every model-pattern of both
+    scenarios, >= 100 samples, a calibration split, low-light CNN inputs, and metadata that says
+    what is trained and what random."""
     p = resolve_pack("measured-v1")
     assert not p.synthetic and "measured" in p.provenance()
     assert len(p.scenario("attnn")) == 3 and len(p.scenario("cnn")) == 12
@@ -217,3 +218,34 @@ def test_shipped_measured_pack():
         assert trained == (mp.meta["model"] == "bert"), name
         if name in p.scenario("cnn"):
             assert mp.meta["inputs"]["low_light_samples"] >= 20, name
+
+
+def test_shipped_measured_v2_pack():
+    """measured-v2 (nox -s pack), the default: BERT-base on SQuAD-like inputs up to 384 tokens,
+    BART at Sanger's threshold 0.01 and GPT-2 on sentence pairs up to 128 tokens, density over the
+    real extent; CNNs at 224 px (SSD 300) on the artifact's Eyeriss-V2 cost model, with the valid-MAC
+    counts Table 2 and Fig. 3 need; every weight random, and the metadata says so."""
+    p = resolve_pack("measured-v2")
+    assert DEFAULT_PACK == "measured-v2"
+    assert not p.synthetic and p.meta["cost_model"] == {"cnn": "artifact", "attnn": "ours"}
+    assert sorted(p.scenarios["attnn"]) == ["bart/sanger/0.01", "bert/sanger/0.002", "gpt2/sanger/0.002"]
+    assert len(p.scenario("cnn")) == 12
+    for name, mp in p.model_patterns.items():
+        assert mp.n_samples >= 100 and 0 < mp.calib.sum() < mp.n_samples, name
+        assert np.all(mp.lat > 0) and np.all((mp.rho >= 0) & (mp.rho <= 1)), name
+        assert mp.meta["weights"].startswith("RANDOM"), name
+    bert = p.model_patterns["bert/sanger/0.002"]
+    assert bert.meta["geometry"]["name"] == "bert-base" and bert.n_layers == 12
+    lengths = {n: np.array(p.model_patterns[n].meta["inputs"]["seq_lengths"]) for n in p.scenarios["attnn"]}
+    assert lengths["bert/sanger/0.002"].max() <= 384 and lengths["bert/sanger/0.002"].mean() > 120
+    assert all(lengths[n].max() <= 128 for n in ("bart/sanger/0.01", "gpt2/sanger/0.002"))
+    for n in p.scenarios["attnn"]:
+        assert p.model_patterns[n].meta["profile"]["extent"] == "real"
+    for n in p.scenarios["cnn"]:
+        mp = p.model_patterns[n]
+        assert mp.meta["cost_model"] == "artifact", n
+        assert mp.meta["inputs"]["resolution"] == (300 if mp.model == "ssd" else 224), n
+        assert mp.meta["inputs"]["low_light_samples"] >= 20, n
+        frac = np.array(mp.meta["valid_macs"]["network_fraction"])
+        assert frac.shape == (mp.n_samples,) and np.all((frac > 0) & (frac < 1)), n
+        assert np.array(mp.meta["valid_macs"]["fig3_mac_sparsity"]).shape == (mp.n_samples, 6), n

@@ -277,11 +277,42 @@ def test_profiled_cnn_round_trips_through_the_loader(tmp_path):
     assert np.allclose(got.lat, mp.lat, rtol=1e-6) and np.allclose(got.rho, mp.rho, rtol=1e-6)
 
 
+def test_profile_command_on_the_artifact_cost_model(tmp_path, capsys):
+    """``dysta profile --cost-model artifact`` records the cost model and the valid-MAC counts."""
+    from dysta_sw.cli import main
+
+    out = tmp_path / "m.csv.gz"
+    code = main(["profile", "--model", "mobilenet", "--pattern", "nm2:4", "--rate", "0.5", "--samples", "3",
+                 "--resolution", "32", "--cost-model", "artifact", "--no-progress", "--out", str(out)])
+    assert code == 0 and "mobilenet/nm2:4/0.5" in capsys.readouterr().out
+    mp = load_pack(out).model_patterns["mobilenet/nm2:4/0.5"]
+    assert mp.meta["cost_model"] == "artifact" and mp.meta["accelerator_model"]["pes"] == 192
+    frac = np.array(mp.meta["valid_macs"]["network_fraction"])
+    assert frac.shape == (3,) and np.all((frac > 0) & (frac < 1))
+    assert mp.meta["valid_macs"]["fig3_layers"] == [1, 2, 3, 4, 5, 6]  # MobileNet: every layer a Conv2d
+    assert not list(tmp_path.glob("*.tmp*"))
+
+
+def assert_regenerated(mp, shipped, k):
+    """The first ``k`` samples of a regenerated model-pattern against the shipped ones.
+
+    Cross-CPU float rounding (thread count, instruction set) may flip a near-zero activation or a
+    Q/K entry at a 4-bit rounding boundary, which flips attention-mask entries: regenerating
+    measured-v1's MiniLM on another machine moved latencies by up to 3e-5 and densities by up to
+    8e-4 (relative). A real change (threshold, inputs, weights, cost model) moves them by percents.
+    """
+    np.testing.assert_allclose(mp.lat[:k], shipped.lat[:k], rtol=1e-4)
+    np.testing.assert_allclose(mp.tiso[:k], shipped.tiso[:k], rtol=1e-4)
+    np.testing.assert_allclose(mp.rho[:k].mean(1), shipped.rho[:k].mean(1), rtol=1e-3)
+    np.testing.assert_allclose(mp.rho[:k], shipped.rho[:k], rtol=1e-2)
+    assert np.array_equal(mp.shape, shipped.shape)
+
+
 @pytest.mark.parametrize("name", ["bert/sanger/0.002", "mobilenet/channel/0.5"])
 def test_shipped_v1_rows_come_from_the_profiler(name):
     """Two model-patterns of the shipped measured-v1, profiled again from their seeds (the trained
-    MiniLM on docstrings, density over the padded extent; a pruned MobileNet at 128 px on our model):
-    the same rows, bit for bit."""
+    MiniLM on docstrings, density over the padded extent, 24 samples; a pruned MobileNet at 128 px on
+    our model, all 100): the same rows and split."""
     from dysta_sw.trace import resolve_pack
     from profiling import pack
 
@@ -289,14 +320,14 @@ def test_shipped_v1_rows_come_from_the_profiler(name):
     gen = shipped.meta["inputs"]
     model, pattern, rate = name.split("/")
     if pattern == "sanger":
-        mp = pack.profile_attention(model, shipped.n_samples, threshold=float(rate), seed=gen["seed"],
+        mp = pack.profile_attention(model, 24, threshold=float(rate), seed=gen["seed"],
                                     max_len=gen["max_len"], text="docstrings", extent="padded")
     else:
         mp = pack.profile_cnn(model, pattern, float(rate), shipped.n_samples, resolution=gen["resolution"],
                               seed=gen["seed"])
+        assert np.array_equal(mp.calib, shipped.calib)
     assert mp.name == name
-    for field in ("lat", "rho", "shape", "calib"):
-        assert np.array_equal(getattr(mp, field), getattr(shipped, field)), field
+    assert_regenerated(mp, shipped, mp.n_samples)
 
 
 @pytest.mark.parametrize("name, n", [("bert/sanger/0.002", 6), ("gpt2/sanger/0.002", 8),
@@ -304,8 +335,7 @@ def test_shipped_v1_rows_come_from_the_profiler(name):
 def test_shipped_v2_rows_come_from_the_profiler(name, n):
     """The first samples of shipped measured-v2 model-patterns, profiled again from the recipe in
     their metadata (BERT-base on SQuAD-like inputs; GPT-2 on sentence pairs; MobileNet at 224 px on
-    the artifact's cost model): the same latencies and densities to 1e-4 (a real change moves them by
-    far more; another CPU's float rounding may flip a near-zero activation or near-threshold entry)."""
+    the artifact's cost model)."""
     from dysta_sw.trace import resolve_pack
     from profiling import pack
 
@@ -314,6 +344,4 @@ def test_shipped_v2_rows_come_from_the_profiler(name, n):
     assert mp.name == name
     # CNNs: the last quarter of a short run is low-light, unlike the pack's first samples
     k = n - round(n * pack.LOW_LIGHT_FRACTION) if "resolution" in mp.meta["profile"] else n
-    np.testing.assert_allclose(mp.lat[:k], shipped.lat[:k], rtol=1e-4)
-    np.testing.assert_allclose(mp.rho[:k], shipped.rho[:k], rtol=1e-4)
-    assert np.array_equal(mp.shape, shipped.shape)
+    assert_regenerated(mp, shipped, k)
