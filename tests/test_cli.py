@@ -36,7 +36,7 @@ def test_bench_json_rows(capsys):
 def test_bench_table_and_csv(capsys):
     code, out, _ = run(capsys, "bench", "--rate", "30", "--scheduler", "sjf", "planaria", "--seeds", "1",
                        "--requests", "40", "--jobs", "1")
-    assert code == 0 and "viol.%" in out and "planaria" in out and "measured-v1 [measured]" in out
+    assert code == 0 and "viol.%" in out and "planaria" in out and "measured-v2 [measured]" in out
     code, out, _ = run(capsys, "bench", "--rate", "30", "--scheduler", "sjf", "--seeds", "1", "--requests", "40",
                        "--format", "csv", "--jobs", "1")
     header = out.splitlines()[0].split(",")
@@ -87,7 +87,7 @@ def test_zero_requests_is_a_usage_error(capsys):
 
 def test_traces_commands(tmp_path, capsys):
     code, out, _ = run(capsys, "traces", "list")
-    assert code == 0 and "measured-v1 (default)" in out and "synthetic-v1: " in out and "SYNTHETIC" in out
+    assert code == 0 and "measured-v2 (default)" in out and "measured-v1: " in out and "synthetic-v1: " in out and "SYNTHETIC" in out
     code, out, _ = run(capsys, "traces", "show")
     assert code == 0 and "resnet50/channel/0.5" in out and "[measured]" in out
     code, out, _ = run(capsys, "traces", "show", "synthetic-v1")
@@ -109,7 +109,7 @@ def test_reproduce_writes_report(tmp_path, capsys, monkeypatch):
                        str(tmp_path), "--jobs", "1")
     assert code == 0
     md = (tmp_path / "report.md").read_text()
-    for section in ("Table 5", "Fig. 12", "Fig. 13", "Fig. 14", "Fig. 15", "Trace provenance", "measured-v1 [measured]",
+    for section in ("Table 5", "Fig. 12", "Fig. 13", "Fig. 14", "Fig. 15", "Trace provenance", "measured-v2 [measured]",
                     "Hardware arithmetic", "dysta-hw-fp16"):
         assert section in md
     assert "Table 4: RMSE" in md and "Table 2" in md
