@@ -294,7 +294,7 @@ PACKS = {
                   ("gpt2", "gpt2", 0.002, "glue", 128)),
         "extent": "real", "resolution": {"resnet50": 224, "vgg16": 224, "mobilenet": 224, "ssd": 300},
         "cost_model": "artifact", "attnn_cost_model": "ours",
-        "description": ("MEASURED with PyTorch hooks (profiling/) at the paper's scale: BERT-base on SQuAD-like "
+        "description": ("MEASURED with PyTorch hooks (profiling/) at the paper's model sizes: BERT-base on SQuAD-like "
                         "question+context (<= 384 tokens), BART (Sanger's threshold 0.01) and GPT-2 on GLUE-like "
                         "sentence pairs (<= 128 tokens), attention density over the real extent, on our Sanger "
                         "model; CNNs at 224 px (SSD 300) on the published artifact's Eyeriss-V2 cost model. "
