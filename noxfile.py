@@ -108,8 +108,8 @@ def boards(session):
 def measured_pack(session):
     """Regenerate the default measured trace pack ``measured-v2`` from scratch, deterministically from
     its seed (profiling/: BERT-base, BART, GPT-2 on task-shaped text; the CNNs at 224 px, SSD at 300,
-    on the published artifact's Eyeriss-V2 cost model; 100 samples each). About 40 minutes of one
-    core (SSD and VGG-16 take most of it). ``nox -s pack -- --name measured-v1 --out
+    on the published artifact's Eyeriss-V2 cost model; 100 samples each). About 25 minutes of one
+    idle core (SSD and VGG-16 take most of it). ``nox -s pack -- --name measured-v1 --out
     dysta_sw/data/measured-v1.csv.gz`` rebuilds the previous pack instead."""
     session.install("-e", ".[profiling]")
     args = session.posargs or ["--name", "measured-v2", "--out", "dysta_sw/data/measured-v2.csv.gz"]
