@@ -5,25 +5,24 @@ parent process, and handed to every scheduler and SLO multiplier. Schedulers tha
 deadlines (fcfs, sjf, sjf-sparse, prema, prema-sparse) run once per table and are evaluated
 against every multiplier, since their decisions cannot depend on it.
 
-Work is split into tasks of at most ``CHUNK`` runs of one scheduler; the engine advances the runs
-of a task in lockstep (see :mod:`dysta_sw.engine`), and tasks go to a process pool using every
-core. Results are *tidy*: one row per (scenario, rate, slo, scheduler, seed) run, plus the means
-over seeds.
+A task holds the runs of one request table (every scheduler and multiplier on it, split into
+smaller pieces when there are few tables for many workers); each run goes through the compiled
+engine (:mod:`dysta_sw.compiled.engine`), and tasks go to a process pool using every core, or
+to a Dask cluster (:mod:`dysta_sw.cluster`). Results are *tidy*: one row per (scenario, rate,
+slo, scheduler, seed) run, plus the means over seeds, identical however the tasks ran.
 """
 
 from __future__ import annotations
 
-import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 import numpy as np
-from tqdm import tqdm
 
 from . import metrics
 from . import workload as wl
-from .engine import get_profile, simulate
+from .engine import get_profile
+from .engine import simulate as reference_simulate
 from .errors import DystaInputError
 from .policies import Options, make_policy
 from .tables import ScenarioTables
@@ -79,59 +78,85 @@ def grid(scenario: str, rates, slos, schedulers, **kw) -> Sweep:
 _TABLES: dict = {}
 
 
-def _tables(traces: str | None, scenario: str):
-    key = (traces, scenario)
+def _tables(traces: str | None, scenario: str, pack=None):
+    """The pack and one scenario's tables, built once per process (``pack`` given: keyed by its
+    fingerprint, as on a cluster worker; else resolved from ``traces``)."""
+    key = (pack.fingerprint if pack is not None else traces, scenario)
     if key not in _TABLES:
-        pack = resolve_pack(traces)
+        pack = pack if pack is not None else resolve_pack(traces)
         _TABLES[key] = (pack, ScenarioTables.build(pack, scenario))
     return _TABLES[key]
 
 
 @dataclass
 class _Task:
+    """Runs on one request table (common random numbers): ``runs`` are (scheduler, [slo, ...])."""
+
     sweep: Sweep
-    scheduler: str
-    runs: list  #: (rate, seed, workload, [slo, ...])
+    rate: float
+    seed: int
+    workload: wl.Workload
+    runs: list
+
+    @property
+    def weight(self) -> int:
+        """Runs, for the progress bar."""
+        return len(self.runs)
 
 
-def _run_task(task: _Task) -> list[dict]:
-    sw = task.sweep
-    pack, tables = _tables(sw.traces, sw.scenario)
-    policy = make_policy(task.scheduler, sw.options)
-    works = [w for _, _, w, _ in task.runs]
-    deadlines = [w.deadlines(slos[0]) for _, _, w, slos in task.runs]
-    results = simulate(tables, works, deadlines, policy, sw.profile)
+def simulate(tables, workloads, deadlines, policy, profile):
+    """The compiled engine (:mod:`dysta_sw.compiled.engine`), or the readable one for a policy it lacks."""
+    from .compiled import engine as compiled
+    if compiled.supports(policy):
+        return compiled.simulate(tables, workloads, deadlines, policy, profile)
+    return reference_simulate(tables, workloads, deadlines, policy, profile)
+
+
+def warm() -> None:
+    """Compile (or load from the disk cache) the compiled engine, before worker processes fork."""
+    from .compiled import engine as compiled
+    compiled.warm()
+
+
+def _run_task(task: _Task, pack=None) -> list[dict]:
+    sw, w = task.sweep, task.workload
+    pack, tables = _tables(sw.traces, sw.scenario, pack)
     rows = []
-    for (rate, seed, w, slos), res in zip(task.runs, results):
+    for name, slos in task.runs:
+        policy = make_policy(name, sw.options)
+        res = simulate(tables, [w], [w.deadlines(slos[0])], policy, sw.profile)[0]
         for slo in slos:
             m = metrics.compute(tables, w, res.finish, w.deadlines(slo), res.preemptions, res.decisions)
-            rows.append({"scenario": sw.scenario, "rate": rate, "slo": slo, "scheduler": task.scheduler,
-                         "seed": seed, "profile": sw.profile, "requests": len(w), "pack": pack.name,
+            rows.append({"scenario": sw.scenario, "rate": task.rate, "slo": slo, "scheduler": name,
+                         "seed": task.seed, "profile": sw.profile, "requests": len(w), "pack": pack.name,
                          "synthetic": pack.synthetic, **m})
     return rows
 
 
-def _tasks(sw: Sweep) -> list[_Task]:
+def _tasks(sw: Sweep, parallel: int) -> list[_Task]:
+    """One task per request table, split into up to ``CHUNK``-run pieces and, when there are fewer
+    tables than ``4 * parallel``, into smaller pieces so every worker gets some."""
     pack, tables = _tables(sw.traces, sw.scenario)
     rates = list(dict.fromkeys(r for r, _ in sw.points))
     if sw.workloads is not None:
         tables_for = dict(sw.workloads)
     else:
         tables_for = {(r, s): wl.generate(tables, r, sw.n_requests, s, pack) for r in rates for s in sw.seeds}
-    tasks = []
-    for name in sw.schedulers:
-        aware = make_policy(name, sw.options).uses_deadline
+    aware = {name: make_policy(name, sw.options).uses_deadline for name in sw.schedulers}
+    per_table = []
+    for (rate, seed), w in tables_for.items():
+        slos = [m for r, m in sw.points if r == rate]
+        if not slos:
+            continue
         runs = []
-        for (rate, seed), w in tables_for.items():
-            slos = [m for r, m in sw.points if r == rate]
-            if not slos:
-                continue
-            if aware:
-                runs += [(rate, seed, w, [m]) for m in slos]
-            else:
-                runs.append((rate, seed, w, slos))
-        for i in range(0, len(runs), CHUNK):
-            tasks.append(_Task(sw, name, runs[i:i + CHUNK]))
+        for name in sw.schedulers:
+            runs += [(name, [m]) for m in slos] if aware[name] else [(name, slos)]
+        per_table.append((rate, seed, w, runs))
+    pieces = max(1, -(-4 * parallel // max(1, len(per_table))))
+    tasks = []
+    for rate, seed, w, runs in per_table:
+        size = max(1, min(CHUNK, -(-len(runs) // pieces)))
+        tasks += [_Task(sw, rate, seed, w, runs[i:i + size]) for i in range(0, len(runs), size)]
     return tasks
 
 
@@ -146,31 +171,38 @@ class SweepResult:
         return mean_over_seeds(self.rows)
 
 
-def run(sweeps: list[Sweep], jobs: int | None = None, progress: bool | None = None) -> SweepResult:
-    """Run every sweep; ``jobs`` processes (default: all cores); a progress bar on a terminal."""
+def run(sweeps: list[Sweep], jobs: int | None = None, progress: bool | None = None,
+        cluster: str | None = None) -> SweepResult:
+    """Run every sweep on ``jobs`` processes (default: all cores) or on the Dask cluster at
+    ``cluster`` (see :mod:`dysta_sw.cluster`; also an open :func:`dysta_sw.cluster.session` or
+    ``$DYSTA_CLUSTER``), with a progress bar on a terminal. The rows and their order are the same
+    whichever way they ran."""
+    from . import cluster as cl
     for sw in sweeps:
         sw.validate()
     t0 = time.perf_counter()
-    tasks = [t for sw in sweeps for t in _tasks(sw)]
-    # Largest tasks first keeps the pool busy to the end.
-    tasks.sort(key=lambda t: -sum(len(w) for _, _, w, _ in t.runs))
-    jobs = jobs or os.cpu_count() or 1
-    total = sum(len(t.runs) for t in tasks)
-    rows: list[dict] = []
-    bar = tqdm(total=total, unit="run", desc="simulating", disable=(None if progress is None else not progress),
-               leave=False)
-    with bar:
-        if jobs == 1 or len(tasks) == 1:
-            for t in tasks:
-                rows += _run_task(t)
-                bar.update(len(t.runs))
-        else:
-            with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
-                futures = {pool.submit(_run_task, t): t for t in tasks}
-                for fut in as_completed(futures):
-                    rows += fut.result()
-                    bar.update(len(futures[fut].runs))
-    order = {(sw.scenario, name): k for k, sw in enumerate(sweeps) for name in sw.schedulers}
+    remote = cl.resolve(cluster) is not None or cl.current() is not None
+    parallel = cl.parallelism(jobs, cluster)
+    tasks = [t for sw in sweeps for t in _tasks(sw, parallel)]
+    # Largest tasks first keeps the workers busy to the end.
+    tasks.sort(key=lambda t: -len(t.workload) * len(t.runs))
+    shared = {}
+    packs = {sw.traces: _tables(sw.traces, sw.scenario)[0] for sw in sweeps}
+    if remote and len(packs) == 1:
+        # The workers get the trace pack once (it may be a file only this machine has); tasks
+        # carry their request table and parameters only. (Sweeps over several packs resolve
+        # their pack by name on each worker.)
+        (pack,) = packs.values()
+        shared = {("pack", pack.fingerprint): pack}
+    results = cl.map_units(_run_task, tasks, shared=shared, jobs=jobs, cluster=cluster, progress=progress,
+                           desc="simulating", unit="run", weight=lambda t: t.weight, warm=warm)
+    rows = [r for res in results for r in res]
+    # Sweep (scenario), then scheduler as listed, then rate, multiplier and seed: a total order
+    # of the rows, whatever order the tasks finished in.
+    order: dict = {}
+    for k, sw in enumerate(sweeps):
+        for j, name in enumerate(sw.schedulers):
+            order.setdefault((sw.scenario, name), (k, j))
     rows.sort(key=lambda r: (order[(r["scenario"], r["scheduler"])], r["rate"], r["slo"], r["seed"]))
     seen = set()
     decisions = 0
