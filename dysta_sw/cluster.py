@@ -159,9 +159,10 @@ def map_units(fn, units, *, shared: dict | None = None, jobs: int | None = None,
             futures = [s.client.submit(fn, u, *refs, pure=False) for u in units]
             index = {f.key: i for i, f in enumerate(futures)}
             try:
-                for fut in dask_completed(futures):
+                # results arrive with their futures, fetched in the background as tasks finish
+                for fut, res in dask_completed(futures, with_results=True, loop=s.client.loop):
                     i = index[fut.key]
-                    results[i] = fut.result()
+                    results[i] = res
                     bar.update(weight(units[i]))
             finally:
                 for f in futures:
