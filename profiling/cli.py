@@ -104,6 +104,9 @@ def main(argv=None) -> int:
     pk.add_argument("--samples", type=int, default=128)
     pk.add_argument("--seed", type=int, default=2023)
     pk.add_argument("--resolution", type=int, default=160)
+    pk.add_argument("--cluster", metavar="ADDRESS", default=None,
+                    help="profile the model-patterns on the Dask cluster at ADDRESS, e.g. tcp://host:8786 "
+                         "(default: $DYSTA_CLUSTER, else here, one after another; see docs/cluster.md)")
     a = ap.parse_args(argv)
     if a.cmd == "profile":
         return cmd_profile(a)
@@ -112,7 +115,12 @@ def main(argv=None) -> int:
     from . import pack
 
     t0 = time.time()
-    tp = pack.build_pack(a.samples, seed=a.seed, name=a.name, resolution=a.resolution)
+    from dysta_sw.errors import DystaInputError
+    try:
+        tp = pack.build_pack(a.samples, seed=a.seed, name=a.name, resolution=a.resolution, cluster=a.cluster)
+    except DystaInputError as e:
+        print(f"python -m profiling pack: error: {e}", file=sys.stderr)
+        return 2
     save_pack(tp, a.out)
     print(f"{a.name}: {len(tp.model_patterns)} model-patterns -> {a.out} in {time.time() - t0:.0f} s")
     return 0

@@ -187,22 +187,33 @@ def profile_attention(model: str, n_samples: int, *, threshold: float | None = N
                         rho=np.round(np.array(rho), 10), shape=shape, calib=split(n_samples, seed), meta=meta)
 
 
+def _profile_unit(unit) -> tuple[str, ModelPattern]:
+    """One model-pattern of :func:`build_pack`: ``(scenario, model, pattern, rate, n_samples, seed,
+    resolution)``. Module level, so that cluster workers import it by name."""
+    scenario, model, pattern, rate, n_samples, seed, resolution = unit
+    if scenario == "attnn":
+        return scenario, profile_attention(model, n_samples, seed=seed)
+    return scenario, profile_cnn(model, pattern, rate, n_samples, resolution=resolution, seed=seed)
+
+
 def build_pack(n_samples: int = 128, *, seed: int = 2023, name: str = "measured-v1",
                resolution: int = CNN_RESOLUTION, cnn_models=cnn.CNN_NAMES, attnn_models=ATTNN_MODELS,
-               progress: bool = True) -> TracePack:
-    """Profile both scenarios into one pack (see the module docstring)."""
+               progress: bool = True, cluster: str | None = None) -> TracePack:
+    """Profile both scenarios into one pack (see the module docstring). Each model-pattern is one
+    unit of :func:`dysta_sw.cluster.map_units`: here one after another, or on the Dask ``cluster``
+    at that address (or ``$DYSTA_CLUSTER``), whose workers need the profiling extra; the pack is
+    the same (every unit is seeded)."""
+    from dysta_sw.cluster import map_units
+
     t0 = time.time()
     mps: dict[str, ModelPattern] = {}
     scenarios: dict[str, list[str]] = {"attnn": [], "cnn": []}
-    for m in attnn_models:
-        mp = profile_attention(m, n_samples, seed=seed, progress=progress)
+    units = [("attnn", m, "sanger", None, n_samples, seed, resolution) for m in attnn_models]
+    units += [("cnn", m, pattern, rate, n_samples, seed, resolution) for m in cnn_models for pattern, rate in CNN_PATTERNS]
+    for scenario, mp in map_units(_profile_unit, units, jobs=1, cluster=cluster, progress=progress,
+                                  desc="profiling", unit="model-pattern"):
         mps[mp.name] = mp
-        scenarios["attnn"].append(mp.name)
-    for m in cnn_models:
-        for pattern, rate in CNN_PATTERNS:
-            mp = profile_cnn(m, pattern, rate, n_samples, resolution=resolution, seed=seed, progress=progress)
-            mps[mp.name] = mp
-            scenarios["cnn"].append(mp.name)
+        scenarios[scenario].append(mp.name)
     meta = {
         "synthetic": False,
         "description": ("MEASURED with PyTorch hooks on accelerator models (profiling/): real inputs "

