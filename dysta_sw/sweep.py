@@ -5,8 +5,9 @@ parent process, and handed to every scheduler and SLO multiplier. Schedulers tha
 deadlines (fcfs, sjf, sjf-sparse, prema, prema-sparse) run once per table and are evaluated
 against every multiplier, since their decisions cannot depend on it.
 
-A task holds the runs of one request table (every scheduler and multiplier on it, split into
-smaller pieces when there are few tables for many workers); each run goes through the compiled
+A task holds the runs of request tables (every scheduler and multiplier on them: several tables
+to a task, or one table's runs split over tasks, so that every worker gets a few tasks); each
+run goes through the compiled
 engine (:mod:`dysta_sw.compiled.engine`), and tasks go to a process pool using every core, or
 to a Dask cluster (:mod:`dysta_sw.cluster`). Results are *tidy*: one row per (scenario, rate,
 slo, scheduler, seed) run, plus the means over seeds, identical however the tasks ran.
@@ -90,18 +91,21 @@ def _tables(traces: str | None, scenario: str, pack=None):
 
 @dataclass
 class _Task:
-    """Runs on one request table (common random numbers): ``runs`` are (scheduler, [slo, ...])."""
+    """Runs on request tables (common random numbers): ``items`` are (rate, seed, workload, runs)
+    with ``runs`` a list of (scheduler, [slo, ...])."""
 
     sweep: Sweep
-    rate: float
-    seed: int
-    workload: wl.Workload
-    runs: list
+    items: list
 
     @property
     def weight(self) -> int:
         """Runs, for the progress bar."""
-        return len(self.runs)
+        return sum(len(runs) for *_, runs in self.items)
+
+    @property
+    def cost(self) -> int:
+        """Requests times runs: what the task's time is roughly proportional to."""
+        return sum(len(w) * len(runs) for _, _, w, runs in self.items)
 
 
 def simulate(tables, workloads, deadlines, policy, profile):
@@ -119,23 +123,30 @@ def warm() -> None:
 
 
 def _run_task(task: _Task, pack=None) -> list[dict]:
-    sw, w = task.sweep, task.workload
+    sw = task.sweep
     pack, tables = _tables(sw.traces, sw.scenario, pack)
     rows = []
-    for name, slos in task.runs:
-        policy = make_policy(name, sw.options)
-        res = simulate(tables, [w], [w.deadlines(slos[0])], policy, sw.profile)[0]
-        for slo in slos:
-            m = metrics.compute(tables, w, res.finish, w.deadlines(slo), res.preemptions, res.decisions)
-            rows.append({"scenario": sw.scenario, "rate": task.rate, "slo": slo, "scheduler": name,
-                         "seed": task.seed, "profile": sw.profile, "requests": len(w), "pack": pack.name,
-                         "synthetic": pack.synthetic, **m})
+    for rate, seed, w, runs in task.items:
+        for name, slos in runs:
+            policy = make_policy(name, sw.options)
+            res = simulate(tables, [w], [w.deadlines(slos[0])], policy, sw.profile)[0]
+            for slo in slos:
+                m = metrics.compute(tables, w, res.finish, w.deadlines(slo), res.preemptions, res.decisions)
+                rows.append({"scenario": sw.scenario, "rate": rate, "slo": slo, "scheduler": name,
+                             "seed": seed, "profile": sw.profile, "requests": len(w), "pack": pack.name,
+                             "synthetic": pack.synthetic, **m})
     return rows
 
 
+#: Tasks per unit of parallelism (worker or process) a sweep aims at: enough to balance the
+#: load to the end, few enough that a task's overhead (a cluster's messages) stays small.
+TASKS_PER_WORKER = 8
+
+
 def _tasks(sw: Sweep, parallel: int) -> list[_Task]:
-    """One task per request table, split into up to ``CHUNK``-run pieces and, when there are fewer
-    tables than ``4 * parallel``, into smaller pieces so every worker gets some."""
+    """About ``TASKS_PER_WORKER * parallel`` tasks: the request tables' runs, with several tables
+    to a task when there are many, or a table's runs split over several tasks (at most ``CHUNK``
+    runs each) when there are few."""
     pack, tables = _tables(sw.traces, sw.scenario)
     rates = list(dict.fromkeys(r for r, _ in sw.points))
     if sw.workloads is not None:
@@ -143,7 +154,7 @@ def _tasks(sw: Sweep, parallel: int) -> list[_Task]:
     else:
         tables_for = {(r, s): wl.generate(tables, r, sw.n_requests, s, pack) for r in rates for s in sw.seeds}
     aware = {name: make_policy(name, sw.options).uses_deadline for name in sw.schedulers}
-    per_table = []
+    items = []
     for (rate, seed), w in tables_for.items():
         slos = [m for r, m in sw.points if r == rate]
         if not slos:
@@ -151,12 +162,22 @@ def _tasks(sw: Sweep, parallel: int) -> list[_Task]:
         runs = []
         for name in sw.schedulers:
             runs += [(name, [m]) for m in slos] if aware[name] else [(name, slos)]
-        per_table.append((rate, seed, w, runs))
-    pieces = max(1, -(-4 * parallel // max(1, len(per_table))))
+        items.append((rate, seed, w, runs))
+    target = TASKS_PER_WORKER * parallel
+    if len(items) >= target:
+        # Deal the tables out largest first to the lightest task, so the tasks weigh alike.
+        groups: list[list] = [[] for _ in range(target)]
+        load = [0] * target
+        for item in sorted(items, key=lambda it: -len(it[2]) * len(it[3])):
+            k = load.index(min(load))
+            groups[k].append(item)
+            load[k] += len(item[2]) * len(item[3])
+        return [_Task(sw, g) for g in groups if g]
+    pieces = -(-target // max(1, len(items)))
     tasks = []
-    for rate, seed, w, runs in per_table:
+    for rate, seed, w, runs in items:
         size = max(1, min(CHUNK, -(-len(runs) // pieces)))
-        tasks += [_Task(sw, rate, seed, w, runs[i:i + size]) for i in range(0, len(runs), size)]
+        tasks += [_Task(sw, [(rate, seed, w, runs[i:i + size])]) for i in range(0, len(runs), size)]
     return tasks
 
 
@@ -185,7 +206,7 @@ def run(sweeps: list[Sweep], jobs: int | None = None, progress: bool | None = No
     parallel = cl.parallelism(jobs, cluster)
     tasks = [t for sw in sweeps for t in _tasks(sw, parallel)]
     # Largest tasks first keeps the workers busy to the end.
-    tasks.sort(key=lambda t: -len(t.workload) * len(t.runs))
+    tasks.sort(key=lambda t: -t.cost)
     shared = {}
     packs = {sw.traces: _tables(sw.traces, sw.scenario)[0] for sw in sweeps}
     if remote and len(packs) == 1:
