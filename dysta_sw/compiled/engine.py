@@ -56,13 +56,17 @@ def _cycles(seconds, clock_hz):
 
 @jit
 def run(ip, fpar, reqf, reqi, lat, rho, inv_rhobar, rhobar_zero, rsrc, lsrc, hw_lut, hw_mp, hw_q, hw_req,
-        finish, log_i, log_f):
+        state_i, state_f, hist, finish, log_i, log_f):
     """One run. Writes ``finish`` (and the log when recording); returns (preemptions, decisions).
 
     ``reqf`` rows: arrival, deadline, priority, tiso (the policy's), static score.
     ``reqi`` rows: LUT base, flat sample base, layer count, base of the remaining-latency source
     ``rsrc``, model-pattern. ``hw_lut`` rows (dysta-hw): R, inv_rhobar, inv_shape, count_shift,
-    output size; ``hw_req`` rows: static score bits, deadline in cycles.
+    output size; ``hw_req`` rows: static score bits, deadline in cycles. The run's state arrives
+    initialised (see :func:`_state`; allocating it here would make numba compile numpy's
+    allocators into the kernel): ``state_i`` rows: queue slots, next layer, layers run, gamma
+    bits (dysta-hw); ``state_f`` rows: last time, gamma, PREMA tokens, the predictor's sum;
+    ``hist`` the last-n predictor's window per request.
     """
     arrival, deadline, priority, tiso, score0 = reqf[0], reqf[1], reqf[2], reqf[3], reqf[4]
     lutb, sbase, nl, rbase, mp = reqi[0], reqi[1], reqi[2], reqi[3], reqi[4]
@@ -73,15 +77,8 @@ def run(ip, fpar, reqf, reqi, lat, rho, inv_rhobar, rhobar_zero, rsrc, lsrc, hw_
     shift, width, depth, eta_bits = ip[I_HW_SHIFT], ip[I_HW_WIDTH], ip[I_HW_DEPTH], ip[I_HW_ETA]
     scale, eta, alpha, capacity, clock = fpar[F_SCALE], fpar[F_ETA], fpar[F_ALPHA], fpar[F_CAPACITY], fpar[F_CLOCK]
 
-    slots = np.empty(n, np.int64)
-    nxt = np.zeros(n, np.int64)
-    last = arrival.copy()
-    gamma = np.ones(n)
-    tokens = priority.copy()
-    count = np.zeros(n, np.int64)
-    psum = np.zeros(n)
-    hist = np.zeros((n if pred == PRED_LAST_N else 0, max(last_n, 1)))
-    gbits = np.full(n if pol == DYSTA_HW else 0, ip[I_HW_ONE], np.int64)
+    slots, nxt, count, gbits = state_i[0], state_i[1], state_i[2], state_i[3]
+    last, gamma, tokens, psum = state_f[0], state_f[1], state_f[2], state_f[3]
 
     t = 0.0
     tprev = 0.0
@@ -255,14 +252,29 @@ def _own(a, dtype) -> np.ndarray:
     return np.array(a, dtype=dtype, copy=True, order="C")
 
 
+def _state(reqf, ip):
+    """A run's initial state (see :func:`run`)."""
+    n = reqf.shape[1]
+    state_i = np.zeros((4, n), np.int64)
+    state_i[3] = ip[I_HW_ONE]
+    state_f = np.empty((4, n))
+    state_f[0] = reqf[0]  # last: the arrival
+    state_f[1] = 1.0  # gamma
+    state_f[2] = reqf[2]  # tokens: the priority
+    state_f[3] = 0.0
+    hist = np.zeros((n if ip[I_PRED] == PRED_LAST_N else 0, max(1, ip[I_LAST_N])))
+    return state_i, state_f, hist
+
+
 def warm() -> None:
     """Compile the kernel (or load it from the disk cache) with a one-request, one-layer run."""
     one_f = np.ones(1)
     ip = np.zeros(16, np.int64)
     ip[I_LAST_N] = 1
-    run(ip, np.zeros(5), np.ones((5, 1)), np.array([[0], [0], [1], [0], [0]], np.int64), one_f, one_f.copy(),
+    reqf = np.ones((5, 1))
+    run(ip, np.zeros(5), reqf, np.array([[0], [0], [1], [0], [0]], np.int64), one_f, one_f.copy(),
         one_f.copy(), np.zeros(1, np.bool_), np.zeros(2), np.zeros(2), np.zeros((5, 1), np.int64),
-        np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros((2, 1), np.int64), np.zeros(1),
+        np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros((2, 1), np.int64), *_state(reqf, ip), np.zeros(1),
         np.zeros((0, 3), np.int64), np.zeros((0, 3)))
 
 
@@ -354,7 +366,8 @@ class _Spec:
         ip = self.ip.copy()
         ip[I_RECORD] = record
         pre, dec = run(ip, self.fpar, reqf, reqi, self.lat, self.rho, self.inv_rhobar, self.rhobar_zero, self.rsrc,
-                       self.lsrc, self.hw_lut, self.hw_mp, self.hw_q, hw_req, finish, log_i, log_f)
+                       self.lsrc, self.hw_lut, self.hw_mp, self.hw_q, hw_req, *_state(reqf, ip), finish, log_i,
+                       log_f)
         res = RunResult(finish=finish, preemptions=int(pre), decisions=int(dec))
         if record:
             res.log = np.column_stack([log_i[:, :2].astype(np.float64), log_f[:, :2]])
