@@ -100,14 +100,11 @@ def current() -> _Session | None:
     return getattr(_local, "session", None)
 
 
-def parallelism(jobs: int | None = None, cluster: str | None = None) -> int:
-    """How many units can run at once: the cluster's worker threads, or ``jobs`` local processes."""
+def parallelism(jobs: int | None = None) -> int:
+    """How many units can run at once: the open session's worker threads, or ``jobs`` local processes."""
     s = current()
-    if s is not None and (cluster is None or resolve(cluster) == s.address):
+    if s is not None:
         return s.workers()
-    if resolve(cluster) is not None:
-        with session(cluster) as s:
-            return s.workers()
     return jobs or os.cpu_count() or 1
 
 

@@ -199,11 +199,15 @@ def run(sweeps: list[Sweep], jobs: int | None = None, progress: bool | None = No
     ``$DYSTA_CLUSTER``), with a progress bar on a terminal. The rows and their order are the same
     whichever way they ran."""
     from . import cluster as cl
+    address = cl.resolve(cluster)
+    if address is not None and (cl.current() is None or cl.current().address != address):
+        with cl.session(address):  # one connection for the whole run
+            return run(sweeps, jobs, progress, address)
     for sw in sweeps:
         sw.validate()
     t0 = time.perf_counter()
-    remote = cl.resolve(cluster) is not None or cl.current() is not None
-    parallel = cl.parallelism(jobs, cluster)
+    remote = cl.current() is not None
+    parallel = cl.parallelism(jobs)
     tasks = [t for sw in sweeps for t in _tasks(sw, parallel)]
     # Largest tasks first keeps the workers busy to the end.
     tasks.sort(key=lambda t: -t.cost)
@@ -215,7 +219,7 @@ def run(sweeps: list[Sweep], jobs: int | None = None, progress: bool | None = No
         # their pack by name on each worker.)
         (pack,) = packs.values()
         shared = {("pack", pack.fingerprint): pack}
-    results = cl.map_units(_run_task, tasks, shared=shared, jobs=jobs, cluster=cluster, progress=progress,
+    results = cl.map_units(_run_task, tasks, shared=shared, jobs=jobs, progress=progress,
                            desc="simulating", unit="run", weight=lambda t: t.weight, warm=warm)
     rows = [r for res in results for r in res]
     # Sweep (scenario), then scheduler as listed, then rate, multiplier and seed: a total order
