@@ -209,7 +209,8 @@ def build_pack(n_samples: int = 128, *, seed: int = 2023, name: str = "measured-
     mps: dict[str, ModelPattern] = {}
     scenarios: dict[str, list[str]] = {"attnn": [], "cnn": []}
     units = [("attnn", m, "sanger", None, n_samples, seed, resolution) for m in attnn_models]
-    units += [("cnn", m, pattern, rate, n_samples, seed, resolution) for m in cnn_models for pattern, rate in CNN_PATTERNS]
+    units += [("cnn", m, pattern, rate, n_samples, seed, resolution)
+              for m in cnn_models for pattern, rate in CNN_PATTERNS]
     for scenario, mp in map_units(_profile_unit, units, jobs=1, cluster=cluster, progress=progress,
                                   desc="profiling", unit="model-pattern"):
         mps[mp.name] = mp

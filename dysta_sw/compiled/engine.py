@@ -29,8 +29,6 @@ from ._jit import jit
 from .fp import key as fp_key
 from .fp import to_float as fp_to_float
 
-
-
 # Policy codes of the compiled loop.
 FCFS, SJF, PREMA, PLANARIA, SDRM3, DYSTA, DYSTA_STATIC, DYSTA_HW = range(8)
 # Predictor codes.
@@ -346,8 +344,10 @@ class _Spec:
         lutb = t.lut_base[mp]
         sbase = t.sample_base[mp] + sample * t.n_layers[mp]
         nl = t.n_layers[mp]
-        tiso_true = t.tiso[t.tiso_base[mp] + sample]
-        tiso = {"tiso_true": tiso_true, "tiso_est": t.tiso_est[mp], "tiso_est_model": t.tiso_est_model[mp]}[self.tiso_kind]
+        if self.tiso_kind == "tiso_true":
+            tiso = t.tiso[t.tiso_base[mp] + sample]
+        else:
+            tiso = getattr(t, self.tiso_kind)[mp]
         opts = self.policy.options
         with np.errstate(invalid="ignore", over="ignore"):
             score0 = formulas.dysta_static(tiso, deadline, arrival, opts.beta)
