@@ -64,6 +64,24 @@ class DaskProcesses:
             p.wait(timeout=60)
 
 
+def _cpu() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def _cluster_cpu(address: str) -> float:
+    """CPU seconds so far of a Dask cluster's scheduler and worker processes (nannies excluded)."""
+    from distributed import Client
+
+    def cpu():
+        import os
+        t = os.times()
+        return t.user + t.system
+
+    with Client(address, timeout="10s", set_as_default=False) as c:
+        return sum(c.run(cpu).values()) + c.run_on_scheduler(cpu)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=100)
@@ -79,6 +97,7 @@ def main(argv=None) -> int:
     ref = sweep.run(sweeps, jobs=1, progress=False)
     print(f"  {len(ref.rows)} runs, {ref.decisions:,} decisions")
     best: dict = {}
+    cpu_best: dict = {}
     clusters = {}
     try:
         for n in (1, 2):
@@ -98,20 +117,27 @@ def main(argv=None) -> int:
                    ("dask, 2 workers", {"cluster": clusters[2].address})]
         for _ in range(a.repeat):
             for label, kw in configs:
-                with cluster.session(kw.get("cluster")):
+                remote = kw.get("cluster")
+                c0 = _cpu() + (_cluster_cpu(remote) if remote else 0.0)
+                with cluster.session(remote):
                     t0 = time.perf_counter()
                     res = sweep.run(sweeps, progress=False, jobs=kw.get("jobs"))
                     wall = time.perf_counter() - t0
+                cpu = _cpu() + (_cluster_cpu(remote) if remote else 0.0) - c0
                 assert res.rows == ref.rows, f"{label}: results differ from the local run"
                 best[label] = min(best.get(label, float("inf")), wall)
+                cpu_best[label] = min(cpu_best.get(label, float("inf")), cpu)
     finally:
         for c in clusters.values():
             c.close()
     base = best["local processes, --jobs 2"]
-    print(f"best of {a.repeat} (wall, connection excluded; every configuration gave the same rows):")
+    print(f"best of {a.repeat} (connection excluded; every configuration gave the same rows); CPU is every "
+          "process's (this one, its pool workers, the scheduler and the workers), independent of other load:")
+    cpu_base = cpu_best["local processes, --jobs 2"]
     for label, _ in configs:
-        print(f"  {label:28s} {best[label]:7.2f} s  {ref.decisions / best[label] / 1e6:6.1f} M decisions/s  "
-              f"{best[label] / base:5.2f}x local --jobs 2")
+        print(f"  {label:28s} wall {best[label]:7.2f} s ({best[label] / base:5.2f}x local --jobs 2)  "
+              f"CPU {cpu_best[label]:7.2f} s ({cpu_best[label] / cpu_base:5.2f}x)  "
+              f"{ref.decisions / best[label] / 1e6:6.1f} M decisions/s")
     print(f"  dask 1 -> 2 workers: {best['dask, 1 worker'] / best['dask, 2 workers']:.2f}x faster; "
           f"local 1 -> 2 processes: {best['local processes, --jobs 1'] / base:.2f}x faster")
     print(f"load average at the end: {os.getloadavg()}")

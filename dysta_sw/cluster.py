@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import re
 import threading
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -108,6 +109,12 @@ def parallelism(jobs: int | None = None) -> int:
     return jobs or os.cpu_count() or 1
 
 
+def _packed_call(fn, unit, *shared) -> bytes:
+    """``fn(unit, *shared)`` pickled: one opaque buffer for Dask to keep, measure and send, instead of
+    nested rows it would walk (``sizeof``) and serialise object by object."""
+    return pickle.dumps(fn(unit, *shared), protocol=pickle.HIGHEST_PROTOCOL)
+
+
 # ----------------------------------------------------------------------------- local processes
 
 _SHARED: tuple = ()
@@ -153,13 +160,13 @@ def map_units(fn, units, *, shared: dict | None = None, jobs: int | None = None,
         if s is not None:
             from distributed import as_completed as dask_completed
             refs = [s.scatter(k, v) for k, v in shared.items()]
-            futures = [s.client.submit(fn, u, *refs, pure=False) for u in units]
+            futures = [s.client.submit(_packed_call, fn, u, *refs, pure=False) for u in units]
             index = {f.key: i for i, f in enumerate(futures)}
             try:
                 # results arrive with their futures, fetched in the background as tasks finish
                 for fut, res in dask_completed(futures, with_results=True, loop=s.client.loop):
                     i = index[fut.key]
-                    results[i] = res
+                    results[i] = pickle.loads(res)
                     bar.update(weight(units[i]))
             finally:
                 for f in futures:

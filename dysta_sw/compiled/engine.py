@@ -18,6 +18,8 @@ ties go to the earliest arrival, and a NaN score, should one ever occur, wins as
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from ..engine import Profile, RunResult, get_profile
@@ -416,5 +418,19 @@ def simulate(tables, workloads, deadlines, policy, profile: Profile | str = "pap
             raise DystaInputError("a workload needs at least one request")
     if not workloads:
         return []
-    spec = _Spec(tables, policy, profile)
-    return [spec.run(w, d, record) for w, d in zip(workloads, deadlines)]
+    return [_spec(tables, policy, profile).run(w, d, record) for w, d in zip(workloads, deadlines)]
+
+
+#: Specs per tables object: a sweep simulates many runs of few (policy, profile) pairs on one
+#: scenario's tables, and a spec's copies of the tables (and dysta-hw's look-up tables) are the
+#: larger part of a short run's cost.
+_SPECS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _spec(tables, policy, profile: Profile) -> _Spec:
+    key = (type(policy), policy.name, policy.options, getattr(policy, "mode", None), getattr(policy, "_cfg", None),
+           profile)
+    specs = _SPECS.setdefault(tables, {})
+    if key not in specs:
+        specs[key] = _Spec(tables, policy, profile)
+    return specs[key]
