@@ -181,3 +181,25 @@ def test_cache_directory_falls_back_when_not_writable(tmp_path, monkeypatch):
     monkeypatch.setattr(_jit.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
     found = _jit._find_cache_dir()
     assert found.parent.parent == tmp_path / "tmp" and found.name == _jit.source_stamp()
+
+
+@pytest.mark.parametrize("cfg", [dict(fmt="fp16"), dict(fmt="bf16", mode="lean", time_shift=6),
+                                 dict(fmt="fp32", depth=8, time_bits=24)], ids=["fp16", "bf16-lean", "fp32-depth8"])
+def test_hardware_policy_configurations(cfg):
+    """Queues longer than the request table's 1/n look-up (depth), lean arithmetic, narrow time
+    registers that saturate: the compiled dysta-hw policy follows the reference."""
+    from dysta_sw.hwmodel import DystaHW, HwConfig
+    tab = h.tables(h.model_pattern("a/p/0.5", [[1e-3, 2e-3, 5e-4], [2e-3, 1e-3, 1e-3]],
+                                   [[0.2, 0.9, 0.5], [0.6, 0.1, 1.0]], shape=[100, 70000, 3]),
+                   h.model_pattern("b/p/0.5", [[4e-3, 1e-4, 1e-4]], [[0.0, 1.0, 0.3]], shape=[8, 8, 9000]))
+    rng = np.random.default_rng(5)
+    n = 90  # all but a few arrive at once: the queue holds more than 64 requests
+    w = h.workload(tab, np.sort(np.r_[np.zeros(80), rng.uniform(0, 0.05, 10)]), rng.integers(0, 2, n),
+                   np.zeros(n, int), rng.choice([1, 3, 9], n))
+    w.sample[:] = [rng.integers(0, tab.n_samples[m]) for m in w.mp]
+    d = w.deadlines(3.0)
+    policy = lambda: DystaHW(Options(), cfg=HwConfig(**cfg))  # noqa: E731
+    ref = reference(tab, [w], [d], policy(), record=True)[0]
+    got = compiled.simulate(tab, [w], [d], policy(), record=True)[0]
+    assert_same_run(ref, got)
+    assert got.extra["queue"].max() > 64
