@@ -122,7 +122,8 @@ def _workload_scenario(path: str) -> str:
 def speed_benchmark(a) -> int:
     """Decisions per second of the engine, its cold start, and the wall time of ``reproduce`` (dysta_sw.speed)."""
     from .speed import run_benchmark
-    return run_benchmark(traces=a.traces, jobs=a.jobs, quick_only=a.quick, reproduce=not a.no_reproduce)
+    return run_benchmark(traces=a.traces, jobs=a.jobs, quick_only=a.quick, reproduce=not a.no_reproduce,
+                         cluster=a.cluster)
 
 
 # ----------------------------------------------------------------------------- reproduce

@@ -154,7 +154,10 @@ def _child_reproduce(out: str, quick: bool, jobs: int | None, traces: str | None
 # ----------------------------------------------------------------------------- the benchmark
 
 def run_benchmark(traces: str | None = None, jobs: int | None = None, quick_only: bool = False,
-                  reproduce: bool = True, seeds: int = 5, requests: int = 1000, out=print) -> int:
+                  reproduce: bool = True, seeds: int = 5, requests: int = 1000, cluster: str | None = None,
+                  out=print) -> int:
+    """Print the figures listed in the module documentation; ``cluster`` (a Dask scheduler address)
+    runs the timed ``reproduce`` on that cluster, the per-core figures are this machine's."""
     from .compiled import engine as compiled
     from .engine import simulate as reference
     from .policies import HW_POLICY_NAMES, POLICY_NAMES, make_policy
@@ -230,14 +233,18 @@ def run_benchmark(traces: str | None = None, jobs: int | None = None, quick_only
 
     # -- whole reproduce, cold JIT cache
     if reproduce:
-        cores = jobs or os.cpu_count()
+        from .cluster import resolve
+        address = resolve(cluster)
+        where = f"on the Dask cluster {address}" if address else f"on {jobs or os.cpu_count()} core(s)"
         for quick in ((True,) if quick_only else (True, False)):
             with tempfile.TemporaryDirectory(prefix="dysta-jit-") as cache, \
                     tempfile.TemporaryDirectory(prefix="dysta-report-") as report_dir:
-                out(f"\nwhole `dysta reproduce{' --quick' if quick else ''}` on {cores} core(s), empty JIT cache, "
+                out(f"\nwhole `dysta reproduce{' --quick' if quick else ''}` {where}, empty JIT cache, "
                     f"fresh process (load average {_load()})...")
-                res = _child(["reproduce", report_dir, "1" if quick else "0", str(jobs or 0), traces or ""],
-                             _fresh_env(cache))
+                env = _fresh_env(cache)
+                if address:
+                    env["DYSTA_CLUSTER"] = address
+                res = _child(["reproduce", report_dir, "1" if quick else "0", str(jobs or 0), traces or ""], env)
             goal = 10 if quick else 30
             out(f"  {res['wall']:.1f} s wall (goal <= {goal} s), {res['cpu']:.1f} s CPU (this process and its "
                 "workers and tools), of which:")
