@@ -27,9 +27,18 @@ def lint(session):
 
 @nox.session
 def bench(session):
-    """Engine speed: decisions per second, and the wall time of the whole reproduce grid."""
-    session.install("-e", ".")
+    """Engine speed: cold/warm JIT start, decisions per second per scheduler against a minimal-loop
+    bound, and the wall time of the whole reproduce (quick and full, empty JIT cache) by section."""
+    session.install("-e", ".[hw,synth]")  # the report's hardware sections are part of what is timed
     session.run("dysta", "bench", "--speed", *session.posargs)
+
+
+@nox.session(name="cluster-scaling")
+def cluster_scaling(session):
+    """A 100-seed Table 5 grid on local processes and on a 1- and 2-worker Dask cluster on
+    127.0.0.1 (benchmarks/cluster_scaling.py; docs/cluster.md)."""
+    session.install("-e", ".[cluster]")
+    session.run("python", "benchmarks/cluster_scaling.py", *session.posargs)
 
 
 @nox.session

@@ -1,7 +1,9 @@
 """Speed of the floating-point golden model on one core, in operations per second.
 
 The golden model must keep up with Verilator when checking hardware: at least 10 million FP16
-operations per second. Prints ops/s per operation, format and mode on random bit patterns.
+operations per second. Prints ops/s per operation, format and mode on random bit patterns, for
+the numpy golden model and, beside it, the compiled kernels the engine uses per decision
+(dysta_sw.compiled.fp, the same bits; their JIT compilation is done before timing).
 
     python benchmarks/fp_speed.py [--n 4000000] [--formats fp16,bf16,fp32]
 """
@@ -20,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from dysta_sw import fp  # noqa: E402
+from dysta_sw.compiled import fp as cfp  # noqa: E402
 
 TARGET = 10e6  # FP16 operations per second
 
@@ -48,7 +51,7 @@ def main(argv=None) -> int:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
     rng = np.random.default_rng(0)
     worst16 = float("inf")
-    print(f"{'op':<9} {'fmt':<5} {'mode':<5} {'Mops/s':>8}")
+    print(f"{'op':<9} {'fmt':<5} {'mode':<5} {'Mops/s':>8} {'compiled':>9}")
     for fmt in fmts:
         a = rng.integers(0, 1 << fmt.width, args.n).astype(fmt.dtype)
         b = rng.integers(0, 1 << fmt.width, args.n).astype(fmt.dtype)
@@ -63,11 +66,20 @@ def main(argv=None) -> int:
                 "minimum": partial(fp.minimum, a, b, fmt, mode),
                 "clamp0": partial(fp.clamp0, a, fmt, mode),
             }
+            compiled = {
+                "add": partial(cfp.add_array, a, b, fmt, mode),
+                "sub": partial(cfp.sub_array, a, b, fmt, mode),
+                "mul": partial(cfp.mul_array, a, b, fmt, mode),
+                "from_int": partial(cfp.from_int_array, ints, 32, True, fmt, mode),
+                "lt_total": partial(cfp.lt_total_array, a, b, fmt, mode),
+                "clamp0": partial(cfp.clamp0_array, a, fmt, mode),
+            }
             for name, fn in ops.items():
                 r = _rate(fn, args.n)
                 if fmt == fp.FP16:
                     worst16 = min(worst16, r)
-                print(f"{name:<9} {fmt.name:<5} {mode:<5} {r / 1e6:8.1f}", flush=True)
+                c = f"{_rate(compiled[name], args.n) / 1e6:9.1f}" if name in compiled else f"{'-':>9}"
+                print(f"{name:<9} {fmt.name:<5} {mode:<5} {r / 1e6:8.1f} {c}", flush=True)
     if fp.FP16 in fmts:
         verdict = "meets" if worst16 >= TARGET else "MISSES"
         print(f"slowest FP16 operation: {worst16 / 1e6:.1f}M ops/s on one core ({verdict} the 10M target)")

@@ -239,19 +239,33 @@ def synth_scheduler(target: str, *, depth: int = 64, fmt: str = "fp16", shared: 
     return res
 
 
+def _sweep_unit(unit) -> dict:
+    """One design of a sweep (a cluster task: module level, so workers import it by name)."""
+    target, depth, fmt, shared, kw = unit
+    return synth_scheduler(target, depth=depth, fmt=fmt, shared=shared, **kw)
+
+
 def sweep(target: str = "xcup", *, depths=SWEEP_DEPTHS, fmts=SWEEP_FMTS, units=(True, False), jobs: int = 2,
           progress: bool = True, freq_mhz: float = 200.0, pnr: bool = True, use_cache: bool = True,
-          **params) -> list[dict]:
+          cluster: str | None = None, **params) -> list[dict]:
     """:func:`synth_scheduler` over ``depths`` x ``fmts`` x ``units`` (``shared`` flags), ``jobs``
     at once (the tools are subprocesses), with a progress bar; rows in sweep order. ``params``
-    (``mode``, ``stages``, ...) apply to every design."""
+    (``mode``, ``stages``, ...) apply to every design. With a Dask ``cluster`` address (or
+    ``$DYSTA_CLUSTER``, see :mod:`dysta_sw.cluster`) each design is a task on the cluster, whose
+    workers need the hw and synth extras; each caches its results in its own ``cache_dir()``."""
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
     from tqdm import tqdm
 
+    from dysta_sw import cluster as cl
+
     if target not in TARGETS:
         raise ValueError(f"unknown synthesis target {target!r}; choose one of: {', '.join(TARGETS)}")
     configs = [(d, f, s) for d in depths for f in fmts for s in units]
+    if cl.resolve(cluster) is not None or cl.current() is not None:
+        kw = {"freq_mhz": freq_mhz, "pnr": pnr, "use_cache": use_cache, **params}
+        return cl.map_units(_sweep_unit, [(target, d, f, s, kw) for d, f, s in configs], cluster=cluster,
+                            progress=progress, desc=f"synth {target}", unit="design")
 
     def one(c):
         d, f, s = c

@@ -37,6 +37,12 @@ def _add_traces(p):
                    help=f"trace pack: a shipped pack name or a file path (default: {DEFAULT_PACK})")
 
 
+def _add_cluster(p):
+    p.add_argument("--cluster", metavar="ADDRESS", default=None,
+                   help="run on the Dask cluster whose scheduler is at ADDRESS, e.g. tcp://host:8786 (default: "
+                   "$DYSTA_CLUSTER, else local processes; needs the cluster extra; see docs/cluster.md)")
+
+
 def _add_policy_options(p):
     g = p.add_argument_group("policy options")
     g.add_argument("--beta", type=float, default=0.01, help="Dysta static-score slack weight (default 0.01)")
@@ -87,7 +93,7 @@ def cmd_bench(a) -> int:
         sweeps = [sweep.grid(s, a.rate or [pack.paper_rate(s)], a.slo, schedulers, seeds=tuple(range(a.seeds)),
                              n_requests=a.requests, profile=a.profile, options=opts, traces=a.traces)
                   for s in a.scenario]
-    res = sweep.run(sweeps, jobs=a.jobs)
+    res = sweep.run(sweeps, jobs=a.jobs, cluster=a.cluster)
     if a.runs_csv:
         report.write_csv(res.rows, report.TIDY_KEYS, a.runs_csv)
     means = res.means()
@@ -114,30 +120,10 @@ def _workload_scenario(path: str) -> str:
 
 
 def speed_benchmark(a) -> int:
-    """Decisions per second of the engine, and the wall time of the whole ``reproduce`` grid."""
-    from .engine import simulate
-    from .policies import make_policy
-    pack = resolve_pack(a.traces)
-    print(f"engine speed (one process), traces {pack.name}")
-    for scenario in ("attnn", "cnn"):
-        tables = ScenarioTables.build(pack, scenario)
-        rate = pack.paper_rate(scenario)
-        works = [wl.generate(tables, rate, 1000, s, pack) for s in range(5)]
-        dls = [w.deadlines(10.0) for w in works]
-        for name in ("fcfs", "sjf", "prema", "planaria", "sdrm3", "dysta"):
-            for batch in (1, 5):
-                t0 = time.perf_counter()
-                res = simulate(tables, works[:batch], dls[:batch], make_policy(name))
-                dt = time.perf_counter() - t0
-                dec = sum(r.decisions for r in res)
-                print(f"  {scenario:5s} {name:9s} batch {batch}: {dec / dt:>10,.0f} decisions/s "
-                      f"({dec} decisions, {dt:.3f} s)")
-    cfg = report.Config(quick=a.quick, traces=a.traces)
-    print(f"whole {'quick ' if a.quick else ''}reproduce grid on {a.jobs or 'all'} core(s)...", flush=True)
-    res = report.run_grid(cfg, jobs=a.jobs)
-    print(f"  {len(res.rows)} result rows, {res.decisions:,} decisions in {res.wall_s:.1f} s wall "
-          f"({res.decisions / res.wall_s:,.0f} decisions/s)")
-    return 0
+    """Decisions per second of the engine, its cold start, and the wall time of ``reproduce`` (dysta_sw.speed)."""
+    from .speed import run_benchmark
+    return run_benchmark(traces=a.traces, jobs=a.jobs, quick_only=a.quick, reproduce=not a.no_reproduce,
+                         cluster=a.cluster)
 
 
 # ----------------------------------------------------------------------------- reproduce
@@ -146,7 +132,9 @@ def cmd_reproduce(a) -> int:
     cfg = report.Config(quick=a.quick, seeds=a.seeds, requests=a.requests, profile=a.profile, traces=a.traces,
                         options=_options(a))
     t0 = time.perf_counter()
-    path = report.reproduce(cfg, a.out, jobs=a.jobs)
+    from .cluster import session
+    with session(a.cluster):  # one connection for every sweep of the report (local without one)
+        path = report.reproduce(cfg, a.out, jobs=a.jobs)
     print(f"wrote {path} ({time.perf_counter() - t0:.1f} s)")
     return 0
 
@@ -241,7 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--jobs", type=_positive_int, default=None, help="processes (default: all cores)")
     b.add_argument("--speed", action="store_true",
                    help="engine speed benchmark: decisions/s and the wall time of the whole reproduce grid")
-    b.add_argument("--quick", action="store_true", help="with --speed: time the quick grid")
+    b.add_argument("--quick", action="store_true", help="with --speed: time the quick reproduce only")
+    b.add_argument("--no-reproduce", action="store_true", help="with --speed: skip the whole-reproduce timings")
+    _add_cluster(b)
     _add_traces(b)
     _add_policy_options(b)
     b.set_defaults(func=cmd_bench)
@@ -253,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--requests", type=_positive_int, default=None, help="override requests per run")
     r.add_argument("--profile", choices=("paper", "reference"), default="paper")
     r.add_argument("--jobs", type=_positive_int, default=None, help="processes (default: all cores)")
+    _add_cluster(r)
     _add_traces(r)
     _add_policy_options(r)
     r.set_defaults(func=cmd_reproduce)

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .compiled import formulas as F
 from .errors import DystaInputError
 from .tables import ScenarioTables
 from .workload import Workload
@@ -320,7 +321,7 @@ def simulate(tables: ScenarioTables, workloads: list[Workload], deadlines: list[
         lb = st.lut_base[rows, c]
         if predictor is not None:
             # r = rho / rhobar; a layer whose mean density is 0 gives r = 1 (no information).
-            ratio = np.where(rhobar_zero[lb + layer], 1.0, rho[flat] * inv_rhobar[lb + layer])
+            ratio = F.density_ratio(rho[flat], inv_rhobar[lb + layer], rhobar_zero[lb + layer])
             st.gamma[rows, c] = predictor.update(st, rows, c, ratio)
         nxt = layer + 1
         st.next[rows, c] = nxt

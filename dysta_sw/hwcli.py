@@ -168,8 +168,10 @@ def cmd_synth(a) -> int:
             extra = {k: v for k, v in _design_params(a).items() if k not in ("depth", "fmt")}  # mode, stages
             results = synth.sweep(a.target, depths=depths, fmts=fmts, units=units, jobs=a.jobs,
                                   progress=not a.no_progress and sys.stderr.isatty(), freq_mhz=a.freq,
-                                  pnr=not a.no_pnr, use_cache=not a.no_cache, **extra)
+                                  pnr=not a.no_pnr, use_cache=not a.no_cache, cluster=a.cluster, **extra)
         else:
+            if a.cluster:
+                raise DystaInputError("--cluster distributes a --sweep; one design is synthesized here, without it")
             from dysta_hw.sched import DystaScheduler
             params = {**_design_params(a), "shared": a.shared}
             DystaScheduler(**params)  # parameter errors first
@@ -268,6 +270,9 @@ def add_commands(sub) -> None:
     y.add_argument("--fmts", default="fp16,bf16,fp32", help="sweep formats (default fp16,bf16,fp32)")
     y.add_argument("--units", choices=("both", "shared", "separate"), default="both", help="sweep units")
     y.add_argument("--jobs", type=_positive_int, default=2, help="syntheses at once (default 2)")
+    y.add_argument("--cluster", metavar="ADDRESS", default=None,
+                   help="with --sweep: synthesize on the Dask cluster whose scheduler is at ADDRESS, e.g. "
+                   "tcp://host:8786 (default: $DYSTA_CLUSTER, else here; see docs/cluster.md)")
     y.add_argument("--no-progress", action="store_true", help="no progress bar")
     y.add_argument("--out", default=None, metavar="DIR",
                    help="also write synth.json, synth.md and the Fig. 16-style plot fig16_resources.png here")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .compiled import formulas as F
 from .errors import DystaInputError
 
 PREDICTORS = ("last-one", "last-n", "average-all")
@@ -91,14 +92,17 @@ class Predictor:
         count = st.pred_count[rows, c] + 1
         st.pred_count[rows, c] = count
         if self.kind == "last-one":
-            return self.scale * ratio
+            return F.gamma_mean(self.scale, ratio, 1)
         if self.kind == "average-all":
             s = st.pred_sum[rows, c] + ratio
             st.pred_sum[rows, c] = s
-            return self.scale * s / count
+            return F.gamma_mean(self.scale, s, count)
         hist = st.float_fields([f"pred_hist{k}" for k in range(self.n)])
         hist[(count - 1) % self.n, rows, c] = ratio
-        return self.scale * hist[:, rows, c].sum(axis=0) / np.minimum(count, self.n)
+        total = hist[0, rows, c]
+        for k in range(1, self.n):  # window-slot order, as the compiled engine sums
+            total = total + hist[k, rows, c]
+        return F.gamma_mean(self.scale, total, np.minimum(count, self.n))
 
 
 # ----------------------------------------------------------------------------- policies
@@ -127,7 +131,7 @@ class Policy:
     def remaining(self, st, sl):
         """Estimated remaining latency: ``gamma * Rbar`` (sparse) or the per-model ``Rbar``."""
         if self.sparse:
-            return st.gamma[:, sl] * st.cur["rbar"][:, sl]
+            return F.remaining_sparse(st.gamma[:, sl], st.cur["rbar"][:, sl])
         return st.cur["rbar_model"][:, sl]
 
     def tiso(self, st, sl):
@@ -199,13 +203,12 @@ class PREMA(Policy):
             waited = t - st.last[:, sl]
         else:
             # The request that ran since the previous decision was not waiting.
-            since = np.maximum(st.tprev[:, None], st.arrival[:, sl])
             running = st.rid[:, sl] == st.prev_rid[:, None]
-            waited = np.where(running, 0.0, t - since)
+            waited = F.prema_waited(t, st.tprev[:, None], st.arrival[:, sl], running)
         tok = st.tokens[:, sl]
-        tok += np.where(valid, p * np.maximum(waited, 0.0) / self.tiso(st, sl), 0.0)
+        tok += np.where(valid, F.prema_gain(p, waited, self.tiso(st, sl)), 0.0)
         top = np.where(valid, tok, -np.inf).max(axis=1, keepdims=True)
-        threshold = np.where(top >= 9, 9.0, np.where(top >= 3, 3.0, 1.0))
+        threshold = F.prema_threshold(top)
         return np.where(tok >= threshold, self.remaining(st, sl), np.inf)
 
 
@@ -220,11 +223,8 @@ class Planaria(Policy):
 
     def score(self, st, sl, valid, wake):
         slack = st.deadline[:, sl] - st.t[:, None]
-        p = st.priority[:, sl]
-        live = slack > 0
-        live_score = -p / np.where(live, slack, 1.0)
-        any_live = (live & valid).any(axis=1, keepdims=True)
-        return np.where(any_live, np.where(live, live_score, np.inf), -p)
+        any_live = ((slack > 0) & valid).any(axis=1, keepdims=True)
+        return F.planaria_score(st.priority[:, sl], slack, any_live)
 
 
 class SDRM3(Policy):
@@ -245,13 +245,10 @@ class SDRM3(Policy):
 
     def score(self, st, sl, valid, wake):
         t = st.t[:, None]
-        rem = self.remaining(st, sl)
-        slack = st.deadline[:, sl] - t
-        urgency = np.where(slack > 0, np.minimum(1.0, rem / np.where(slack > 0, slack, 1.0)), 1.0)
-        nxt = st.gamma[:, sl] * st.cur["lbar"][:, sl] if self.sparse else st.cur["lbar_model"][:, sl]
-        # A layer predicted to take no time (gamma = 0) gets the largest finite fairness.
-        fairness = (t - st.last[:, sl]) / np.maximum(nxt, 1e-12)
-        return -(urgency + self.options.alpha * fairness)
+        nxt = (F.remaining_sparse(st.gamma[:, sl], st.cur["lbar"][:, sl]) if self.sparse
+               else st.cur["lbar_model"][:, sl])
+        return F.sdrm3_score(self.remaining(st, sl), st.deadline[:, sl] - t, t - st.last[:, sl], nxt,
+                             self.options.alpha)
 
 
 class Dysta(Policy):
@@ -298,7 +295,7 @@ class Dysta(Policy):
         lat = req["tiso_true" if self.mode == "oracle" else ("tiso_est" if self.sparse else "tiso_est_model")]
         beta = self.options.beta
         with np.errstate(invalid="ignore"):  # the sentinel column has inf - inf
-            st.add("score0", lat + beta * (req["deadline"] - req["arrival"] - lat))
+            st.add("score0", F.dysta_static(lat, req["deadline"], req["arrival"], beta))
 
     def score(self, st, sl, valid, wake):
         if self.mode == "static":
@@ -309,16 +306,8 @@ class Dysta(Policy):
         else:
             trem, tiso = self.remaining(st, sl), self.tiso(st, sl)
         eta = self.options.beta if st.profile.eta_from_beta else self.options.eta
-        # score = trem + eta * (max(0, D - t - trem) + (t - last) / tiso / |Q| / C), in place.
-        slack = np.subtract(st.deadline[:, sl], t)
-        slack -= trem
-        np.maximum(slack, 0.0, out=slack)
-        pen = np.subtract(t, st.last[:, sl])
-        pen /= tiso
-        pen /= st.q[:, None] * st.tables.capacity
-        slack += pen
-        slack *= eta
-        score = np.add(slack, trem, out=slack)
+        score = F.dysta_dynamic(trem, st.deadline[:, sl], t, st.last[:, sl], tiso, st.q[:, None],
+                                st.tables.capacity, eta)
         if st.profile.static_score and wake.any():
             score = np.where(wake[:, None], st.score0[:, sl], score)
         return score

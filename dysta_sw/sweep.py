@@ -5,25 +5,25 @@ parent process, and handed to every scheduler and SLO multiplier. Schedulers tha
 deadlines (fcfs, sjf, sjf-sparse, prema, prema-sparse) run once per table and are evaluated
 against every multiplier, since their decisions cannot depend on it.
 
-Work is split into tasks of at most ``CHUNK`` runs of one scheduler; the engine advances the runs
-of a task in lockstep (see :mod:`dysta_sw.engine`), and tasks go to a process pool using every
-core. Results are *tidy*: one row per (scenario, rate, slo, scheduler, seed) run, plus the means
-over seeds.
+A task holds the runs of request tables (every scheduler and multiplier on them: several tables
+to a task, or one table's runs split over tasks, so that every worker gets a few tasks); each
+run goes through the compiled
+engine (:mod:`dysta_sw.compiled.engine`), and tasks go to a process pool using every core, or
+to a Dask cluster (:mod:`dysta_sw.cluster`). Results are *tidy*: one row per (scenario, rate,
+slo, scheduler, seed) run, plus the means over seeds, identical however the tasks ran.
 """
 
 from __future__ import annotations
 
-import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 import numpy as np
-from tqdm import tqdm
 
 from . import metrics
 from . import workload as wl
-from .engine import get_profile, simulate
+from .engine import get_profile
+from .engine import simulate as reference_simulate
 from .errors import DystaInputError
 from .policies import Options, make_policy
 from .tables import ScenarioTables
@@ -79,59 +79,105 @@ def grid(scenario: str, rates, slos, schedulers, **kw) -> Sweep:
 _TABLES: dict = {}
 
 
-def _tables(traces: str | None, scenario: str):
-    key = (traces, scenario)
+def _tables(traces: str | None, scenario: str, pack=None):
+    """The pack and one scenario's tables, built once per process (``pack`` given: keyed by its
+    fingerprint, as on a cluster worker; else resolved from ``traces``)."""
+    key = (pack.fingerprint if pack is not None else traces, scenario)
     if key not in _TABLES:
-        pack = resolve_pack(traces)
+        pack = pack if pack is not None else resolve_pack(traces)
         _TABLES[key] = (pack, ScenarioTables.build(pack, scenario))
     return _TABLES[key]
 
 
 @dataclass
 class _Task:
+    """Runs on request tables (common random numbers): ``items`` are (rate, seed, workload, runs)
+    with ``runs`` a list of (scheduler, [slo, ...])."""
+
     sweep: Sweep
-    scheduler: str
-    runs: list  #: (rate, seed, workload, [slo, ...])
+    items: list
+
+    @property
+    def weight(self) -> int:
+        """Runs, for the progress bar."""
+        return sum(len(runs) for *_, runs in self.items)
+
+    @property
+    def cost(self) -> int:
+        """Requests times runs: what the task's time is roughly proportional to."""
+        return sum(len(w) * len(runs) for _, _, w, runs in self.items)
 
 
-def _run_task(task: _Task) -> list[dict]:
+def simulate(tables, workloads, deadlines, policy, profile):
+    """The compiled engine (:mod:`dysta_sw.compiled.engine`), or the readable one for a policy it lacks."""
+    from .compiled import engine as compiled
+    if compiled.supports(policy):
+        return compiled.simulate(tables, workloads, deadlines, policy, profile)
+    return reference_simulate(tables, workloads, deadlines, policy, profile)
+
+
+def warm() -> None:
+    """Compile (or load from the disk cache) the compiled engine, before worker processes fork."""
+    from .compiled import engine as compiled
+    compiled.warm()
+
+
+def _run_task(task: _Task, pack=None) -> list[dict]:
     sw = task.sweep
-    pack, tables = _tables(sw.traces, sw.scenario)
-    policy = make_policy(task.scheduler, sw.options)
-    works = [w for _, _, w, _ in task.runs]
-    deadlines = [w.deadlines(slos[0]) for _, _, w, slos in task.runs]
-    results = simulate(tables, works, deadlines, policy, sw.profile)
+    pack, tables = _tables(sw.traces, sw.scenario, pack)
     rows = []
-    for (rate, seed, w, slos), res in zip(task.runs, results):
-        for slo in slos:
-            m = metrics.compute(tables, w, res.finish, w.deadlines(slo), res.preemptions, res.decisions)
-            rows.append({"scenario": sw.scenario, "rate": rate, "slo": slo, "scheduler": task.scheduler,
-                         "seed": seed, "profile": sw.profile, "requests": len(w), "pack": pack.name,
-                         "synthetic": pack.synthetic, **m})
+    for rate, seed, w, runs in task.items:
+        for name, slos in runs:
+            policy = make_policy(name, sw.options)
+            res = simulate(tables, [w], [w.deadlines(slos[0])], policy, sw.profile)[0]
+            for slo in slos:
+                m = metrics.compute(tables, w, res.finish, w.deadlines(slo), res.preemptions, res.decisions)
+                rows.append({"scenario": sw.scenario, "rate": rate, "slo": slo, "scheduler": name,
+                             "seed": seed, "profile": sw.profile, "requests": len(w), "pack": pack.name,
+                             "synthetic": pack.synthetic, **m})
     return rows
 
 
-def _tasks(sw: Sweep) -> list[_Task]:
+#: Tasks per unit of parallelism (worker or process) a sweep aims at: enough to balance the
+#: load to the end, few enough that a task's overhead (a cluster's messages) stays small.
+TASKS_PER_WORKER = 8
+
+
+def _tasks(sw: Sweep, parallel: int) -> list[_Task]:
+    """About ``TASKS_PER_WORKER * parallel`` tasks: the request tables' runs, with several tables
+    to a task when there are many, or a table's runs split over several tasks (at most ``CHUNK``
+    runs each) when there are few."""
     pack, tables = _tables(sw.traces, sw.scenario)
     rates = list(dict.fromkeys(r for r, _ in sw.points))
     if sw.workloads is not None:
         tables_for = dict(sw.workloads)
     else:
         tables_for = {(r, s): wl.generate(tables, r, sw.n_requests, s, pack) for r in rates for s in sw.seeds}
-    tasks = []
-    for name in sw.schedulers:
-        aware = make_policy(name, sw.options).uses_deadline
+    aware = {name: make_policy(name, sw.options).uses_deadline for name in sw.schedulers}
+    items = []
+    for (rate, seed), w in tables_for.items():
+        slos = [m for r, m in sw.points if r == rate]
+        if not slos:
+            continue
         runs = []
-        for (rate, seed), w in tables_for.items():
-            slos = [m for r, m in sw.points if r == rate]
-            if not slos:
-                continue
-            if aware:
-                runs += [(rate, seed, w, [m]) for m in slos]
-            else:
-                runs.append((rate, seed, w, slos))
-        for i in range(0, len(runs), CHUNK):
-            tasks.append(_Task(sw, name, runs[i:i + CHUNK]))
+        for name in sw.schedulers:
+            runs += [(name, [m]) for m in slos] if aware[name] else [(name, slos)]
+        items.append((rate, seed, w, runs))
+    target = TASKS_PER_WORKER * parallel
+    if len(items) >= target:
+        # Deal the tables out largest first to the lightest task, so the tasks weigh alike.
+        groups: list[list] = [[] for _ in range(target)]
+        load = [0] * target
+        for item in sorted(items, key=lambda it: -len(it[2]) * len(it[3])):
+            k = load.index(min(load))
+            groups[k].append(item)
+            load[k] += len(item[2]) * len(item[3])
+        return [_Task(sw, g) for g in groups if g]
+    pieces = -(-target // max(1, len(items)))
+    tasks = []
+    for rate, seed, w, runs in items:
+        size = max(1, min(CHUNK, -(-len(runs) // pieces)))
+        tasks += [_Task(sw, [(rate, seed, w, runs[i:i + size])]) for i in range(0, len(runs), size)]
     return tasks
 
 
@@ -146,31 +192,42 @@ class SweepResult:
         return mean_over_seeds(self.rows)
 
 
-def run(sweeps: list[Sweep], jobs: int | None = None, progress: bool | None = None) -> SweepResult:
-    """Run every sweep; ``jobs`` processes (default: all cores); a progress bar on a terminal."""
+def run(sweeps: list[Sweep], jobs: int | None = None, progress: bool | None = None,
+        cluster: str | None = None) -> SweepResult:
+    """Run every sweep on ``jobs`` processes (default: all cores) or on the Dask cluster at
+    ``cluster`` (see :mod:`dysta_sw.cluster`; also an open :func:`dysta_sw.cluster.session` or
+    ``$DYSTA_CLUSTER``), with a progress bar on a terminal. The rows and their order are the same
+    whichever way they ran."""
+    from . import cluster as cl
+    address = cl.resolve(cluster)
+    if address is not None and (cl.current() is None or cl.current().address != address):
+        with cl.session(address):  # one connection for the whole run
+            return run(sweeps, jobs, progress, address)
     for sw in sweeps:
         sw.validate()
     t0 = time.perf_counter()
-    tasks = [t for sw in sweeps for t in _tasks(sw)]
-    # Largest tasks first keeps the pool busy to the end.
-    tasks.sort(key=lambda t: -sum(len(w) for _, _, w, _ in t.runs))
-    jobs = jobs or os.cpu_count() or 1
-    total = sum(len(t.runs) for t in tasks)
-    rows: list[dict] = []
-    bar = tqdm(total=total, unit="run", desc="simulating", disable=(None if progress is None else not progress),
-               leave=False)
-    with bar:
-        if jobs == 1 or len(tasks) == 1:
-            for t in tasks:
-                rows += _run_task(t)
-                bar.update(len(t.runs))
-        else:
-            with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
-                futures = {pool.submit(_run_task, t): t for t in tasks}
-                for fut in as_completed(futures):
-                    rows += fut.result()
-                    bar.update(len(futures[fut].runs))
-    order = {(sw.scenario, name): k for k, sw in enumerate(sweeps) for name in sw.schedulers}
+    remote = cl.current() is not None
+    parallel = cl.parallelism(jobs)
+    tasks = [t for sw in sweeps for t in _tasks(sw, parallel)]
+    # Largest tasks first keeps the workers busy to the end.
+    tasks.sort(key=lambda t: -t.cost)
+    shared = {}
+    packs = {sw.traces: _tables(sw.traces, sw.scenario)[0] for sw in sweeps}
+    if remote and len(packs) == 1:
+        # The workers get the trace pack once (it may be a file only this machine has); tasks
+        # carry their request table and parameters only. (Sweeps over several packs resolve
+        # their pack by name on each worker.)
+        (pack,) = packs.values()
+        shared = {("pack", pack.fingerprint): pack}
+    results = cl.map_units(_run_task, tasks, shared=shared, jobs=jobs, progress=progress,
+                           desc="simulating", unit="run", weight=lambda t: t.weight, warm=warm)
+    rows = [r for res in results for r in res]
+    # Sweep (scenario), then scheduler as listed, then rate, multiplier and seed: a total order
+    # of the rows, whatever order the tasks finished in.
+    order: dict = {}
+    for k, sw in enumerate(sweeps):
+        for j, name in enumerate(sw.schedulers):
+            order.setdefault((sw.scenario, name), (k, j))
     rows.sort(key=lambda r: (order[(r["scenario"], r["scheduler"])], r["rate"], r["slo"], r["seed"]))
     seen = set()
     decisions = 0

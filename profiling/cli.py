@@ -131,17 +131,26 @@ def main(argv=None) -> int:
     pk.add_argument("--cost-model", choices=("ours", "artifact"), help="override the CNNs' Eyeriss-V2 cost model")
     pk.add_argument("--attnn-cost-model", choices=("ours", "artifact"),
                     help="override the attention models' Sanger cost model")
+    pk.add_argument("--cluster", metavar="ADDRESS", default=None,
+                    help="profile the model-patterns on the Dask cluster at ADDRESS, e.g. tcp://host:8786 "
+                         "(default: $DYSTA_CLUSTER, else here, one after another; see docs/cluster.md)")
     a = ap.parse_args(argv)
     if a.cmd == "profile":
         return cmd_profile(a)
     from . import cnn, pack
 
     t0 = time.time()
+    from dysta_sw.errors import DystaInputError
+
     only = set(a.only) if a.only else None
-    tp = pack.build_pack(a.samples, seed=a.seed, name=a.name,
-                         cnn_models=[m for m in cnn.CNN_NAMES if only is None or m in only],
-                         attnn_models=None if only is None else only,
-                         cost_model=a.cost_model, attnn_cost_model=a.attnn_cost_model)
+    try:
+        tp = pack.build_pack(a.samples, seed=a.seed, name=a.name,
+                             cnn_models=[m for m in cnn.CNN_NAMES if only is None or m in only],
+                             attnn_models=None if only is None else only,
+                             cost_model=a.cost_model, attnn_cost_model=a.attnn_cost_model, cluster=a.cluster)
+    except DystaInputError as e:
+        print(f"python -m profiling pack: error: {e}", file=sys.stderr)
+        return 2
     _save(tp, a.out)
     print(f"{a.name}: {len(tp.model_patterns)} model-patterns -> {a.out} in {time.time() - t0:.0f} s")
     return 0

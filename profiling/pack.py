@@ -315,34 +315,48 @@ def regenerate(meta: dict, n_samples: int, progress: bool = False) -> ModelPatte
                        hw=cnn_hw(r["cost_model"]), low_light_fraction=r["low_light_fraction"], progress=progress)
 
 
+def _profile_unit(unit) -> tuple[str, ModelPattern]:
+    """One model-pattern of :func:`build_pack`: ``(scenario, keyword arguments)``. Module level, so
+    that cluster workers import it by name."""
+    scenario, kw = unit
+    kw = dict(kw)
+    if scenario == "attnn":
+        return scenario, profile_attention(kw.pop("model"), kw.pop("n_samples"), **kw)
+    hw = cnn_hw(kw.pop("cost_model"))
+    return scenario, profile_cnn(kw.pop("model"), kw.pop("pattern"), kw.pop("rate"), kw.pop("n_samples"), hw=hw, **kw)
+
+
 def build_pack(n_samples: int = 100, *, seed: int = 2023, name: str = "measured-v2",
                cnn_models=cnn.CNN_NAMES, attnn_models=None, progress: bool = True, out_name: str | None = None,
-               cost_model: str | None = None, attnn_cost_model: str | None = None) -> TracePack:
+               cost_model: str | None = None, attnn_cost_model: str | None = None, resolution: int | None = None,
+               cluster: str | None = None) -> TracePack:
     """Profile both scenarios of pack ``name`` (:data:`PACKS`) into one pack (named ``out_name``,
     default ``name``). ``attnn_models`` (names, e.g. ``("bert",)``) and ``cnn_models`` select a part
-    of it; ``cost_model`` / ``attnn_cost_model`` override the spec's CNN / attention cost models."""
+    of it; ``cost_model`` / ``attnn_cost_model`` override the spec's CNN / attention cost models,
+    ``resolution`` its CNN input sizes (small test packs). Each model-pattern is one unit of :func:`dysta_sw.cluster.map_units`: here one after another, or
+    on the Dask ``cluster`` at that address (or ``$DYSTA_CLUSTER``), whose workers need the profiling
+    extra; the pack is the same (every unit is seeded)."""
     if name not in PACKS:
         raise ValueError(f"unknown measured pack {name!r}; choose one of {', '.join(PACKS)}")
     spec = dict(PACKS[name])
     spec["cost_model"] = cost_model or spec["cost_model"]
     spec["attnn_cost_model"] = attnn_cost_model or spec["attnn_cost_model"]
+    from dysta_sw.cluster import map_units
+
     t0 = time.time()
     mps: dict[str, ModelPattern] = {}
     scenarios: dict[str, list[str]] = {"attnn": [], "cnn": []}
-    for model, label, threshold, text, max_len in spec["attnn"]:
-        if attnn_models is not None and label not in attnn_models:
-            continue
-        mp = profile_attention(model, n_samples, threshold=threshold, seed=seed, max_len=max_len, text=text,
-                               extent=spec["extent"], name=label, cost_model=spec["attnn_cost_model"],
-                               progress=progress)
+    units = [("attnn", dict(model=model, n_samples=n_samples, threshold=threshold, seed=seed, max_len=max_len,
+                            text=text, extent=spec["extent"], name=label, cost_model=spec["attnn_cost_model"]))
+             for model, label, threshold, text, max_len in spec["attnn"]
+             if attnn_models is None or label in attnn_models]
+    units += [("cnn", dict(model=m, pattern=pattern, rate=rate, n_samples=n_samples,
+                           resolution=resolution or spec["resolution"][m], seed=seed, cost_model=spec["cost_model"]))
+              for m in cnn_models for pattern, rate in CNN_PATTERNS]
+    for scenario, mp in map_units(_profile_unit, units, jobs=1, cluster=cluster, progress=progress,
+                                  desc="profiling", unit="model-pattern"):
         mps[mp.name] = mp
-        scenarios["attnn"].append(mp.name)
-    for m in cnn_models:
-        for pattern, rate in CNN_PATTERNS:
-            mp = profile_cnn(m, pattern, rate, n_samples, resolution=spec["resolution"][m], seed=seed,
-                             hw=cnn_hw(spec["cost_model"]), progress=progress)
-            mps[mp.name] = mp
-            scenarios["cnn"].append(mp.name)
+        scenarios[scenario].append(mp.name)
     meta = {
         "synthetic": False,
         "description": spec["description"],

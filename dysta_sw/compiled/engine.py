@@ -1,0 +1,436 @@
+"""The compiled engine: one run's event loop in machine code (numba), O(|Q|) work per decision.
+
+:func:`simulate` has the interface and the results of the readable engine
+(:func:`dysta_sw.engine.simulate`), decision for decision: the same request chosen at every
+step, the same finish times, preemptions and (with ``record``) dispatch log. The semantics are
+the module documentation of :mod:`dysta_sw.engine` (SPEC 5); every policy formula comes from
+:mod:`dysta_sw.compiled.formulas`, which the readable policies use too, and the ``dysta-hw-*``
+arithmetic from :mod:`dysta_sw.compiled.hw`. tests/test_compiled_engine.py checks the two
+engines against each other on random workloads, every policy, predictor and profile.
+
+Layout of a run: the queue is an array of request indices in arrival order (admission appends,
+a finished request's slot is closed up); per-request state (next layer, last time, gamma,
+PREMA tokens, the predictor's window) lives in arrays indexed by request. A decision scans the
+queue once (twice for PREMA and Planaria, whose rules need the queue's largest token or whether
+any deadline is still reachable) and keeps the first least score, which is numpy's ``argmin``:
+ties go to the earliest arrival, and a NaN score, should one ever occur, wins as it does there.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+
+from ..engine import Profile, RunResult, get_profile
+from ..errors import DystaInputError
+from . import formulas
+from . import hw as H
+from . import kernels as F
+from ._jit import jit
+from .fp import key as fp_key
+from .fp import to_float as fp_to_float
+
+# Policy codes of the compiled loop.
+FCFS, SJF, PREMA, PLANARIA, SDRM3, DYSTA, DYSTA_STATIC, DYSTA_HW = range(8)
+# Predictor codes.
+PRED_NONE, PRED_LAST_ONE, PRED_LAST_N, PRED_AVERAGE_ALL = range(4)
+_PRED = {"last-one": PRED_LAST_ONE, "last-n": PRED_LAST_N, "average-all": PRED_AVERAGE_ALL}
+
+# Integer parameters (``ip``) and float parameters (``fpar``) of a run, by index.
+(I_POLICY, I_MUL_GAMMA, I_PRED, I_LAST_N, I_STRICT, I_REACC, I_STATIC_WAKE, I_RECORD,
+ I_HW_E, I_HW_M, I_HW_IEEE, I_HW_SHIFT, I_HW_WIDTH, I_HW_DEPTH, I_HW_ETA, I_HW_ONE) = range(16)
+F_SCALE, F_ETA, F_ALPHA, F_CAPACITY, F_CLOCK = range(5)
+
+
+@jit
+def _before(v, best):
+    """``v`` replaces the running minimum ``best`` as numpy's argmin would (first NaN, else first least)."""
+    return best == best and (v != v or v < best)
+
+
+@jit
+def _cycles(seconds, clock_hz):
+    return np.int64(np.rint(seconds * clock_hz))
+
+
+@jit
+def run(ip, fpar, reqf, reqi, lat, rho, inv_rhobar, rhobar_zero, rsrc, lsrc, hw_lut, hw_mp, hw_q, hw_req,
+        state_i, state_f, hist, finish, log_i, log_f):
+    """One run. Writes ``finish`` (and the log when recording); returns (preemptions, decisions).
+
+    ``reqf`` rows: arrival, deadline, priority, tiso (the policy's), static score.
+    ``reqi`` rows: LUT base, flat sample base, layer count, base of the remaining-latency source
+    ``rsrc``, model-pattern. ``hw_lut`` rows (dysta-hw): R, inv_rhobar, inv_shape, count_shift,
+    output size; ``hw_req`` rows: static score bits, deadline in cycles. The run's state arrives
+    initialised (see :func:`_state`; allocating it here would make numba compile numpy's
+    allocators into the kernel): ``state_i`` rows: queue slots, next layer, layers run, gamma
+    bits (dysta-hw); ``state_f`` rows: last time, gamma, PREMA tokens, the predictor's sum;
+    ``hist`` the last-n predictor's window per request.
+    """
+    arrival, deadline, priority, tiso, score0 = reqf[0], reqf[1], reqf[2], reqf[3], reqf[4]
+    lutb, sbase, nl, rbase, mp = reqi[0], reqi[1], reqi[2], reqi[3], reqi[4]
+    n = arrival.size
+    pol, mul_gamma, pred, last_n = ip[I_POLICY], ip[I_MUL_GAMMA] != 0, ip[I_PRED], ip[I_LAST_N]
+    strict, reacc, static_wake, record = ip[I_STRICT] != 0, ip[I_REACC] != 0, ip[I_STATIC_WAKE] != 0, ip[I_RECORD] != 0
+    E, M, ieee = ip[I_HW_E], ip[I_HW_M], ip[I_HW_IEEE] != 0
+    shift, width, depth, eta_bits = ip[I_HW_SHIFT], ip[I_HW_WIDTH], ip[I_HW_DEPTH], ip[I_HW_ETA]
+    scale, eta, alpha, capacity, clock = fpar[F_SCALE], fpar[F_ETA], fpar[F_ALPHA], fpar[F_CAPACITY], fpar[F_CLOCK]
+
+    slots, nxt, count, gbits = state_i[0], state_i[1], state_i[2], state_i[3]
+    last, gamma, tokens, psum = state_f[0], state_f[1], state_f[2], state_f[3]
+
+    t = 0.0
+    tprev = 0.0
+    hi = 0
+    q = 0
+    nfin = 0
+    prev_rid = -1
+    prev_open = False
+    preemptions = 0
+    decisions = 0
+    while nfin < n:
+        # A decision taken with an empty queue is a wake-up, whether requests arrive exactly now
+        # or time jumps to the next arrival.
+        wake = q == 0
+        while hi < n and (arrival[hi] < t if strict else arrival[hi] <= t):
+            slots[q] = hi
+            q += 1
+            hi += 1
+        if q == 0:
+            t = arrival[hi]
+            while hi < n and arrival[hi] <= t:
+                slots[q] = hi
+                q += 1
+                hi += 1
+
+        # ---- the policy picks a slot
+        c = 0
+        if pol == FCFS:
+            c = 0
+        elif pol == SJF:
+            best = 0.0
+            for k in range(q):
+                r = slots[k]
+                v = rsrc[rbase[r] + nxt[r]]
+                if mul_gamma:
+                    v = F.remaining_sparse(gamma[r], v)
+                if k == 0 or _before(v, best):
+                    c, best = k, v
+        elif pol == PREMA:
+            top = -np.inf
+            for k in range(q):
+                r = slots[k]
+                if reacc:
+                    waited = t - last[r]
+                else:
+                    waited = F.prema_waited(t, tprev, arrival[r], r == prev_rid)
+                tokens[r] = tokens[r] + F.prema_gain(priority[r], waited, tiso[r])
+                top = max(top, tokens[r])
+            threshold = F.prema_threshold(top)
+            best = 0.0
+            for k in range(q):
+                r = slots[k]
+                v = np.inf
+                if tokens[r] >= threshold:
+                    v = rsrc[rbase[r] + nxt[r]]
+                    if mul_gamma:
+                        v = F.remaining_sparse(gamma[r], v)
+                if k == 0 or _before(v, best):
+                    c, best = k, v
+        elif pol == PLANARIA:
+            live = 0
+            for k in range(q):
+                if deadline[slots[k]] - t > 0:
+                    live += 1
+            any_live = live > 0
+            best = 0.0
+            for k in range(q):
+                r = slots[k]
+                v = F.planaria_score(priority[r], deadline[r] - t, any_live)
+                if k == 0 or _before(v, best):
+                    c, best = k, v
+        elif pol == SDRM3:
+            best = 0.0
+            for k in range(q):
+                r = slots[k]
+                rem = rsrc[rbase[r] + nxt[r]]
+                nl_lat = lsrc[lutb[r] + nxt[r]]
+                if mul_gamma:
+                    rem = F.remaining_sparse(gamma[r], rem)
+                    nl_lat = F.remaining_sparse(gamma[r], nl_lat)
+                v = F.sdrm3_score(rem, deadline[r] - t, t - last[r], nl_lat, alpha)
+                if k == 0 or _before(v, best):
+                    c, best = k, v
+        elif pol == DYSTA_STATIC or (pol == DYSTA and wake and static_wake):
+            best = 0.0
+            for k in range(q):
+                v = score0[slots[k]]
+                if k == 0 or _before(v, best):
+                    c, best = k, v
+        elif pol == DYSTA:
+            best = 0.0
+            for k in range(q):
+                r = slots[k]
+                trem = rsrc[rbase[r] + nxt[r]]
+                if mul_gamma:
+                    trem = F.remaining_sparse(gamma[r], trem)
+                v = F.dysta_dynamic(trem, deadline[r], t, last[r], tiso[r], q, capacity, eta)
+                if k == 0 or _before(v, best):
+                    c, best = k, v
+        else:  # DYSTA_HW: the hardware's arithmetic, least score in the comparator's total order
+            s0, dcyc = hw_req[0], hw_req[1]
+            now = _cycles(t, clock)
+            nq = min(q, depth)
+            bestk = np.int64(0)
+            for k in range(q):
+                r = slots[k]
+                if wake:
+                    kk = fp_key(s0[r], E, M, ieee)
+                else:
+                    dl, wait = H.time_operands(dcyc[r], _cycles(last[r], clock), now, shift, width)
+                    s = H.score(gbits[r], hw_lut[0, lutb[r] + nxt[r]], dl, wait, hw_mp[mp[r]], hw_q[nq],
+                                eta_bits, E, M, ieee)
+                    kk = fp_key(s, E, M, ieee)
+                if k == 0 or kk < bestk:
+                    c, bestk = k, kk
+
+        # ---- its next layer runs
+        r = slots[c]
+        layer = nxt[r]
+        flat = sbase[r] + layer
+        start = t
+        t = t + lat[flat]
+        last[r] = t
+        lb = lutb[r] + layer
+        if pol == DYSTA_HW:
+            # mode A: gamma from the monitor's count of non-zeros (density x output size)
+            nnz = np.int64(np.rint(rho[flat] * hw_lut[4, lb]))
+            gbits[r] = H.gamma(nnz, hw_lut[3, lb], hw_lut[2, lb], hw_lut[1, lb], E, M, ieee)
+            gamma[r] = fp_to_float(gbits[r], E, M)
+        elif pred != PRED_NONE:
+            ratio = F.density_ratio(rho[flat], inv_rhobar[lb], rhobar_zero[lb])
+            count[r] += 1
+            if pred == PRED_LAST_ONE:
+                gamma[r] = F.gamma_mean(scale, ratio, np.int64(1))
+            elif pred == PRED_AVERAGE_ALL:
+                psum[r] = psum[r] + ratio
+                gamma[r] = F.gamma_mean(scale, psum[r], count[r])
+            else:
+                hist[r, (count[r] - 1) % last_n] = ratio
+                total = hist[r, 0]
+                for j in range(1, last_n):
+                    total = total + hist[r, j]
+                gamma[r] = F.gamma_mean(scale, total, min(count[r], last_n))
+        nxt[r] = layer + 1
+        if prev_open and prev_rid != r:
+            preemptions += 1
+        done = layer + 1 == nl[r]
+        prev_rid = r
+        prev_open = not done
+        tprev = start
+        if record:
+            log_i[decisions, 0] = r
+            log_i[decisions, 1] = layer
+            log_i[decisions, 2] = q
+            log_f[decisions, 0] = start
+            log_f[decisions, 1] = t
+            log_f[decisions, 2] = gamma[r]
+        decisions += 1
+        if done:
+            finish[r] = t
+            nfin += 1
+            for k in range(c, q - 1):
+                slots[k] = slots[k + 1]
+            q -= 1
+    return preemptions, decisions
+
+
+# ----------------------------------------------------------------------------- Python side
+
+def _own(a, dtype) -> np.ndarray:
+    return np.array(a, dtype=dtype, copy=True, order="C")
+
+
+def _state(reqf, ip):
+    """A run's initial state (see :func:`run`)."""
+    n = reqf.shape[1]
+    state_i = np.zeros((4, n), np.int64)
+    state_i[3] = ip[I_HW_ONE]
+    state_f = np.empty((4, n))
+    state_f[0] = reqf[0]  # last: the arrival
+    state_f[1] = 1.0  # gamma
+    state_f[2] = reqf[2]  # tokens: the priority
+    state_f[3] = 0.0
+    hist = np.zeros((n if ip[I_PRED] == PRED_LAST_N else 0, max(1, ip[I_LAST_N])))
+    return state_i, state_f, hist
+
+
+def warm() -> None:
+    """Compile the kernel (or load it from the disk cache) with a one-request, one-layer run."""
+    one_f = np.ones(1)
+    ip = np.zeros(16, np.int64)
+    ip[I_LAST_N] = 1
+    reqf = np.ones((5, 1))
+    run(ip, np.zeros(5), reqf, np.array([[0], [0], [1], [0], [0]], np.int64), one_f, one_f.copy(),
+        one_f.copy(), np.zeros(1, np.bool_), np.zeros(2), np.zeros(2), np.zeros((5, 1), np.int64),
+        np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros((2, 1), np.int64), *_state(reqf, ip), np.zeros(1),
+        np.zeros((0, 3), np.int64), np.zeros((0, 3)))
+
+
+class _Spec:
+    """Everything about one (tables, policy, profile) that does not change from run to run."""
+
+    def __init__(self, tables, policy, profile: Profile):
+        from .. import policies as P
+
+        self.tables, self.policy, self.profile = tables, policy, profile
+        opts = policy.options
+        ip = np.zeros(16, np.int64)
+        fpar = np.zeros(5)
+        code = policy_code(policy)
+        mode = getattr(policy, "mode", None)
+        ip[I_POLICY] = code
+        oracle = isinstance(policy, P.Dysta) and mode == "oracle"
+        sparse = policy.sparse
+        # gamma multiplies the pattern-aware estimate of policies that use the predictor
+        ip[I_MUL_GAMMA] = int(sparse and not oracle and code != DYSTA_HW)
+        kind = None if not policy.uses_gamma or code == DYSTA_HW else (profile.predictor or opts.predictor)
+        ip[I_PRED] = PRED_NONE if kind is None else _PRED[kind]
+        ip[I_LAST_N] = opts.last_n
+        ip[I_STRICT] = profile.strict_admission
+        ip[I_REACC] = profile.prema_reaccumulate
+        ip[I_STATIC_WAKE] = profile.static_score
+        fpar[F_SCALE] = opts.gamma_scale
+        fpar[F_ETA] = opts.beta if profile.eta_from_beta else opts.eta
+        fpar[F_ALPHA] = opts.alpha
+        fpar[F_CAPACITY] = tables.capacity
+        t = tables
+        # Private writable copies: a read-only array (e.g. deserialized on a cluster worker) is
+        # another numba type, which would compile the kernel again.
+        self.lat, self.rho = _own(t.lat, np.float64), _own(t.rho, np.float64)
+        self.rhobar_zero = _own(t.rhobar <= 0, np.bool_)
+        self.inv_rhobar = 1.0 / np.where(self.rhobar_zero, 1.0, t.rhobar)
+        self.rbase_from_sample = oracle
+        self.rsrc = _own(t.rem_true if oracle else (t.rbar if sparse else t.rbar_model), np.float64)
+        self.lsrc = _own(t.lbar if sparse else t.lbar_model, np.float64)
+        self.tiso_kind = "tiso_true" if oracle else ("tiso_est" if sparse else "tiso_est_model")
+        self.hw_lut = np.zeros((5, 1), np.int64)
+        self.hw_mp = np.zeros(1, np.int64)
+        self.hw_q = np.zeros(1, np.int64)
+        self.luts = None
+        if code == DYSTA_HW:
+            from .. import fp
+            from ..hwmodel import HwLuts
+            cfg = policy._cfg.for_capacity(t.capacity)
+            self.luts = luts = HwLuts.build(t, cfg, opts.eta)
+            f = fp.get_format(cfg.fmt)
+            self.hw_lut = np.stack([luts.R.astype(np.int64), luts.inv_rhobar.astype(np.int64),
+                                    luts.inv_shape.astype(np.int64), luts.count_shift.astype(np.int64),
+                                    t.shape.astype(np.int64)])
+            self.hw_mp = luts.inv_tiso.astype(np.int64)
+            self.hw_q = luts.inv_q.astype(np.int64)
+            ip[I_HW_E], ip[I_HW_M], ip[I_HW_IEEE] = f.exp_bits, f.man_bits, cfg.mode == "ieee"
+            ip[I_HW_SHIFT], ip[I_HW_WIDTH], ip[I_HW_DEPTH] = cfg.shift, cfg.time_bits, cfg.depth
+            ip[I_HW_ETA] = luts.eta
+            ip[I_HW_ONE] = int(fp.from_float(np.float64(1.0), cfg.fmt, cfg.mode))
+            fpar[F_CLOCK] = cfg.clock_hz
+        self.ip, self.fpar = ip, fpar
+
+    def run(self, workload, deadline, record: bool) -> RunResult:
+        t, w = self.tables, workload
+        mp, sample = np.asarray(w.mp, np.int64), np.asarray(w.sample, np.int64)
+        n = len(w)
+        arrival = np.asarray(w.arrival, np.float64)
+        deadline = np.asarray(deadline, np.float64)
+        lutb = t.lut_base[mp]
+        sbase = t.sample_base[mp] + sample * t.n_layers[mp]
+        nl = t.n_layers[mp]
+        if self.tiso_kind == "tiso_true":
+            tiso = t.tiso[t.tiso_base[mp] + sample]
+        else:
+            tiso = getattr(t, self.tiso_kind)[mp]
+        opts = self.policy.options
+        with np.errstate(invalid="ignore", over="ignore"):
+            score0 = formulas.dysta_static(tiso, deadline, arrival, opts.beta)
+        reqf = np.stack([arrival, deadline, np.asarray(w.priority, np.float64), tiso, score0])
+        reqi = np.stack([lutb, sbase, nl, sbase if self.rbase_from_sample else lutb, mp]).astype(np.int64)
+        hw_req = np.zeros((2, 1), np.int64)
+        if self.luts is not None:
+            luts = self.luts
+            s0 = luts.static_score(t.tiso_est[mp], deadline, arrival, opts.beta).astype(np.int64)
+            dcyc = luts.cfg.cycles(np.where(np.isfinite(deadline), deadline, 0.0))
+            hw_req = np.stack([s0, dcyc])
+        m = int(nl.sum()) if record else 0
+        log_i = np.zeros((m, 3), np.int64)
+        log_f = np.zeros((m, 3))
+        finish = np.full(n, np.nan)
+        ip = self.ip.copy()
+        ip[I_RECORD] = record
+        pre, dec = run(ip, self.fpar, reqf, reqi, self.lat, self.rho, self.inv_rhobar, self.rhobar_zero, self.rsrc,
+                       self.lsrc, self.hw_lut, self.hw_mp, self.hw_q, hw_req, *_state(reqf, ip), finish, log_i,
+                       log_f)
+        res = RunResult(finish=finish, preemptions=int(pre), decisions=int(dec))
+        if record:
+            res.log = np.column_stack([log_i[:, :2].astype(np.float64), log_f[:, :2]])
+            res.gamma_log = log_f[:, 2].copy()
+            res.extra["queue"] = log_i[:, 2].copy()
+        return res
+
+
+def policy_code(policy) -> int:
+    """The compiled loop's code for ``policy``; ``TypeError`` for a policy it does not implement."""
+    from .. import policies as P
+    from ..hwmodel import DystaHW
+
+    kind = type(policy)
+    if kind is DystaHW:
+        return DYSTA_HW
+    if kind is P.Dysta:
+        return DYSTA_STATIC if policy.mode == "static" else DYSTA
+    code = {P.FCFS: FCFS, P.SJF: SJF, P.PREMA: PREMA, P.Planaria: PLANARIA, P.SDRM3: SDRM3}.get(kind)
+    if code is None:
+        raise TypeError(f"the compiled engine has no implementation of policy {policy.name!r} ({kind.__name__})")
+    return code
+
+
+def supports(policy) -> bool:
+    """Whether the compiled engine implements ``policy`` (every policy of the registry does)."""
+    try:
+        policy_code(policy)
+    except TypeError:
+        return False
+    return True
+
+
+def simulate(tables, workloads, deadlines, policy, profile: Profile | str = "paper",
+             record: bool = False) -> list[RunResult]:
+    """Run ``policy`` on each workload, one compiled run after another; see :func:`dysta_sw.engine.simulate`.
+
+    ``record`` also keeps, per decision, the queue length the policy saw (``RunResult.extra["queue"]``).
+    """
+    if isinstance(profile, str):
+        profile = get_profile(profile)
+    if len(workloads) != len(deadlines):
+        raise ValueError("one deadline array per workload is required")
+    for w in workloads:
+        if len(w) == 0:
+            raise DystaInputError("a workload needs at least one request")
+    if not workloads:
+        return []
+    return [_spec(tables, policy, profile).run(w, d, record) for w, d in zip(workloads, deadlines)]
+
+
+#: Specs per tables object: a sweep simulates many runs of few (policy, profile) pairs on one
+#: scenario's tables, and a spec's copies of the tables (and dysta-hw's look-up tables) are the
+#: larger part of a short run's cost.
+_SPECS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _spec(tables, policy, profile: Profile) -> _Spec:
+    key = (type(policy), policy.name, policy.options, getattr(policy, "mode", None), getattr(policy, "_cfg", None),
+           profile)
+    specs = _SPECS.setdefault(tables, {})
+    if key not in specs:
+        specs[key] = _Spec(tables, policy, profile)
+    return specs[key]

@@ -1,0 +1,98 @@
+"""The ``dysta-hw-*`` policies' arithmetic, compiled: mode A (gamma) and mode B (score).
+
+The formulas are :class:`dysta_sw.hwmodel.HwLuts`'s (see that module for the hardware's operation
+order); each is one small function on scalar bit patterns over :mod:`dysta_sw.compiled.fp`, so
+that a change of the hardware's formula is a change here and there, checked bit for bit by
+tests/test_compiled_fp.py (``HwLuts.gamma``/``HwLuts.score`` against :func:`gamma_array` /
+:func:`score_array` on random and special patterns) and decision for decision by
+tests/test_compiled_engine.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import fp as golden
+from ._jit import jit
+from .fp import add, clamp0, from_int, mul, sub
+
+
+@jit
+def fit(v, width, signed):
+    """Saturate to the ``width``-bit (``width`` <= 63) integer range, as the hardware's difference
+    registers do."""
+    lo = -(np.int64(1) << (width - 1)) if signed else np.int64(0)
+    hi = (np.int64(1) << (width - 1)) - 1 if signed else (np.int64(1) << width) - 1
+    return min(max(v, lo), hi)
+
+
+@jit
+def gamma(nnz, count_shift, inv_shape, inv_rhobar, E, M, ieee):
+    """Mode A: ``mul(mul(from_int(nnz >> count_shift), inv_shape), inv_rhobar)``."""
+    return mul(mul(from_int(nnz >> count_shift, E, M), inv_shape, E, M, ieee), inv_rhobar, E, M, ieee)
+
+
+@jit
+def time_operands(deadline, last, now, shift, width):
+    """The integer operands of mode B, in quanta: ``(D - now) >> s`` (signed) and ``(now - last) >> s``."""
+    signed = width > 0  # not a constant: numba would compile fit once per literal
+    return fit((deadline - now) >> shift, width, signed), fit((now - last) >> shift, width, not signed)
+
+
+@jit
+def score(gamma_bits, R, dl, wait, inv_tiso, inv_q, eta, E, M, ieee):
+    """Mode B for one queued request::
+
+        trem  = mul(gamma, R)
+        slack = clamp0(sub(from_int(dl), trem))
+        pen   = mul(mul(from_int(wait), inv_tiso), inv_q)
+        score = add(trem, mul(eta, add(slack, pen)))
+    """
+    trem = mul(gamma_bits, R, E, M, ieee)
+    slack = clamp0(sub(from_int(dl, E, M), trem, E, M, ieee), E, M, ieee)
+    pen = mul(mul(from_int(wait, E, M), inv_tiso, E, M, ieee), inv_q, E, M, ieee)
+    return add(trem, mul(eta, add(slack, pen, E, M, ieee), E, M, ieee), E, M, ieee)
+
+
+# ----------------------------------------------------------------------------- arrays (tests, tools)
+
+@jit
+def _gamma_loop(nnz, count_shift, inv_shape, inv_rhobar, E, M, ieee, out):
+    for i in range(out.size):
+        out[i] = gamma(nnz[i], count_shift[i], inv_shape[i], inv_rhobar[i], E, M, ieee)
+
+
+@jit
+def _score_loop(g, R, deadline, last, now, inv_tiso, inv_q, eta, shift, width, E, M, ieee, out):
+    for i in range(out.size):
+        dl, wait = time_operands(deadline[i], last[i], now[i], shift, width)
+        out[i] = score(g[i], R[i], dl, wait, inv_tiso[i], inv_q[i], eta, E, M, ieee)
+
+
+def _flat(*arrays, dtype=np.int64):
+    return [a.reshape(-1).astype(dtype) for a in np.broadcast_arrays(*arrays)]
+
+
+def gamma_array(luts, nnz, lut_index) -> np.ndarray:
+    """:meth:`HwLuts.gamma <dysta_sw.hwmodel.HwLuts.gamma>`, compiled."""
+    f = golden.get_format(luts.cfg.fmt)
+    idx = np.asarray(lut_index)
+    nnz, cs, ish, irh = _flat(np.asarray(nnz, np.int64), luts.count_shift[idx], luts.inv_shape[idx],
+                              luts.inv_rhobar[idx])
+    out = np.empty(nnz.size, np.int64)
+    _gamma_loop(nnz, cs, ish, irh, f.exp_bits, f.man_bits, luts.cfg.mode == "ieee", out)
+    return out.astype(f.dtype).reshape(np.broadcast_shapes(np.shape(idx), np.shape(nnz)))
+
+
+def score_array(luts, gamma_bits, lut_index, mp, deadline, last, now, n_queued) -> np.ndarray:
+    """:meth:`HwLuts.score <dysta_sw.hwmodel.HwLuts.score>`, compiled."""
+    cfg = luts.cfg
+    f = golden.get_format(cfg.fmt)
+    arrays = (np.asarray(gamma_bits), luts.R[np.asarray(lut_index)], np.asarray(deadline, np.int64),
+              np.asarray(last, np.int64), np.asarray(now, np.int64), luts.inv_tiso[np.asarray(mp)],
+              luts.inv_q[np.asarray(n_queued)])
+    shape = np.broadcast_shapes(*(a.shape for a in arrays))
+    flat = _flat(*arrays)
+    out = np.empty(flat[0].size, np.int64)
+    _score_loop(*flat, np.int64(luts.eta), cfg.shift, cfg.time_bits, f.exp_bits, f.man_bits, cfg.mode == "ieee", out)
+    return out.astype(f.dtype).reshape(shape)

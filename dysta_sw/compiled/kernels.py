@@ -1,0 +1,15 @@
+"""The formulas of :mod:`dysta_sw.compiled.formulas`, compiled for scalars (used by the compiled engine)."""
+
+from . import formulas
+from ._jit import jit
+
+remaining_sparse = jit(formulas.remaining_sparse)
+density_ratio = jit(formulas.density_ratio)
+gamma_mean = jit(formulas.gamma_mean)
+prema_waited = jit(formulas.prema_waited)
+prema_gain = jit(formulas.prema_gain)
+prema_threshold = jit(formulas.prema_threshold)
+planaria_score = jit(formulas.planaria_score)
+sdrm3_score = jit(formulas.sdrm3_score)
+dysta_static = jit(formulas.dysta_static)
+dysta_dynamic = jit(formulas.dysta_dynamic)
