@@ -157,7 +157,7 @@ def test_bad_commands_are_refused_and_flagged():
         client.program([])
 
 
-def test_ulx3s_bitstream_builds(tmp_path):
+def test_ulx3s_bitstream_builds(tmp_path, ecp5_flow):
     """The shipped ULX3S-85F build (depth 64, FP16, shared) goes through Yosys, nextpnr-ecp5 and
     ecppack, and meets its 25 MHz clock."""
     from boards.build import build

@@ -8,7 +8,7 @@ import pytest
 from dysta_sw.engine import simulate
 from dysta_sw.hwmodel import HwConfig
 from dysta_sw.policies import POLICY_NAMES, make_policy
-from dysta_sw.report import QUICK
+from dysta_sw.report.grid import QUICK, ScenarioGrid
 from dysta_sw.tables import ScenarioTables
 from dysta_sw.trace import TracePack, resolve_pack
 from dysta_sw.workload import generate
@@ -39,17 +39,28 @@ def test_capacity_of_a_hand_built_pack():
     assert r.capacity("other") == 1.0 and r.paper_rate("other") == 178.0  # 0.8 / 4.5 ms
 
 
+def test_grid_on_a_pack_multiplies_every_rate_by_its_capacity():
+    # isolated latencies 2 ms and 4 ms (mean 3 ms) and 6 ms: mean 4.5 ms, capacity 27 / 4.5 = 6
+    a = model_pattern("m/a/0", [[1e-3, 1e-3], [2e-3, 2e-3]])
+    b = model_pattern("m/b/0", [[3e-3, 3e-3]])
+    g = ScenarioGrid("attnn", "Multi-AttNN", 30.0, 40.0, (10.0, 25.0), (10.0, 50.0)).on(pack(a, b))
+    assert (g.main_rate, g.high_rate, g.rates) == (180.0, 240.0, (60.0, 150.0))
+    assert g.slos == (10.0, 50.0) and g.main_slo == 10.0  # SLO multipliers do not scale
+    # every point once: the rate sweep at SLO 10, and both SLOs at the two main rates
+    assert g.points() == ((60.0, 10.0), (150.0, 10.0), (180.0, 10.0), (180.0, 50.0), (240.0, 10.0),
+                          (240.0, 50.0))
+
+
 def test_report_grid_runs_at_the_papers_offered_load():
+    """On measured-v1 (capacities 12.5 AttNN and 7.34 CNN, README) the quick grid runs at 375 and
+    500 AttNN and 22 and 29.4 CNN requests/s, the paper's offered loads of 0.8 and 1.07."""
     p = resolve_pack("measured-v1")
-    for g in QUICK:
-        s = g.on(p)
-        cap = p.capacity(g.scenario)
-        assert cap > 1  # the profiled accelerators' requests are shorter than the paper's
-        assert s.main_rate == pytest.approx(g.main_rate * cap, rel=5e-3)
-        assert s.rates == tuple(p.paper_rate(g.scenario, r) for r in g.rates)
-        # offered load = rate x mean isolated latency, the same as the paper's at its scale
-        assert s.main_rate * p.mean_tiso(g.scenario) == pytest.approx(
-            g.main_rate * {"attnn": 0.027, "cnn": 0.265}[g.scenario], rel=1e-2)
+    attnn, cnn = (g.on(p) for g in QUICK)
+    assert (attnn.main_rate, attnn.high_rate, attnn.rates) == (375.0, 500.0, (125.0, 250.0, 375.0, 500.0))
+    assert (cnn.main_rate, cnn.high_rate, cnn.rates) == (22.0, 29.4, (14.7, 22.0, 29.4, 44.0))
+    # offered load = rate x mean isolated latency, the same as the paper's at its scale
+    assert attnn.main_rate * p.mean_tiso("attnn") == pytest.approx(30 * 0.027, rel=1e-2)
+    assert cnn.main_rate * p.mean_tiso("cnn") == pytest.approx(3 * 0.265, rel=1e-2)
 
 
 def _scaled(p: TracePack, k: float) -> TracePack:

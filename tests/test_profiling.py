@@ -8,12 +8,16 @@ import math
 
 import numpy as np
 import pytest
-import torch
-from torch import nn
 
+import helpers
 from dysta_sw.trace import TracePack, load_pack, save_pack
-from profiling import eyeriss, pruning, sanger
-from profiling.profiler import CNNProfiler
+
+torch = helpers.require_module("torch", "pip install -e '.[profiling]'")
+
+from torch import nn  # noqa: E402
+
+from profiling import eyeriss, pruning, sanger  # noqa: E402
+from profiling.profiler import CNNProfiler  # noqa: E402
 
 
 class Tiny(nn.Module):
@@ -202,7 +206,13 @@ def test_profiled_cnn_round_trips_through_the_loader(tmp_path):
 @pytest.mark.parametrize("name", ["bert/sanger/0.002", "mobilenet/channel/0.5"])
 def test_shipped_pack_rows_come_from_the_profiler(name):
     """Two model-patterns of the shipped measured-v1, profiled again from their seeds (the trained
-    MiniLM on docstrings; a pruned MobileNet on photographs): the same rows, bit for bit."""
+    MiniLM on docstrings; a pruned MobileNet on photographs): the same rows.
+
+    Shapes and splits are exact. Latencies and densities come from masks of float computations,
+    and another CPU's torch kernels round differently, so a few attention scores land on the
+    other side of the threshold (seen: 26 of 600 BERT latencies, at most 3.7e-5 relative): at
+    most one row in ten may differ at all, by at most 1e-4 relative. A real change (another
+    seed, threshold, model, input or accelerator model) moves most rows by far more."""
     from dysta_sw.trace import resolve_pack
     from profiling import pack
 
@@ -216,5 +226,10 @@ def test_shipped_pack_rows_come_from_the_profiler(name):
         mp = pack.profile_cnn(model, pattern, float(rate), shipped.n_samples, resolution=gen["resolution"],
                               seed=gen["seed"])
     assert mp.name == name
-    for field in ("lat", "rho", "shape", "calib"):
+    for field in ("shape", "calib"):
         assert np.array_equal(getattr(mp, field), getattr(shipped, field)), field
+    for field in ("lat", "rho"):
+        got, want = getattr(mp, field), getattr(shipped, field)
+        assert got.shape == want.shape, field
+        assert np.allclose(got, want, rtol=1e-4, atol=0), (field, np.max(np.abs(got / want - 1)))
+        assert np.mean(got != want) <= 0.1, (field, int(np.sum(got != want)))
