@@ -40,7 +40,7 @@ from amaranth.back import rtlil
 from amaranth.hdl import Const, Elaboratable, Module, Signal, Value
 from amaranth.lib import wiring
 
-from dysta_sw import tools
+from dysta_sw.tools import cache_dir, find
 
 TARGETS = ("xcup", "ecp5", "ice40")
 
@@ -55,7 +55,7 @@ class SynthError(RuntimeError):
 
 
 def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    exe = tools.find(cmd[0])
+    exe = find(cmd[0])
     if exe is None:
         raise SynthError(f"{cmd[0]} is not installed; pip install 'dysta[synth]' (YoWASP tools)")
     return subprocess.run([exe, *cmd[1:]], cwd=cwd, capture_output=True, text=True)
@@ -141,7 +141,7 @@ def synthesize(design: wiring.Component, target: str, *, freq_mhz: float = 200.0
     else:
         text_pnr = ""
     key = hashlib.sha256(json.dumps([text, text_pnr, target, freq_mhz, pnr, seed, tools]).encode()).hexdigest()[:24]
-    path = tools.cache_dir("synth") / f"{target}-{key}.json"
+    path = cache_dir("synth") / f"{target}-{key}.json"
     if use_cache and path.exists():
         res = json.loads(path.read_text())
         res["cached"] = True

@@ -3,8 +3,8 @@
 Commands of the core: ``bench`` (compare schedulers; ``--speed`` for the engine benchmark),
 ``reproduce`` (the paper's grid and report), ``workload export``, ``traces
 list|show|validate|generate``. Every other command is a plug-in found through the
-``dysta.commands`` entry points (:mod:`dysta_sw.plugins`): ``verilog``, ``hw-latency``, ``hil``
-and ``synth`` from ``dysta_hw``, ``board`` from ``boards``, ``profile`` from ``profiling``.
+``dysta.commands`` entry points (:mod:`dysta_sw.plugins`): the gateware's ``verilog``,
+``hw-latency``, ``hil`` and ``synth``, the board targets' ``board``, the profiler's ``profile``.
 """
 
 from __future__ import annotations

@@ -305,16 +305,16 @@ class DystaHW(Dysta):
 HW_POLICY_NAMES = ("dysta-hw-fp16", "dysta-hw-bf16", "dysta-hw-fp32")
 
 
-def dysta_hw_fp16(options: Options | None = None) -> DystaHW:
+def fp16_policy(options: Options | None = None) -> DystaHW:
     """``dysta-hw-fp16``: Dysta in the hardware's FP16 arithmetic."""
     return DystaHW(options, cfg=HwConfig(fmt="fp16"))
 
 
-def dysta_hw_bf16(options: Options | None = None) -> DystaHW:
+def bf16_policy(options: Options | None = None) -> DystaHW:
     """``dysta-hw-bf16``: Dysta in the hardware's BF16 arithmetic."""
     return DystaHW(options, cfg=HwConfig(fmt="bf16"))
 
 
-def dysta_hw_fp32(options: Options | None = None) -> DystaHW:
+def fp32_policy(options: Options | None = None) -> DystaHW:
     """``dysta-hw-fp32``: Dysta in the hardware's FP32 arithmetic."""
     return DystaHW(options, cfg=HwConfig(fmt="fp32"))

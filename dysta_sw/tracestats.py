@@ -1,5 +1,5 @@
-"""What the trace pack says about dynamic sparsity: the statistics behind the paper's profiling
-figures and Table 4 (drawn into the report by :mod:`dysta_sw.report.traces`).
+"""What the trace pack says about dynamic sparsity: the statistics behind the paper's Figs. 2, 3,
+4 and 9 and Tables 2 and 4 (drawn into the report by :mod:`dysta_sw.report.traces`).
 
 Everything is computed from a trace pack (no PyTorch needed):
 

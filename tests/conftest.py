@@ -11,6 +11,17 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import helpers  # noqa: E402
 
+#: The heavy tiers: their tests are left out of the README's test command (``-m "not heavy"``).
+HEAVY = ("slow", "hw", "synth", "formal", "profiling", "boards", "sparseml")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Mark every test of a heavy tier ``heavy`` (before ``-m`` selects)."""
+    for item in items:
+        if any(item.get_closest_marker(m) for m in HEAVY):
+            item.add_marker(pytest.mark.heavy)
+
 
 @pytest.fixture(scope="session")
 def verilator():

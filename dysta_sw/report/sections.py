@@ -8,9 +8,9 @@ A package adds a section to ``dysta reproduce``'s report by declaring, in its ``
 where ``MY_SECTION = Section(title="...", order=500, render=render)`` and ``render(context)``
 returns the section's Markdown (a ``## `` heading first). It may write figures into
 ``context.out`` and run more of the grid through ``context.jobs``. Sections come after the
-paper's tables and figures, by ``order`` then name; the shipped ones are ``hw-arithmetic``
-(100), ``hil`` (200), ``synth`` (300) from ``dysta_hw`` and ``trace-stats`` (400) from
-``dysta_sw``. A section whose extra is not installed says so ("Not run: ...") rather than fail.
+paper's tables and figures, by ``order`` then name; the shipped ones are the gateware's
+``hw-arithmetic`` (100), ``hil`` (200) and ``synth`` (300), and this package's ``trace-stats``
+(400). A section whose extra is not installed says so ("Not run: ...") rather than fail.
 """
 
 from __future__ import annotations
