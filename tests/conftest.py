@@ -17,9 +17,16 @@ HEAVY = ("slow", "hw", "synth", "formal", "profiling", "boards", "sparseml")
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Mark every test of a heavy tier ``heavy`` (before ``-m`` selects)."""
+    """Mark every test of a heavy tier ``heavy`` (before ``-m`` selects). The tiers partition the
+    heavy tests, so each runs in one session: a test has at most one tier, and ``smoke`` tests
+    (which .ci/run adds to the README's command) belong to one."""
     for item in items:
-        if any(item.get_closest_marker(m) for m in HEAVY):
+        tiers = [m for m in HEAVY if item.get_closest_marker(m)]
+        if len(tiers) > 1:
+            raise pytest.UsageError(f"{item.nodeid} is in more than one test tier: {', '.join(tiers)}")
+        if item.get_closest_marker("smoke") and not tiers:
+            raise pytest.UsageError(f"{item.nodeid} is marked smoke but is in no heavy tier")
+        if tiers:
             item.add_marker(pytest.mark.heavy)
 
 

@@ -80,7 +80,9 @@ def test_hil_amaranth_small():
         assert q["antt"] >= 1.0
 
 
-@pytest.mark.parametrize("scenario,rate,shared", [("attnn", 40.0, True), ("cnn", 4.0, False)])
+@pytest.mark.hw
+@pytest.mark.parametrize("scenario,rate,shared", [pytest.param("attnn", 40.0, True, marks=pytest.mark.smoke),
+                                                  ("cnn", 4.0, False)])
 def test_hil_verilator_benchmark_workload(scenario, rate, shared, tmp_path, verilator):
     """At least 50 benchmark requests at the paper's high rate (scaled to the default pack) under
     Verilator: every decision identical, and with decisions a small share of a layer (a mean layer

@@ -20,12 +20,15 @@ from dysta_hw.sched.sim import Job, Layer, Table, run
 STEPS = {"full_not_ready": 12, "no_loss": 16, "min_score": 20, "bounded_decision": 34}
 
 
-@pytest.mark.parametrize("prop", PROPERTIES)
+@pytest.mark.formal
+@pytest.mark.parametrize("prop", [pytest.param(p, marks=pytest.mark.smoke) if p == "full_not_ready" else p
+                                  for p in PROPERTIES])
 def test_property_bmc(prop, tmp_path, formal_tools):
     r = check(prop, mode="bmc", steps=STEPS[prop], workdir=tmp_path, timeout=900, shared=False)
     assert r.status == "PASS", r.log
 
 
+@pytest.mark.formal
 @pytest.mark.parametrize("shared", [True, False], ids=["shared", "separate"])
 def test_full_not_ready_proven(shared, tmp_path, formal_tools):
     """k-induction closes for full_not_ready: it holds in every reachable state, not only in the first
@@ -34,6 +37,7 @@ def test_full_not_ready_proven(shared, tmp_path, formal_tools):
     assert r.status == "PASS", r.log
 
 
+@pytest.mark.formal
 @pytest.mark.parametrize("shared", [True, False], ids=["shared", "separate"])
 def test_assumptions_not_vacuous(shared, tmp_path, formal_tools):
     """Under the same assumptions a done, a full table and a rescoring decision are reachable."""
@@ -41,6 +45,7 @@ def test_assumptions_not_vacuous(shared, tmp_path, formal_tools):
     assert r.status == "PASS", r.log
 
 
+@pytest.mark.formal
 @pytest.mark.parametrize("mutant", sorted(MUTANTS))
 def test_mutants_fail(mutant, tmp_path, formal_tools):
     """Each check catches a deliberate mistake, with a counterexample trace."""

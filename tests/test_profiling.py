@@ -203,6 +203,7 @@ def test_profiled_cnn_round_trips_through_the_loader(tmp_path):
     assert np.allclose(got.lat, mp.lat, rtol=1e-6) and np.allclose(got.rho, mp.rho, rtol=1e-6)
 
 
+@pytest.mark.profiling
 @pytest.mark.parametrize("name", ["bert/sanger/0.002", "mobilenet/channel/0.5"])
 def test_shipped_pack_rows_come_from_the_profiler(name):
     """Two model-patterns of the shipped measured-v1, profiled again from their seeds (the trained

@@ -12,6 +12,8 @@ def private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("DYSTA_CACHE_DIR", str(tmp_path))
 
 
+@pytest.mark.synth
+@pytest.mark.smoke
 def test_xcup_counts_and_cache(yosys):
     # One output register: 16 payload bits + valid; the FP16 significand product fits one DSP48E2.
     r = synthesize(FPMul(fmt="fp16", stages=1), "xcup")
@@ -23,6 +25,7 @@ def test_xcup_counts_and_cache(yosys):
     assert not synthesize(FPMul(fmt="fp16", stages=0), "xcup")["cached"]
 
 
+@pytest.mark.synth
 def test_ecp5_place_and_route_reports_fmax_and_a_missed_target(nextpnr):
     r = synthesize(FPAdd(fmt="fp16", stages=4), "ecp5", freq_mhz=400)
     # The combinational adder alone would need no flip-flops; four stages of registers need some.
@@ -31,6 +34,8 @@ def test_ecp5_place_and_route_reports_fmax_and_a_missed_target(nextpnr):
     assert r["timing_met"] is False and "missed" in r["message"]
 
 
+@pytest.mark.synth
+@pytest.mark.smoke
 def test_ice40_fits_a_small_unit(nextpnr):
     r = synthesize(FPClamp0(fmt="fp16"), "ice40")
     assert r["fits"] and r["fmax_mhz"] > 0 and r["dsp"] == 0
