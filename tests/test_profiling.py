@@ -210,10 +210,12 @@ def test_shipped_pack_rows_come_from_the_profiler(name):
     MiniLM on docstrings; a pruned MobileNet on photographs): the same rows.
 
     Shapes and splits are exact. Latencies and densities come from masks of float computations,
-    and another CPU's torch kernels round differently, so a few attention scores land on the
-    other side of the threshold (seen: 26 of 600 BERT latencies, at most 3.7e-5 relative): at
-    most one row in ten may differ at all, by at most 1e-4 relative. A real change (another
-    seed, threshold, model, input or accelerator model) moves most rows by far more."""
+    and another CPU's torch kernels round differently, so a few scores land on the other side of
+    the threshold (seen: 26 of 600 BERT latencies differ, by at most 3.7e-5 relative; densities
+    by up to 5 of the 786,432 mask entries a layer's monitor counts). So at most one value in ten
+    may differ at all, a density by at most 16 entries, a latency by at most 1e-3 relative. A
+    real change (another seed, threshold, model, input or accelerator model) moves most values,
+    by thousands of entries."""
     from dysta_sw.trace import resolve_pack
     from profiling import pack
 
@@ -229,8 +231,10 @@ def test_shipped_pack_rows_come_from_the_profiler(name):
     assert mp.name == name
     for field in ("shape", "calib"):
         assert np.array_equal(getattr(mp, field), getattr(shipped, field)), field
+    assert mp.lat.shape == shipped.lat.shape and mp.rho.shape == shipped.rho.shape
     for field in ("lat", "rho"):
         got, want = getattr(mp, field), getattr(shipped, field)
-        assert got.shape == want.shape, field
-        assert np.allclose(got, want, rtol=1e-4, atol=0), (field, np.max(np.abs(got / want - 1)))
-        assert np.mean(got != want) <= 0.1, (field, int(np.sum(got != want)))
+        assert np.mean(got != want) <= 0.1, (field, int(np.sum(got != want)), got.size)
+    flips = np.abs(mp.rho - shipped.rho) * shipped.shape[None, :]  # mask entries counted differently
+    assert flips.max() <= 16, flips.max()
+    assert np.allclose(mp.lat, shipped.lat, rtol=1e-3, atol=0), np.max(np.abs(mp.lat / shipped.lat - 1))
