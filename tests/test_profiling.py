@@ -211,11 +211,11 @@ def test_shipped_pack_rows_come_from_the_profiler(name):
 
     Shapes and splits are exact. Latencies and densities come from masks of float computations,
     and another CPU's torch kernels round differently, so a few scores land on the other side of
-    the threshold (seen: 26 of 600 BERT latencies differ, by at most 3.7e-5 relative; densities
-    by up to 5 of the 786,432 mask entries a layer's monitor counts). So at most one value in ten
-    may differ at all, a density by at most 16 entries, a latency by at most 1e-3 relative. A
-    real change (another seed, threshold, model, input or accelerator model) moves most values,
-    by thousands of entries."""
+    the threshold (seen on two machines: 26 of 600 BERT latencies differ, by at most 3.7e-5
+    relative; 103 of 600 densities, by at most 7.7e-4 relative, up to 249 of the 786,432 mask
+    entries a layer's monitor counts). So a density may differ by 2e-3 relative, a latency by
+    1e-3. A real change (another seed, threshold, model, input or accelerator model) moves them by
+    percents."""
     from dysta_sw.trace import resolve_pack
     from profiling import pack
 
@@ -232,9 +232,5 @@ def test_shipped_pack_rows_come_from_the_profiler(name):
     for field in ("shape", "calib"):
         assert np.array_equal(getattr(mp, field), getattr(shipped, field)), field
     assert mp.lat.shape == shipped.lat.shape and mp.rho.shape == shipped.rho.shape
-    for field in ("lat", "rho"):
-        got, want = getattr(mp, field), getattr(shipped, field)
-        assert np.mean(got != want) <= 0.1, (field, int(np.sum(got != want)), got.size)
-    flips = np.abs(mp.rho - shipped.rho) * shipped.shape[None, :]  # mask entries counted differently
-    assert flips.max() <= 16, flips.max()
+    assert np.allclose(mp.rho, shipped.rho, rtol=2e-3, atol=0), np.max(np.abs(mp.rho / shipped.rho - 1))
     assert np.allclose(mp.lat, shipped.lat, rtol=1e-3, atol=0), np.max(np.abs(mp.lat / shipped.lat - 1))
