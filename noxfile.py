@@ -1,6 +1,9 @@
-"""Developer sessions: ``nox -s tests``, ``lint``, ``bench``, ``reproduce``, ``formal`` and the slow sweeps.
+"""Developer sessions: ``nox -s tests``, the heavy test tiers ``tests-<tier>``, ``lint``, ``bench``,
+``reproduce``, ``formal`` and the slow sweeps.
 
-Sessions reuse one virtualenv each (``nox -r`` to skip reinstalling).
+Sessions reuse one virtualenv each (``nox -r`` to skip reinstalling). Every test session runs in
+an environment with the test extra; ``nox --no-venv --no-install -s tests-hw`` runs one in the
+current environment instead (no new virtualenv of ~2 GB per session).
 """
 
 import os
@@ -10,19 +13,55 @@ import nox
 nox.options.sessions = ["tests", "lint"]
 nox.options.reuse_existing_virtualenvs = True
 
+#: The heavy test tiers (pytest markers, pyproject.toml): left out of the README's test command,
+#: each run by ``nox -s tests-<tier>``. A test belongs to at most one tier.
+TIERS = {
+    "slow": "long end-to-end runs: the whole `dysta reproduce --quick` report with HIL and synthesis, "
+            "local Dask clusters, the speed benchmark, the compiled engine from an empty JIT cache",
+    "hw": "long gateware simulations: random equivalence workloads, depth 512, Verilator cross-simulation",
+    "synth": "Yosys and nextpnr: synthesis and place-and-route of FP units and the scheduler",
+    "formal": "SymbiYosys + Boolector: bounded checks, the k-induction proof, the cover, the mutants",
+    "profiling": "PyTorch: the shipped measured pack's rows profiled again from their seeds",
+    "boards": "the host client against the simulated board top-level, board builds",
+}
+
+
+def _pytest(session, *args):
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "pytest", "-n", "auto", *args, *session.posargs)
+
 
 @nox.session
 def tests(session):
-    """The test suite, as CI runs it."""
-    session.install("-e", ".[test]")
-    session.run("python", "-m", "pytest", *session.posargs)
+    """The README's test command: every test outside the heavy tiers (<= 10 minutes on 2 cores)."""
+    _pytest(session, "-m", "not heavy")
+
+
+def _tier_session(tier: str, doc: str):
+    def run(session):
+        _pytest(session, "-m", tier)
+
+    run.__doc__ = f"Test tier `{tier}`: {doc}."
+    run.__name__ = f"tests_{tier}"
+    return nox.session(name=f"tests-{tier}")(run)
+
+
+for _tier, _doc in TIERS.items():
+    _tier_session(_tier, _doc)
+
+
+@nox.session(name="tests-all")
+def tests_all(session):
+    """Every test of every tier (not SparseML's, see `nox -s sparseml`)."""
+    _pytest(session, "-m", "not sparseml")
 
 
 @nox.session
 def lint(session):
-    """ruff over the whole project."""
-    session.install("ruff>=0.5")
+    """ruff over the whole project, and the import contract of the layers (import-linter)."""
+    session.install("-e", ".[lint]")
     session.run("ruff", "check", ".")
+    session.run("lint-imports")
 
 
 @nox.session
@@ -76,8 +115,8 @@ def hw_random(session):
     on both scenarios. About 20 minutes on 2 cores."""
     session.install("-e", ".[test]")
     seeds = os.environ.get("DYSTA_HW_SEEDS", "40")
-    session.run("python", "-m", "pytest", "tests/test_hw_sched.py", "-k", "equivalence", *session.posargs,
-                env={"DYSTA_HW_SEEDS": seeds})
+    session.run("python", "-m", "pytest", "-n", "auto", "tests/test_hw_sched.py", "-k", "equivalence",
+                *session.posargs, env={"DYSTA_HW_SEEDS": seeds})
     for scenario in ("attnn", "cnn"):
         for unit in ("--shared", "--separate"):
             session.run("dysta", "hil", "--scenario", scenario, unit, "--requests", "200")

@@ -18,8 +18,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dysta_hw.synth import synth_scheduler  # noqa: E402
-from dysta_sw.report import rows_table  # noqa: E402
-from dysta_sw.synthreport import goal_rows, resource_rows  # noqa: E402
+from dysta_hw.synthreport import goal_rows, resource_rows  # noqa: E402
+from dysta_sw.report.tables import rows_table  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -8,7 +8,6 @@ the bitstream; ``icebreaker`` the same for an iCE40 UP5K; ``zcu104`` writes the 
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,8 @@ from amaranth.build import Attrs, Clock, DiffPairs, Pins, Resource, ResourceErro
 from amaranth.hdl import Elaboratable, Module
 from amaranth.lib import io
 from amaranth.vendor import XilinxPlatform
+
+from dysta_sw import tools
 
 from .link import HostLink
 from .uart import divisor_for
@@ -148,7 +149,7 @@ def build(board: str, out_dir, *, baud: int = 115200, **overrides) -> dict:
         plan.extract(out)
         return {"board": board, "note": b.note, "config": cfg, "plan": str(out / "build_dysta.sh"),
                 "seconds": time.perf_counter() - t0}
-    env = {**os.environ, **{k: os.environ.get(k) or v for k, v in YOWASP.items()}}
+    env = tools.tool_env(YOWASP)  # full paths: an unactivated virtualenv works too
     try:
         products = plan.execute_local(str(out), env=env)
     except Exception as e:  # the build script failed: its log is in the build directory

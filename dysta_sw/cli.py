@@ -1,9 +1,10 @@
 """The ``dysta`` command line.
 
-Commands: ``bench`` (compare schedulers; ``--speed`` for the engine benchmark), ``reproduce``
-(the paper's grid and report), ``workload export``, ``traces list|show|validate|generate``, and
-the hardware commands of :mod:`dysta_sw.hwcli` (``verilog``, ``hw-latency``, ``hil``).
-Later subsystems register more commands through :data:`COMMANDS`.
+Commands of the core: ``bench`` (compare schedulers; ``--speed`` for the engine benchmark),
+``reproduce`` (the paper's grid and report), ``workload export``, ``traces
+list|show|validate|generate``. Every other command is a plug-in found through the
+``dysta.commands`` entry points (:mod:`dysta_sw.plugins`): the gateware's ``verilog``,
+``hw-latency``, ``hil`` and ``synth``, the board targets' ``board``, the profiler's ``profile``.
 """
 
 from __future__ import annotations
@@ -14,67 +15,22 @@ import sys
 import time
 from pathlib import Path
 
-from . import report, sweep
+from . import plugins, sweep
 from . import workload as wl
+from .cliargs import add_cluster, add_policy_options, add_traces, options_from_args, positive_int, print_rows
 from .errors import DystaInputError
-from .policies import HW_POLICY_NAMES, POLICY_NAMES, PREDICTORS, Options
+from .policies import POLICY_NAMES, policy_names
+from .report import grid, paper
+from .report.tables import MEAN_KEYS, TIDY_KEYS, text_table, write_csv
 from .tables import ScenarioTables
 from .trace import DEFAULT_PACK, load_pack, resolve_pack, save_pack, shipped_packs
-
-
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return v
-
-
-def _add_traces(p):
-    p.add_argument("--traces", metavar="PACK", default=None,
-                   help=f"trace pack: a shipped pack name or a file path (default: {DEFAULT_PACK})")
-
-
-def _add_cluster(p):
-    p.add_argument("--cluster", metavar="ADDRESS", default=None,
-                   help="run on the Dask cluster whose scheduler is at ADDRESS, e.g. tcp://host:8786 (default: "
-                   "$DYSTA_CLUSTER, else local processes; needs the cluster extra; see docs/cluster.md)")
-
-
-def _add_policy_options(p):
-    g = p.add_argument_group("policy options")
-    g.add_argument("--beta", type=float, default=0.01, help="Dysta static-score slack weight (default 0.01)")
-    g.add_argument("--eta", type=float, default=0.01, help="Dysta dynamic-score weight (default 0.01)")
-    g.add_argument("--alpha", type=float, default=1.0, help="SDRM3 fairness weight (default 1)")
-    g.add_argument("--predictor", choices=PREDICTORS, default="last-one",
-                   help="sparse latency predictor (default last-one; the reference profile forces average-all)")
-    g.add_argument("--last-n", type=int, default=3, help="window of the last-n predictor (default 3)")
-
-
-def _options(a) -> Options:
-    return Options(beta=a.beta, eta=a.eta, alpha=a.alpha, predictor=a.predictor, last_n=a.last_n)
-
-
-def _print_rows(rows: list[dict], fmt: str, keys) -> None:
-    if fmt == "json":
-        print(json.dumps(rows, indent=1))
-    elif fmt == "csv":
-        import csv
-        w = csv.DictWriter(sys.stdout, fieldnames=list(keys), extrasaction="ignore", lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
-    else:
-        print(report.text_table(rows))
-
 
 # ----------------------------------------------------------------------------- bench
 
 def cmd_bench(a) -> int:
     if a.speed:
         return speed_benchmark(a)
-    opts = _options(a)
+    opts = options_from_args(a)
     schedulers = tuple(a.scheduler)
     if a.workload:
         pack = resolve_pack(a.traces)
@@ -95,14 +51,14 @@ def cmd_bench(a) -> int:
                   for s in a.scenario]
     res = sweep.run(sweeps, jobs=a.jobs, cluster=a.cluster)
     if a.runs_csv:
-        report.write_csv(res.rows, report.TIDY_KEYS, a.runs_csv)
+        write_csv(res.rows, TIDY_KEYS, a.runs_csv)
     means = res.means()
     if a.format == "table":
         pack = resolve_pack(a.traces)
-        print(report.text_table(means))
+        print(text_table(means))
         print(f"\nmeans over {len(sweeps[0].seeds)} seed(s); profile {a.profile}; traces {pack.provenance()}")
     else:
-        _print_rows(means, a.format, report.MEAN_KEYS)
+        print_rows(means, a.format, MEAN_KEYS)
     return 0
 
 
@@ -129,12 +85,12 @@ def speed_benchmark(a) -> int:
 # ----------------------------------------------------------------------------- reproduce
 
 def cmd_reproduce(a) -> int:
-    cfg = report.Config(quick=a.quick, seeds=a.seeds, requests=a.requests, profile=a.profile, traces=a.traces,
-                        options=_options(a))
+    cfg = grid.Config(quick=a.quick, seeds=a.seeds, requests=a.requests, profile=a.profile, traces=a.traces,
+                        options=options_from_args(a))
     t0 = time.perf_counter()
     from .cluster import session
     with session(a.cluster):  # one connection for every sweep of the report (local without one)
-        path = report.reproduce(cfg, a.out, jobs=a.jobs)
+        path = paper.reproduce(cfg, a.out, jobs=a.jobs)
     print(f"wrote {path} ({time.perf_counter() - t0:.1f} s)")
     return 0
 
@@ -166,7 +122,7 @@ def cmd_traces_show(a) -> int:
     pack = resolve_pack(a.pack)
     print(pack.provenance())
     for scen, names in pack.scenarios.items():
-        print(f"\nscenario {scen}: {report.capacity_note(pack, scen)}; Table 5 rate "
+        print(f"\nscenario {scen}: {grid.capacity_note(pack, scen)}; Table 5 rate "
               f"{pack.paper_rate(scen):g} requests/s")
         print(f"  {'model-pattern':28s} {'samples':>7s} {'layers':>6s} {'Tiso_est (ms)':>13s} "
               f"{'Tiso min..max (ms)':>20s} {'mean density':>12s}")
@@ -199,8 +155,28 @@ def cmd_traces_generate(a) -> int:
 
 # ----------------------------------------------------------------------------- parser
 
-#: Callables ``(subparsers) -> None`` adding more commands (hardware, synthesis, profiling).
-COMMANDS: list = []
+def add_plugin_commands(sub) -> None:
+    """Add every command registered under the ``dysta.commands`` entry points. A plug-in that
+    cannot be imported still gets its command, which then says what went wrong."""
+    for ep in plugins.entry_points(plugins.COMMANDS):
+        if ep.name in sub.choices:
+            continue
+        try:
+            add = plugins.load(ep)
+        except plugins.PluginError as e:
+            p = sub.add_parser(ep.name, help=f"(unavailable: {e})")
+            p.set_defaults(func=_unavailable(e))
+            continue
+        add(sub)
+        if ep.name not in sub.choices:
+            raise RuntimeError(f"the plug-in {ep.value} registered under {ep.group} as {ep.name!r} added no "
+                               f"command {ep.name!r}")
+
+
+def _unavailable(error: Exception):
+    def run(a) -> int:
+        raise DystaInputError(str(error))
+    return run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -219,33 +195,33 @@ def build_parser() -> argparse.ArgumentParser:
                    help="SLO multipliers: deadline = arrival + M x mean isolated latency of the model "
                    "(M < 1 is allowed: most requests then miss)")
     b.add_argument("--scheduler", nargs="+", default=list(POLICY_NAMES), metavar="NAME",
-                   help=f"schedulers: {', '.join(POLICY_NAMES + HW_POLICY_NAMES)} (default: all but dysta-hw-*)")
-    b.add_argument("--seeds", type=_positive_int, default=5, help="number of seeds, 0..S-1 (default 5)")
-    b.add_argument("--requests", type=_positive_int, default=1000, help="requests per workload (default 1000)")
+                   help=f"schedulers: {', '.join(policy_names())} (default: all but dysta-hw-* and other plug-ins)")
+    b.add_argument("--seeds", type=positive_int, default=5, help="number of seeds, 0..S-1 (default 5)")
+    b.add_argument("--requests", type=positive_int, default=1000, help="requests per workload (default 1000)")
     b.add_argument("--workload", nargs="+", metavar="FILE", help="replay exported workload files instead")
     b.add_argument("--profile", choices=("paper", "reference"), default="paper", help="semantics profile")
     b.add_argument("--format", choices=("table", "json", "csv"), default="table")
     b.add_argument("--runs-csv", metavar="FILE", help="also write one row per run (tidy) to FILE")
-    b.add_argument("--jobs", type=_positive_int, default=None, help="processes (default: all cores)")
+    b.add_argument("--jobs", type=positive_int, default=None, help="processes (default: all cores)")
     b.add_argument("--speed", action="store_true",
                    help="engine speed benchmark: decisions/s and the wall time of the whole reproduce grid")
     b.add_argument("--quick", action="store_true", help="with --speed: time the quick reproduce only")
     b.add_argument("--no-reproduce", action="store_true", help="with --speed: skip the whole-reproduce timings")
-    _add_cluster(b)
-    _add_traces(b)
-    _add_policy_options(b)
+    add_cluster(b)
+    add_traces(b)
+    add_policy_options(b)
     b.set_defaults(func=cmd_bench)
 
     r = sub.add_parser("reproduce", help="run the paper's experiment grid and write a report with plots")
     r.add_argument("--out", required=True, metavar="DIR", help="output directory (report.md, PNGs, CSVs)")
     r.add_argument("--quick", action="store_true", help="fewer points, 2 seeds, 300 requests (< 2 min)")
-    r.add_argument("--seeds", type=_positive_int, default=None, help="override the number of seeds")
-    r.add_argument("--requests", type=_positive_int, default=None, help="override requests per run")
+    r.add_argument("--seeds", type=positive_int, default=None, help="override the number of seeds")
+    r.add_argument("--requests", type=positive_int, default=None, help="override requests per run")
     r.add_argument("--profile", choices=("paper", "reference"), default="paper")
-    r.add_argument("--jobs", type=_positive_int, default=None, help="processes (default: all cores)")
-    _add_cluster(r)
-    _add_traces(r)
-    _add_policy_options(r)
+    r.add_argument("--jobs", type=positive_int, default=None, help="processes (default: all cores)")
+    add_cluster(r)
+    add_traces(r)
+    add_policy_options(r)
     r.set_defaults(func=cmd_reproduce)
 
     w = sub.add_parser("workload", help="export request tables for replay")
@@ -254,9 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     we.add_argument("--scenario", choices=sweep.SCENARIOS, required=True)
     we.add_argument("--rate", type=float, required=True, help="arrival rate, requests/s")
     we.add_argument("--seed", type=int, default=0)
-    we.add_argument("--requests", type=_positive_int, default=1000)
+    we.add_argument("--requests", type=positive_int, default=1000)
     we.add_argument("-o", "--output", required=True, metavar="FILE")
-    _add_traces(we)
+    add_traces(we)
     we.set_defaults(func=cmd_workload_export)
 
     t = sub.add_parser("traces", help="list, inspect, validate and generate trace packs")
@@ -281,16 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     tg.add_argument("--layers", type=int, default=None, help="override every model's layer count")
     tg.set_defaults(func=cmd_traces_generate)
 
-    from . import hwcli  # verilog, hw-latency, hil (dysta_hw is imported when they run)
-    hwcli.add_commands(sub)
-    try:  # profile (torch is imported when it runs)
-        from profiling.cli import add_profile_command
-    except ImportError:  # pragma: no cover - profiling/ ships in the same distribution
-        pass
-    else:
-        add_profile_command(sub)
-    for add in COMMANDS:
-        add(sub)
+    add_plugin_commands(sub)
     return p
 
 

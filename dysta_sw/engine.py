@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .compiled import formulas as F
+from . import formulas as F
 from .errors import DystaInputError
 from .tables import ScenarioTables
 from .workload import Workload

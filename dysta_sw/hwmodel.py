@@ -296,3 +296,25 @@ class DystaHW(Dysta):
         if wake.any():
             key = np.where(wake[:, None], luts.order_key(st.score0_bits[:, sl].astype(luts.R.dtype)), key)
         return key
+
+
+# ----------------------------------------------------------------------------- registration
+# ``dysta-hw-<fmt>`` are registered under the ``dysta.policies`` entry points (pyproject.toml).
+
+#: The schedulers of this module: Dysta in each format of the hardware.
+HW_POLICY_NAMES = ("dysta-hw-fp16", "dysta-hw-bf16", "dysta-hw-fp32")
+
+
+def fp16_policy(options: Options | None = None) -> DystaHW:
+    """``dysta-hw-fp16``: Dysta in the hardware's FP16 arithmetic."""
+    return DystaHW(options, cfg=HwConfig(fmt="fp16"))
+
+
+def bf16_policy(options: Options | None = None) -> DystaHW:
+    """``dysta-hw-bf16``: Dysta in the hardware's BF16 arithmetic."""
+    return DystaHW(options, cfg=HwConfig(fmt="bf16"))
+
+
+def fp32_policy(options: Options | None = None) -> DystaHW:
+    """``dysta-hw-fp32``: Dysta in the hardware's FP32 arithmetic."""
+    return DystaHW(options, cfg=HwConfig(fmt="fp32"))

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .compiled import formulas as F
+from . import formulas as F
+from . import plugins
 from .errors import DystaInputError
 
 PREDICTORS = ("last-one", "last-n", "average-all")
@@ -315,41 +316,50 @@ class Dysta(Policy):
 
 # ----------------------------------------------------------------------------- registry
 
-def _registry():
-    return {
-        "fcfs": lambda o: FCFS(o),
-        "sjf": lambda o: SJF(o),
-        "sjf-sparse": lambda o: SJF(o, sparse=True),
-        "prema": lambda o: PREMA(o),
-        "prema-sparse": lambda o: PREMA(o, sparse=True),
-        "planaria": lambda o: Planaria(o),
-        "sdrm3": lambda o: SDRM3(o),
-        "sdrm3-sparse": lambda o: SDRM3(o, sparse=True),
-        "dysta": lambda o: Dysta(o),
-        "dysta-static": lambda o: Dysta(o, mode="static"),
-        "dysta-nosparse": lambda o: Dysta(o, mode="nosparse"),
-        "dysta-oracle": lambda o: Dysta(o, mode="oracle"),
-    }
+#: The built-in policies (the paper's schedulers): name -> factory ``(options) -> Policy``.
+BUILTIN = {
+    "fcfs": lambda o: FCFS(o),
+    "sjf": lambda o: SJF(o),
+    "sjf-sparse": lambda o: SJF(o, sparse=True),
+    "prema": lambda o: PREMA(o),
+    "prema-sparse": lambda o: PREMA(o, sparse=True),
+    "planaria": lambda o: Planaria(o),
+    "sdrm3": lambda o: SDRM3(o),
+    "sdrm3-sparse": lambda o: SDRM3(o, sparse=True),
+    "dysta": lambda o: Dysta(o),
+    "dysta-static": lambda o: Dysta(o, mode="static"),
+    "dysta-nosparse": lambda o: Dysta(o, mode="nosparse"),
+    "dysta-oracle": lambda o: Dysta(o, mode="oracle"),
+}
+
+#: The built-in schedulers, the default set of ``bench`` and ``reproduce``.
+POLICY_NAMES = tuple(BUILTIN)
 
 
-#: Dysta computed with the hardware scheduler's arithmetic, per number format (dysta_sw.hwmodel).
-HW_POLICY_NAMES = tuple(f"dysta-hw-{f}" for f in ("fp16", "bf16", "fp32"))
+def registry() -> dict:
+    """Every scheduler: the built-ins, then those registered under the ``dysta.policies`` entry
+    points (e.g. ``dysta-hw-fp16`` from :mod:`dysta_sw.hwmodel`), as name -> factory or, until it
+    is first used, its entry point."""
+    reg: dict = dict(BUILTIN)
+    for ep in plugins.entry_points(plugins.POLICIES):
+        reg.setdefault(ep.name, ep)
+    return reg
 
 
-def _hw(options, fmt):
-    from .hwmodel import DystaHW, HwConfig  # the hardware model needs the FP golden model
-    return DystaHW(options, cfg=HwConfig(fmt=fmt))
-
-
-POLICY_NAMES = tuple(_registry())
+def policy_names() -> tuple[str, ...]:
+    """Every scheduler name, built-in and registered."""
+    return tuple(registry())
 
 
 def make_policy(name: str, options: Options | None = None) -> Policy:
-    """Create the policy called ``name`` (see ``POLICY_NAMES`` and ``HW_POLICY_NAMES``)."""
-    reg = _registry()
-    if name in HW_POLICY_NAMES:
-        return _hw(options or Options(), name.rsplit("-", 1)[1])
+    """Create the policy called ``name`` (see :func:`policy_names`)."""
+    reg = registry()
     if name not in reg:
-        raise DystaInputError(f"unknown scheduler {name!r}; choose from: {', '.join(reg)}, "
-                              f"{', '.join(HW_POLICY_NAMES)}")
-    return reg[name](options or Options())
+        raise DystaInputError(f"unknown scheduler {name!r}; choose from: {', '.join(reg)}")
+    factory = reg[name]
+    if name not in BUILTIN:  # an entry point (importlib.metadata's, or the importlib_metadata backport's)
+        try:
+            factory = plugins.load(factory)
+        except plugins.PluginError as e:
+            raise DystaInputError(str(e)) from None
+    return factory(options or Options())

@@ -101,10 +101,9 @@ def _child_compile() -> dict:
             "hits": sum(engine.run.stats.cache_hits.values()), "cache": str(_jit.cache_dir())}
 
 
-#: What the report's sections are called in the section table, by function name.
-_SECTIONS = {"run_grid": "scheduling grid (Table 5, Figs. 12-15)", "hw_arithmetic_section": "hardware arithmetic",
-             "hil_section": "hardware in the loop", "synth_section": "synthesis (Fig. 16, Table 6)",
-             "section": "trace statistics", "plot_": "figures 12-15"}
+#: What the report's plug-in sections (``dysta.report_sections``) are called in the section table.
+_SECTIONS = {"hw-arithmetic": "hardware arithmetic", "hil": "hardware in the loop",
+             "synth": "synthesis (Fig. 16, Table 6)", "trace-stats": "trace statistics"}
 
 
 def _timed(fn, label, times, cpu):
@@ -124,30 +123,41 @@ def _cpu() -> float:
     return t.user + t.system + t.children_user + t.children_system
 
 
+def _time_report(times: dict, cpu: dict) -> None:
+    """Time the parts of ``dysta_sw.report.paper.reproduce``: the scheduling grid, the figures and
+    each plug-in section (by its entry-point name, through :func:`sections.registered`)."""
+    from dataclasses import replace
+
+    from .report import paper, sections
+
+    paper.run_grid = _timed(paper.run_grid, "scheduling grid (Table 5, Figs. 12-15)", times, cpu)
+    for name in [n for n in vars(paper) if n.startswith("plot_")]:
+        setattr(paper, name, _timed(getattr(paper, name), "figures 12-15", times, cpu))
+    registered = sections.registered
+
+    def timed_sections():
+        return [(name, sec if isinstance(sec, Exception) else
+                 replace(sec, render=_timed(sec.render, _SECTIONS.get(name, sec.title), times, cpu)))
+                for name, sec in registered()]
+    sections.registered = timed_sections
+
+
 def _child_reproduce(out: str, quick: bool, jobs: int | None, traces: str | None) -> dict:
-    """``dysta reproduce`` as the command runs it, with every report section timed."""
+    """``dysta reproduce`` as the command runs it (default options; the cluster of
+    ``$DYSTA_CLUSTER`` if set), with every report section timed."""
     t0, c0 = time.perf_counter(), _cpu()
-    from . import cli, sweep
+    from . import sweep
+    from .cluster import session
+    from .report import grid, paper
     times: dict = {}
     cpu: dict = {}
     t_warm, c_warm = time.perf_counter(), _cpu()
     sweep.warm()
     times["compiling the engine (JIT)"] = time.perf_counter() - t_warm
     cpu["compiling the engine (JIT)"] = _cpu() - c_warm
-    prefixes = ("dysta_sw.report", "dysta_sw.tracestats")
-    for mod in [m for name, m in list(sys.modules.items()) if name.startswith(prefixes)]:
-        for name, fn in list(vars(mod).items()):
-            if not callable(fn) or getattr(fn, "__module__", "") != mod.__name__:
-                continue
-            label = next((v for k, v in _SECTIONS.items() if name == k or (k.endswith("_") and name.startswith(k))),
-                         None)
-            if label is not None and (name != "section" or mod.__name__.endswith("tracestats")):
-                setattr(mod, name, _timed(fn, label, times, cpu))
-    argv = ["reproduce", "--out", out, *(["--quick"] if quick else []), *(["--jobs", str(jobs)] if jobs else []),
-            *(["--traces", traces] if traces else [])]
-    rc = cli.main(argv)
-    if rc:
-        raise SystemExit(rc)
+    _time_report(times, cpu)
+    with session(None):  # as cmd_reproduce: one connection for every sweep (local without one)
+        paper.reproduce(grid.Config(quick=quick, traces=traces), out, jobs=jobs)
     return {"wall": time.perf_counter() - t0, "cpu": _cpu() - c0, "sections": times, "cpu_sections": cpu}
 
 
@@ -160,7 +170,8 @@ def run_benchmark(traces: str | None = None, jobs: int | None = None, quick_only
     runs the timed ``reproduce`` on that cluster, the per-core figures are this machine's."""
     from .compiled import engine as compiled
     from .engine import simulate as reference
-    from .policies import HW_POLICY_NAMES, POLICY_NAMES, make_policy
+    from .hwmodel import HW_POLICY_NAMES
+    from .policies import POLICY_NAMES, make_policy
 
     pack = resolve_pack(traces)
     out(f"dysta bench --speed: {os.cpu_count()} cores, load average {_load()} (1, 5, 15 min) at start; "

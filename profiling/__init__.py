@@ -6,7 +6,7 @@ The pipeline (paper Sections 3.1-3.3, Fig. 7): build a model (:mod:`profiling.cn
 (:mod:`profiling.inputs`) with forward hooks that turn every layer's masks into latency on an
 accelerator performance model (:mod:`profiling.eyeriss`, :mod:`profiling.sanger`,
 :mod:`profiling.profiler`), and write the result as a ``dysta-trace-pack v1``
-(:mod:`profiling.pack`). ``dysta profile`` is wired through :mod:`profiling.cli`.
+(:mod:`profiling.pack`). ``dysta profile`` is a plug-in command of :mod:`profiling.cli`.
 
 This package is the only place in the project that imports torch; it is an optional extra
 (``pip install dysta[profiling]``). See ``docs/profiling.md``.

@@ -2,8 +2,8 @@
 
 ``dysta profile --model M --pattern P --rate R --samples N --out FILE`` profiles one model-pattern
 and writes a one-model-pattern ``dysta-trace-pack v1`` (scenario ``attnn`` or ``cnn``). It is
-wired into ``dysta_sw.cli`` by :func:`add_profile_command`; the import of torch happens only
-when the command runs, so ``dysta`` works without the profiling extra.
+registered under the ``dysta.commands`` entry points by :func:`add_profile_command`; the import
+of torch happens only when the command runs, so ``dysta`` works without the profiling extra.
 """
 
 from __future__ import annotations

@@ -333,9 +333,10 @@ def build_pack(n_samples: int = 100, *, seed: int = 2023, name: str = "measured-
     """Profile both scenarios of pack ``name`` (:data:`PACKS`) into one pack (named ``out_name``,
     default ``name``). ``attnn_models`` (names, e.g. ``("bert",)``) and ``cnn_models`` select a part
     of it; ``cost_model`` / ``attnn_cost_model`` override the spec's CNN / attention cost models,
-    ``resolution`` its CNN input sizes (small test packs). Each model-pattern is one unit of :func:`dysta_sw.cluster.map_units`: here one after another, or
-    on the Dask ``cluster`` at that address (or ``$DYSTA_CLUSTER``), whose workers need the profiling
-    extra; the pack is the same (every unit is seeded)."""
+    ``resolution`` its CNN input sizes (small test packs). Each model-pattern is one unit of
+    :func:`dysta_sw.cluster.map_units`: here one after another, or on the Dask ``cluster`` at that
+    address (or ``$DYSTA_CLUSTER``), whose workers need the profiling extra; the pack is the same
+    (every unit is seeded)."""
     if name not in PACKS:
         raise ValueError(f"unknown measured pack {name!r}; choose one of {', '.join(PACKS)}")
     spec = dict(PACKS[name])

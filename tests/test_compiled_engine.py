@@ -1,6 +1,6 @@
 """The compiled engine against the readable numpy engine, decision for decision.
 
-Both engines read every policy formula from ``dysta_sw.compiled.formulas``; what these tests check
+Both engines read every policy formula from ``dysta_sw.formulas``; what these tests check
 is everything else: admission, wake-ups, the queue, PREMA's tokens and threshold, Planaria's and
 SDRM3's expired deadlines, the predictors' windows, the hardware policies' cycles and quanta,
 preemption counts and ties. At every step the compiled engine must pick the same request, and
@@ -20,7 +20,8 @@ import helpers as h
 from dysta_sw import workload as wl
 from dysta_sw.compiled import engine as compiled
 from dysta_sw.engine import simulate as reference
-from dysta_sw.policies import HW_POLICY_NAMES, POLICY_NAMES, PREDICTORS, Options, make_policy
+from dysta_sw.hwmodel import HW_POLICY_NAMES
+from dysta_sw.policies import POLICY_NAMES, PREDICTORS, Options, make_policy
 from dysta_sw.tables import ScenarioTables
 from dysta_sw.trace import resolve_pack
 

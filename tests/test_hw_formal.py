@@ -20,29 +20,34 @@ from dysta_hw.sched.sim import Job, Layer, Table, run
 STEPS = {"full_not_ready": 12, "no_loss": 16, "min_score": 20, "bounded_decision": 34}
 
 
-@pytest.mark.parametrize("prop", PROPERTIES)
-def test_property_bmc(prop, tmp_path):
+@pytest.mark.formal
+@pytest.mark.parametrize("prop", [pytest.param(p, marks=pytest.mark.smoke) if p == "full_not_ready" else p
+                                  for p in PROPERTIES])
+def test_property_bmc(prop, tmp_path, formal_tools):
     r = check(prop, mode="bmc", steps=STEPS[prop], workdir=tmp_path, timeout=900, shared=False)
     assert r.status == "PASS", r.log
 
 
+@pytest.mark.formal
 @pytest.mark.parametrize("shared", [True, False], ids=["shared", "separate"])
-def test_full_not_ready_proven(shared, tmp_path):
+def test_full_not_ready_proven(shared, tmp_path, formal_tools):
     """k-induction closes for full_not_ready: it holds in every reachable state, not only in the first
     steps."""
     r = check("full_not_ready", mode="prove", steps=2, workdir=tmp_path, timeout=600, shared=shared)
     assert r.status == "PASS", r.log
 
 
+@pytest.mark.formal
 @pytest.mark.parametrize("shared", [True, False], ids=["shared", "separate"])
-def test_assumptions_not_vacuous(shared, tmp_path):
+def test_assumptions_not_vacuous(shared, tmp_path, formal_tools):
     """Under the same assumptions a done, a full table and a rescoring decision are reachable."""
     r = check("reach", mode="cover", steps=24, workdir=tmp_path, timeout=600, shared=shared)
     assert r.status == "PASS", r.log
 
 
+@pytest.mark.formal
 @pytest.mark.parametrize("mutant", sorted(MUTANTS))
-def test_mutants_fail(mutant, tmp_path):
+def test_mutants_fail(mutant, tmp_path, formal_tools):
     """Each check catches a deliberate mistake, with a counterexample trace."""
     prop = MUTANTS[mutant]
     r = check(prop, mode="bmc", steps=STEPS[prop], workdir=tmp_path, mutant=mutant, timeout=900, shared=False)

@@ -1,6 +1,7 @@
 """The SparseML recipe path (profiling.recipe): run by ``nox -s sparseml``, SparseML's own pinned
-environment. Without SparseML (CI) the module is skipped, unless ``DYSTA_REQUIRE_SPARSEML`` is set,
-as the nox session sets it, so a broken SparseML install fails instead of skipping."""
+environment (tier ``sparseml``, which no other session or CI selects). Without SparseML the
+module is skipped, unless ``DYSTA_REQUIRE_SPARSEML`` is set, as the nox session sets it, so a
+broken SparseML install fails instead of skipping."""
 
 import os
 from pathlib import Path
@@ -8,8 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-if not os.environ.get("DYSTA_REQUIRE_SPARSEML"):
-    pytest.importorskip("sparseml", reason="SparseML lives in its own environment: nox -s sparseml")
+import helpers
+
+pytestmark = pytest.mark.sparseml
+
+helpers.require_module("sparseml", "SparseML lives in its own environment: nox -s sparseml",
+                       required=bool(os.environ.get("DYSTA_REQUIRE_SPARSEML")))
 
 from profiling import cnn, pack, recipe  # noqa: E402
 

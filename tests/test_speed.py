@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from dysta_sw import speed
-from dysta_sw.policies import HW_POLICY_NAMES, POLICY_NAMES
+from dysta_sw.hwmodel import HW_POLICY_NAMES
+from dysta_sw.policies import POLICY_NAMES
 
 
 def test_bound_loop_counts_decisions():

@@ -1,8 +1,9 @@
 """A sweep's rows, their order, the means and the printed table do not depend on --jobs."""
 
-from dysta_sw import report, sweep
+from dysta_sw import sweep
 from dysta_sw.cli import main
 from dysta_sw.policies import POLICY_NAMES
+from dysta_sw.report.tables import text_table
 from dysta_sw.trace import resolve_pack
 
 
@@ -23,7 +24,7 @@ def test_rows_are_the_same_in_the_same_order_for_any_jobs():
     rank = {(sw.scenario, name): (k, j) for k, sw in enumerate(_sweeps()) for j, name in enumerate(sw.schedulers)}
     assert keys == sorted(keys, key=lambda k: (rank[k[:2]], *k[2:]))
     assert [r["scheduler"] for r in one.means()][:2] == [POLICY_NAMES[-1], POLICY_NAMES[-1]]
-    assert report.text_table(two.means()) == report.text_table(one.means())
+    assert text_table(two.means()) == text_table(one.means())
 
 
 def test_bench_output_and_files_do_not_depend_on_jobs(tmp_path, capsys):

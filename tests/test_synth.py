@@ -12,7 +12,9 @@ def private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("DYSTA_CACHE_DIR", str(tmp_path))
 
 
-def test_xcup_counts_and_cache():
+@pytest.mark.synth
+@pytest.mark.smoke
+def test_xcup_counts_and_cache(yosys):
     # One output register: 16 payload bits + valid; the FP16 significand product fits one DSP48E2.
     r = synthesize(FPMul(fmt="fp16", stages=1), "xcup")
     assert r["dsp"] == 1 and r["ff"] == 17 and r["lut"] > 50 and r["bram"] == 0
@@ -23,7 +25,8 @@ def test_xcup_counts_and_cache():
     assert not synthesize(FPMul(fmt="fp16", stages=0), "xcup")["cached"]
 
 
-def test_ecp5_place_and_route_reports_fmax_and_a_missed_target():
+@pytest.mark.synth
+def test_ecp5_place_and_route_reports_fmax_and_a_missed_target(nextpnr):
     r = synthesize(FPAdd(fmt="fp16", stages=4), "ecp5", freq_mhz=400)
     # The combinational adder alone would need no flip-flops; four stages of registers need some.
     assert r["ff"] > 40 and r["lut"] > 100
@@ -31,7 +34,9 @@ def test_ecp5_place_and_route_reports_fmax_and_a_missed_target():
     assert r["timing_met"] is False and "missed" in r["message"]
 
 
-def test_ice40_fits_a_small_unit():
+@pytest.mark.synth
+@pytest.mark.smoke
+def test_ice40_fits_a_small_unit(nextpnr):
     r = synthesize(FPClamp0(fmt="fp16"), "ice40")
     assert r["fits"] and r["fmax_mhz"] > 0 and r["dsp"] == 0
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from dysta_sw import synthreport
+from dysta_hw import synthreport
 from dysta_sw.cli import main
 
 
@@ -19,7 +19,8 @@ def synth(capsys, *args):
     return json.loads(capsys.readouterr().out)
 
 
-def test_xcup_depth_8_and_the_cache(capsys):
+@pytest.mark.synth
+def test_xcup_depth_8_and_the_cache(capsys, yosys):
     r = synth(capsys, "--target", "xcup", "--depth", "8", "--fmt", "fp16", "--shared")
     # the FP16 significand product fits one DSP48E2; the table and LUTs are memories, not logic
     assert r["target"] == "xcup" and r["unit"] == "shared" and r["depth"] == 8
@@ -32,13 +33,15 @@ def test_xcup_depth_8_and_the_cache(capsys):
     assert sep["dsp"] > r["dsp"]
 
 
-def test_ecp5_depth_8_reports_fmax_against_the_target(capsys):
+@pytest.mark.synth
+def test_ecp5_depth_8_reports_fmax_against_the_target(capsys, nextpnr):
     r = synth(capsys, "--target", "ecp5", "--depth", "8", "--fmt", "fp16", "--freq", "400")
     assert r["fits"] and 5 < r["fmax_mhz"] < 400
     assert r["timing_met"] is False and "missed" in r["message"]
 
 
-def test_ice40_depth_8(capsys):
+@pytest.mark.synth
+def test_ice40_depth_8(capsys, yosys):
     r = synth(capsys, "--target", "ice40", "--depth", "8", "--fmt", "bf16", "--no-pnr")
     assert r["target"] == "ice40" and r["lut"] > 300 and "fmax_mhz" not in r
 

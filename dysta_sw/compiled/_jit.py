@@ -9,9 +9,10 @@ Where the cache lives (the first writable directory of):
 The package directory itself is never written, so a read-only installation (site-packages owned
 by root, a container image) caches like any other. If no directory is writable, the kernels are
 compiled in every process (a few seconds) and nothing is written. Each cache sits in a
-subdirectory named after a hash of this package's sources: numba checks only the source file of
-the function it caches, not the files of the functions it calls (the formulas, the FP
-operations), so the hash makes any change to any of them start a fresh cache.
+subdirectory named after a hash of the sources (this package's, :mod:`dysta_sw.formulas` and the
+golden model :mod:`dysta_sw.fp`): numba checks only the source file of the function it caches,
+not the files of the functions it calls (the formulas, the FP operations), so the hash makes any
+change to any of them start a fresh cache.
 """
 
 from __future__ import annotations
@@ -24,13 +25,20 @@ from pathlib import Path
 
 import numba
 
+from ..tools import cache_dir as cache_root
+
 _HERE = Path(__file__).parent
 
 
+#: What compiled code is built from: this package, and the modules its kernels compile or read
+#: constants from (the policy formulas, the golden floating-point model).
+_SOURCES = (*sorted(_HERE.glob("*.py")), _HERE.parent / "formulas.py", _HERE.parent / "fp.py")
+
+
 def source_stamp() -> str:
-    """Hash of every source file of this package (16 hex digits)."""
+    """Hash of every source file compiled code is built from (16 hex digits)."""
     h = hashlib.sha256()
-    for f in sorted(_HERE.glob("*.py")):
+    for f in _SOURCES:
         h.update(f.name.encode())
         h.update(f.read_bytes())
     h.update(numba.__version__.encode())
@@ -49,8 +57,7 @@ def _writable(path: Path) -> bool:
 def _candidates():
     if os.environ.get("NUMBA_CACHE_DIR"):
         yield Path(os.environ["NUMBA_CACHE_DIR"]) / "dysta"
-    root = os.environ.get("DYSTA_CACHE_DIR")
-    yield (Path(root) if root else Path.home() / ".cache" / "dysta") / "numba"
+    yield cache_root("numba")
     uid = os.getuid() if hasattr(os, "getuid") else "user"
     yield Path(tempfile.gettempdir()) / f"dysta-numba-{uid}"
 
@@ -94,7 +101,7 @@ def jit(fn=None, **options):
 from numba.core import types  # noqa: E402
 from numba.extending import overload  # noqa: E402
 
-from . import formulas  # noqa: E402
+from .. import formulas  # noqa: E402
 
 
 @overload(formulas.where)

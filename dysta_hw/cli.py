@@ -1,8 +1,10 @@
 # amaranth: UnusedElaboratable=no
 """Hardware commands of the ``dysta`` command line: ``verilog``, ``hw-latency``, ``hil`` and ``synth``.
 
-They need the gateware (``pip install -e '.[hw]'``); ``dysta_hw`` is imported only when one of
-them runs, so the software commands work without Amaranth.
+Each is registered under the ``dysta.commands`` entry points (``pyproject.toml``) by its
+``add_*`` function. They need the gateware (``pip install -e '.[hw]'``); Amaranth and the
+gateware are imported only when one of them runs, so this module loads without the extra and
+the command then says which extra to install.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from .errors import DystaInputError
+from dysta_sw.cliargs import add_cluster, add_policy_options, add_traces, options_from_args, positive_int
+from dysta_sw.errors import DystaInputError
+from dysta_sw.report.tables import rows_table
 
-__all__ = ["add_commands"]
+__all__ = ["add_verilog", "add_hw_latency", "add_hil", "add_synth"]
 
 FORMATS = ("fp16", "bf16", "fp32")
 STAGE_KEYS = ("cvt", "mul", "add", "clamp")
@@ -24,7 +28,7 @@ def _need_hw():
     try:
         import amaranth  # noqa: F401
 
-        import dysta_hw.sched  # noqa: F401
+        from . import sched  # noqa: F401
     except ImportError as e:
         raise DystaInputError(f"this command needs the hardware extra ({e}); install it with "
                               "`pip install -e '.[hw]'`") from None
@@ -71,7 +75,7 @@ def cmd_verilog(a) -> int:
     _need_hw()
     from amaranth.back import rtlil, verilog
 
-    from dysta_hw.sched import DystaScheduler
+    from .sched import DystaScheduler
 
     params = _design_params(a)
     params.update(shared=a.shared, lanes=a.lanes, value_width=a.value_width, n_mp=a.n_mp,
@@ -91,13 +95,13 @@ def cmd_verilog(a) -> int:
 
 def cmd_hw_latency(a) -> int:
     _need_hw()
-    from dysta_hw.sched.sim import latency_report
+    from .sched.sim import latency_report
 
     params = _design_params(a)
     if a.queued and max(a.queued) > a.depth:
         raise DystaInputError(f"--queued {max(a.queued)} is more than --depth {a.depth}: a queue cannot be longer "
                               "than the request table")
-    from dysta_hw.sched import DystaScheduler
+    from .sched import DystaScheduler
     DystaScheduler(**params)  # parameter errors before any simulation
     rows = latency_report(tuple(a.queued), simulate=not a.model_only, **params)
     if a.shared is not None:
@@ -112,7 +116,6 @@ def cmd_hw_latency(a) -> int:
     if a.format == "json":
         print(json.dumps(rows, indent=1))
     else:
-        from .report import rows_table
         print(f"Cycles from layer-done to dispatch, depth {a.depth}, {a.fmt} ({a.mode}); "
               "goal N + 16 (pipelined unit); retired_model: when the request that ran also finished")
         print(rows_table(rows))
@@ -121,16 +124,15 @@ def cmd_hw_latency(a) -> int:
 
 def cmd_hil(a) -> int:
     _need_hw()
-    from dysta_hw import hil
+    from dysta_sw.trace import resolve_pack
 
-    from .cli import _options
-    from .trace import resolve_pack
+    from . import hil
 
     pack = resolve_pack(a.traces)
     rate = a.rate if a.rate is not None else pack.paper_rate(a.scenario)
     res = hil.run(pack, a.scenario, rate=rate, requests=a.requests, slo=a.slo, seed=a.seed,
                   depth=a.depth, fmt=a.fmt, shared=a.shared, backend=a.backend, cycles_per_layer=a.cycles_per_layer,
-                  options=_options(a))
+                  options=options_from_args(a))
     if a.format == "json":
         print(json.dumps(asdict(res), indent=1))
     else:
@@ -151,10 +153,7 @@ def _int_list(text: str, what: str, allowed=None) -> list:
 
 def cmd_synth(a) -> int:
     _need_hw()
-    from dysta_hw import synth
-
-    from . import synthreport
-    from .report import rows_table
+    from . import synth, synthreport
 
     if not a.freq > 0:
         raise DystaInputError(f"--freq must be a positive frequency in MHz, not {a.freq!r}")
@@ -172,7 +171,7 @@ def cmd_synth(a) -> int:
         else:
             if a.cluster:
                 raise DystaInputError("--cluster distributes a --sweep; one design is synthesized here, without it")
-            from dysta_hw.sched import DystaScheduler
+            from .sched import DystaScheduler
             params = {**_design_params(a), "shared": a.shared}
             DystaScheduler(**params)  # parameter errors first
             results = [synth.synth_scheduler(a.target, freq_mhz=a.freq, pnr=not a.no_pnr, use_cache=not a.no_cache,
@@ -201,10 +200,8 @@ def cmd_synth(a) -> int:
     return 0
 
 
-def add_commands(sub) -> None:
-    """Register ``verilog``, ``hw-latency`` and ``hil`` on the ``dysta`` sub-parsers."""
-    from .cli import _add_policy_options, _add_traces, _positive_int
-
+def add_verilog(sub) -> None:
+    """``dysta verilog``."""
     v = sub.add_parser("verilog", help="emit the hardware scheduler as Verilog (or RTLIL)",
                        description="Convert DystaScheduler with the given parameters to Verilog (default) or "
                        "RTLIL with every port kept (docs/hw.md lists them).")
@@ -221,16 +218,22 @@ def add_commands(sub) -> None:
     v.add_argument("-o", "--output", default="-", metavar="FILE", help="output file (default: standard output)")
     v.set_defaults(func=cmd_verilog)
 
+
+def add_hw_latency(sub) -> None:
+    """``dysta hw-latency``."""
     h = sub.add_parser("hw-latency", help="cycles from layer-done to dispatch, simulated and modelled",
                        description="Simulate the scheduler with N queued requests and print the cycles from "
                        "a layer-done strobe to the next dispatch, next to the timing model.")
     _add_design_options(h, sharing_default=None)
-    h.add_argument("--queued", type=_positive_int, nargs="+", default=[1, 8, 32], metavar="N",
+    h.add_argument("--queued", type=positive_int, nargs="+", default=[1, 8, 32], metavar="N",
                    help="queue lengths (default 1 8 32)")
     h.add_argument("--model-only", action="store_true", help="print the timing model without simulating")
     h.add_argument("--format", choices=("table", "json"), default="table")
     h.set_defaults(func=cmd_hw_latency)
 
+
+def add_hil(sub) -> None:
+    """``dysta hil``."""
     s = sub.add_parser("hil", help="hardware in the loop: a workload scheduled by the simulated gateware",
                        description="Draw a benchmark workload, schedule it with the simulated gateware "
                        "(Verilator or Amaranth), compare every decision with the golden model and score "
@@ -239,7 +242,7 @@ def add_commands(sub) -> None:
     s.add_argument("--rate", type=float, default=None,
                    help="requests/s (default: Table 5's 30 attnn / 3 cnn times the pack's capacity)")
     s.add_argument("--slo", type=float, default=10.0, help="SLO multiplier (default 10)")
-    s.add_argument("--requests", type=_positive_int, default=64, help="requests (default 64)")
+    s.add_argument("--requests", type=positive_int, default=64, help="requests (default 64)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--depth", type=int, default=64, help="request table entries (default 64)")
     s.add_argument("--fmt", choices=FORMATS, default="fp16")
@@ -251,10 +254,13 @@ def add_commands(sub) -> None:
     s.add_argument("--cycles-per-layer", type=float, default=None,
                    help="simulation clock: cycles of a mean-latency layer (default 2000 Verilator, 40 Amaranth)")
     s.add_argument("--format", choices=("table", "json"), default="table")
-    _add_traces(s)
-    _add_policy_options(s)
+    add_traces(s)
+    add_policy_options(s)
     s.set_defaults(func=cmd_hil)
 
+
+def add_synth(sub) -> None:
+    """``dysta synth``."""
     y = sub.add_parser("synth", help="resource and timing report of the scheduler (Yosys, nextpnr)",
                        description="Synthesize DystaScheduler (its real top level, every port kept) with the "
                        "open flow: xcup = Yosys synth_xilinx -family xcup (Zynq UltraScale+, estimate), ecp5 = "
@@ -269,18 +275,11 @@ def add_commands(sub) -> None:
     y.add_argument("--depths", default="8,16,32,64,128,256,512", help="sweep depths (default 8..512)")
     y.add_argument("--fmts", default="fp16,bf16,fp32", help="sweep formats (default fp16,bf16,fp32)")
     y.add_argument("--units", choices=("both", "shared", "separate"), default="both", help="sweep units")
-    y.add_argument("--jobs", type=_positive_int, default=2, help="syntheses at once (default 2)")
-    y.add_argument("--cluster", metavar="ADDRESS", default=None,
-                   help="with --sweep: synthesize on the Dask cluster whose scheduler is at ADDRESS, e.g. "
-                   "tcp://host:8786 (default: $DYSTA_CLUSTER, else here; see docs/cluster.md)")
+    y.add_argument("--jobs", type=positive_int, default=2, help="syntheses at once (default 2)")
+    add_cluster(y, help="with --sweep: synthesize on the Dask cluster whose scheduler is at ADDRESS, e.g. "
+                "tcp://host:8786 (default: $DYSTA_CLUSTER, else here; see docs/cluster.md)")
     y.add_argument("--no-progress", action="store_true", help="no progress bar")
     y.add_argument("--out", default=None, metavar="DIR",
                    help="also write synth.json, synth.md and the Fig. 16-style plot fig16_resources.png here")
     y.add_argument("--format", choices=("table", "json"), default="table")
     y.set_defaults(func=cmd_synth)
-
-    b = sub.add_parser("board", help="board targets: build a bitstream, run the board in simulation or for real",
-                       description="The scheduler on a board with a UART host link (docs/boards.md).")
-    from boards.cli import add_commands as add_board_commands
-
-    add_board_commands(b.add_subparsers(dest="board_cmd", required=True))

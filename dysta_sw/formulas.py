@@ -6,7 +6,9 @@ same function with numba and calls it on scalars, inside its loop over the queue
 is changed in one place, and both engines take the same decisions, bit for bit (IEEE float64,
 the same operations in the same order; tests/test_compiled_engine.py checks it on random
 workloads). Only :func:`where` differs between the two: ``np.where`` on arrays, a plain
-conditional on scalars (:mod:`dysta_sw.compiled._jit` registers the compiled version).
+conditional on scalars (:mod:`dysta_sw.compiled._jit` registers the compiled version). It lives
+beside the readable engine, not in :mod:`dysta_sw.compiled`, so that the readable engine and
+policies do not depend on the compiled package (which depends on them).
 
 Notation (SPEC 6) for queued request i at decision time ``t``: ``R`` estimated remaining latency,
 ``gamma`` sparsity coefficient, ``last`` end of its last layer (or its arrival), ``D`` deadline,

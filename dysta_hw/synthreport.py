@@ -1,14 +1,15 @@
 """Resource tables, the Fig. 16-style plot and the Table 6-style overhead of the hardware scheduler.
 
 Works on the result dicts of :func:`dysta_hw.synth.synth_scheduler` (plain JSON, so the report
-needs neither Amaranth nor the tools once the results exist).
+needs neither Amaranth nor the tools once the results exist; this module imports neither).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .report import rows_table
+from dysta_sw.report.plots import pyplot
+from dysta_sw.report.tables import rows_table
 
 __all__ = ["EYERISS_V2", "PAPER_SCHEDULER", "resource_rows", "normalised_rows", "table6_rows", "goal_rows",
            "plot_fig16"]
@@ -115,11 +116,7 @@ def sweep_markdown(results: list[dict]) -> str:
 def plot_fig16(results: list[dict], path: str | Path, target: str | None = None) -> Path | None:
     """Fig. 16: LUT, FF and DSP of every (format, unit) at each depth, normalised to the
     separate-unit FP32 design of that depth; one panel per resource. ``None`` if nothing to plot."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     norm = [r for r in normalised_rows(results) if target is None or r["target"] == target]
     if not norm:
         return None

@@ -1,0 +1,137 @@
+"""The report's trace-statistics section: what the trace pack says about dynamic sparsity
+(paper Figs. 2, 3, 4 and 9; Tables 2 and 4), from :mod:`dysta_sw.tracestats`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..trace import TracePack
+from ..tracestats import (
+    PREDICTOR_KINDS,
+    by_model,
+    density_latency_correlation,
+    first_layers_sparsity,
+    layer_correlation,
+    mean_layer_correlation,
+    network_sparsity_range,
+    network_valid_fraction,
+    normalised_layer_latency,
+    predictor_rmse,
+)
+from .plots import pyplot
+from .sections import Context, Section
+
+__all__ = ["section", "TRACE_STATS"]
+
+
+def section(pack: TracePack, out: Path, note: str) -> str:
+    """Markdown (and PNG figures in ``out``) for the report."""
+    plt = pyplot()
+    md = ["## Benchmark traces: dynamic sparsity (paper Figs. 2, 3, 4, 9; Tables 2, 4)", "",
+          f"Computed from the trace pack `{pack.name}`{note}.", ""]
+    attnn = pack.scenarios.get("attnn", [])
+    cnn = pack.scenarios.get("cnn", [])
+
+    # Fig. 2: normalised per-layer latency of the language models.
+    if attnn:
+        fig, ax = plt.subplots(figsize=(6.5, 3.6))
+        for name in attnn:
+            ax.hist(normalised_layer_latency(pack.model_patterns[name]), bins=60, histtype="step", label=name,
+                    density=True)
+        ax.set_xlabel("layer latency / mean latency of that layer")
+        ax.set_ylabel("density")
+        ax.legend(fontsize=8)
+        ax.set_title(f"Fig. 2: dynamic latency of the language models{note}", fontsize=10)
+        fig.tight_layout()
+        fig.savefig(out / "fig02_latency_spread.png", dpi=110)
+        plt.close(fig)
+        md += ["![Fig. 2](fig02_latency_spread.png)", ""]
+
+    # Fig. 3: MAC sparsity of the first six layers after the stem of ResNet-50 and VGG-16.
+    shown = [m for m in ("resnet50", "vgg16") if by_model(pack, m)]
+    if shown:
+        fig, axes = plt.subplots(1, len(shown), figsize=(5.5 * len(shown), 3.6), squeeze=False)
+        for ax, model in zip(axes[0], shown):
+            mp = by_model(pack, model)[0]
+            first, labels = first_layers_sparsity(mp)
+            ax.boxplot(first * 100, whis=(0, 100))
+            ax.set_xticks(range(1, first.shape[1] + 1), labels)
+            ax.set_ylabel("MAC sparsity (%)")
+            ax.set_title(f"{mp.name}: first six layers after the stem", fontsize=10)
+        fig.suptitle(f"Fig. 3: sparsity across inputs{note}", fontsize=10)
+        fig.tight_layout()
+        fig.savefig(out / "fig03_activation_sparsity.png", dpi=110)
+        plt.close(fig)
+        md += ["![Fig. 3](fig03_activation_sparsity.png)", "",
+               "Fig. 3 shows the first six layers after the stem, as the paper's artifact plots them "
+               "(its text says the last six).", ""]
+
+    md += ["### Table 2: relative range of network sparsity", "",
+           "`(max - min) / mean` over samples of the network's valid fraction, as the paper's artifact "
+           "computes it.", "", "| model-pattern | relative range (%) | measure |", "|---|---:|---|"]
+    md += [f"| {n} | {100 * network_sparsity_range(pack.model_patterns[n]):.1f} | "
+           f"{network_valid_fraction(pack.model_patterns[n])[1]} |" for n in cnn + attnn]
+    md += [""]
+
+    # Fig. 4: valid-work spread per weight-sparsity pattern at equal rate.
+    models = [m for m in ("resnet50", "mobilenet") if len(by_model(pack, m)) > 1]
+    if models:
+        fig, axes = plt.subplots(1, len(models), figsize=(5.5 * len(models), 3.6), squeeze=False)
+        for ax, model in zip(axes[0], models):
+            mps = by_model(pack, model)
+            mean = np.mean(np.concatenate([mp.tiso for mp in mps]))
+            for mp in mps:
+                ax.hist(mp.tiso / mean, bins=30, histtype="step", label=mp.pattern, density=True)
+            ax.set_xlabel("valid MACs (isolated latency) / mean over patterns")
+            ax.set_ylabel("density")
+            ax.legend(fontsize=8)
+            ax.set_title(model, fontsize=10)
+        fig.suptitle(f"Fig. 4: valid work per weight-sparsity pattern{note}", fontsize=10)
+        fig.tight_layout()
+        fig.savefig(out / "fig04_valid_macs.png", dpi=110)
+        plt.close(fig)
+        md += ["![Fig. 4](fig04_valid_macs.png)", ""]
+
+    # Fig. 9: layer-sparsity correlation of two language models.
+    lm = [n for n in attnn if n.split("/")[0] in ("bert", "gpt2")] or attnn[:2]
+    if lm:
+        fig, axes = plt.subplots(1, len(lm), figsize=(4.6 * len(lm), 4), squeeze=False)
+        for ax, name in zip(axes[0], lm):
+            im = ax.imshow(layer_correlation(pack.model_patterns[name]), vmin=-1, vmax=1, cmap="RdBu_r")
+            ax.set_xlabel("layer")
+            ax.set_ylabel("layer")
+            ax.set_title(name, fontsize=10)
+        fig.colorbar(im, ax=list(axes[0]), shrink=0.8, label="Pearson correlation")
+        fig.suptitle(f"Fig. 9: correlation of layer sparsity{note}", fontsize=10)
+        fig.savefig(out / "fig09_layer_correlation.png", dpi=110)
+        plt.close(fig)
+        md += ["![Fig. 9](fig09_layer_correlation.png)", "",
+               "| model-pattern | mean layer-pair correlation | corr(mean density, isolated latency) |",
+               "|---|---:|---:|"]
+        md += [f"| {n} | {mean_layer_correlation(pack.model_patterns[n]):.2f} | "
+               f"{density_latency_correlation(pack.model_patterns[n]):+.2f} |" for n in attnn]
+        md += [""]
+
+    md += ["### Table 4: RMSE of the sparse latency predictors (held-out samples)", "",
+           "RMSE of `gamma * Rbar[l]` against the true remaining latency at every layer boundary; "
+           "relative RMSE is over the mean true remaining latency. last-N uses N = 3.", "",
+           "| model-pattern | " + " | ".join(f"{k} (ms) | {k} (rel.)" for k in PREDICTOR_KINDS) + " |",
+           "|---|" + "---:|---:|" * len(PREDICTOR_KINDS)]
+    for name in attnn + cnn:
+        cells = []
+        for kind in PREDICTOR_KINDS:
+            rmse, rel = predictor_rmse(pack.model_patterns[name], kind)
+            cells += [f"{1e3 * rmse:.3f}", f"{100 * rel:.1f}%"]
+        md.append(f"| {name} | " + " | ".join(cells) + " |")
+    md.append("")
+    return "\n".join(md)
+
+
+def _render(ctx: Context) -> str:
+    return section(ctx.pack, ctx.out, ctx.note)
+
+
+#: Registered as ``trace-stats`` in ``dysta.report_sections``.
+TRACE_STATS = Section("Benchmark traces: dynamic sparsity", 400, _render)
