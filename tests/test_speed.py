@@ -30,3 +30,19 @@ def test_speed_benchmark_prints_every_scheduler():
             decisions, mean_q, wall, cpu, bound, share = row[0].split()[2:]
             assert int(decisions) > 0 and float(cpu) > 0 and float(bound) > 0 and share.endswith("%")
     assert "slowest of the Table 5 schedulers" in text and "readable numpy engine" in text
+
+
+def test_reproduce_sections_are_timed(tmp_path, monkeypatch):
+    """The timed ``reproduce`` of the benchmark labels the grid, the figures and each plug-in
+    section it ran (here the trace statistics only), and nothing else."""
+    from dysta_sw.report import grid, paper, sections
+
+    for name in ["run_grid", *[n for n in vars(paper) if n.startswith("plot_")]]:
+        monkeypatch.setattr(paper, name, getattr(paper, name))  # restored after the test
+    monkeypatch.setattr(sections, "registered", sections.registered)
+    times, cpu = {}, {}
+    speed._time_report(times, cpu)
+    paper.reproduce(grid.Config(quick=True, seeds=1, requests=30, sections=("trace-stats",)), tmp_path, jobs=1)
+    assert set(times) == {"scheduling grid (Table 5, Figs. 12-15)", "figures 12-15", "trace statistics"}
+    assert set(cpu) == set(times) and all(t > 0 for t in times.values())
+    assert "## Benchmark traces" in (tmp_path / "report.md").read_text()
