@@ -97,7 +97,7 @@ class HostClient:
         by_tag = {j.tag: j for j in jobs}
         out = BoardRun()
         rel = {j.tag: max(0, j.deadline - j.arrival) for j in jobs}
-        frames = [encode_request(j.tag, j.mp, rel[j.tag], j.score0) for j in jobs]
+        frames = [encode_request(j.tag, j.mp, rel[j.tag], 0) for j in jobs]
         sent = acked = 0
         per = len(frames[0]) if frames else 1
         while len(out.dones) < len(jobs):
@@ -107,8 +107,7 @@ class HostClient:
             ev = self._next(Event)
             if ev.kind == "A":
                 j = by_tag[ev.tag]
-                out.accepts.append(Accept(ev.cycle, ev.tag, j.mp, (ev.cycle + rel[ev.tag]) & self.time_mask,
-                                          j.score0))
+                out.accepts.append(Accept(ev.cycle, ev.tag, j.mp, (ev.cycle + rel[ev.tag]) & self.time_mask))
                 acked += 1
             elif ev.kind == "D":
                 out.dispatches.append((ev.cycle, ev.tag, ev.layer))

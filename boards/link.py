@@ -132,7 +132,7 @@ class HostLink(wiring.Component):
         # the commands into the core (a handshake counts only in an enabled cycle)
         r = dut.req.payload
         m.d.comb += [dut.req.valid.eq(req_pending), r.tag.eq(req_f["tag"]), r.mp.eq(req_f["mp"]),
-                     r.deadline.eq(dut.now + req_f["rel"]), r.score0.eq(req_f["score0"])]
+                     r.deadline.eq(dut.now + req_f["rel"])]
         acc = req_pending & dut.req.ready & en
         with m.If(acc):
             m.d.sync += req_pending.eq(0)

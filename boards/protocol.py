@@ -8,7 +8,7 @@ opcode     bytes   fields
 =========  ======  ==================================================================
 ``L`` 0x4C  8      LUT write: ``table`` u8, ``mp`` u8, ``layer`` u8, ``value`` u32
 ``R`` 0x52  12     request: ``tag`` u16, ``mp`` u8, ``rel_deadline`` u32 (cycles after
-                   acceptance), ``score0`` u32 (the static score's bit pattern)
+                   acceptance), ``score0`` u32 (reserved: the scheduler takes no static score)
 ``S`` 0x53  1      status request
 =========  ======  ==================================================================
 

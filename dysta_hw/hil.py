@@ -21,7 +21,7 @@ fraction of a layer, so the gateware's schedule pays more overhead than on the r
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -110,6 +110,18 @@ def run_verilator(dut, lut_writes, jobs, *, max_cycles: int, cache=None):
     return bench.record(np.concatenate(chunks))
 
 
+def preemptions(rec) -> int:
+    """Preemptions in a simulation record: dispatches of another request while the one that ran
+    the previous layer has not finished (the engine's count, :mod:`dysta_sw.engine`)."""
+    done_at = {tag: cycle for cycle, tag in rec.dones}
+    count, prev = 0, None
+    for cycle, tag, *_ in rec.dispatches:
+        if prev is not None and tag != prev and done_at.get(prev, cycle + 1) > cycle:
+            count += 1
+        prev = tag
+    return count
+
+
 def sim_clock(tables: ScenarioTables, cycles_per_layer: float) -> float:
     """The simulation clock giving ``cycles_per_layer`` cycles to a layer of mean latency."""
     return cycles_per_layer / float(np.mean(tables.lat))
@@ -122,7 +134,7 @@ class Workload:
     params: dict  #: ``DystaScheduler(**params)``
     cfg: object  #: its :class:`~dysta_sw.hwmodel.HwConfig` at the simulation clock
     luts: object  #: :class:`~dysta_sw.hwsched.SchedLuts` to program
-    jobs: list  #: :class:`~dysta_hw.sched.sim.Job` per request, tags ``0 .. n-1``, with static scores
+    jobs: list  #: :class:`~dysta_hw.sched.sim.Job` per request, tags ``0 .. n-1``
     tables: ScenarioTables
     wl: object  #: the :class:`~dysta_sw.workload.Workload`
     deadlines: np.ndarray  #: seconds
@@ -157,9 +169,6 @@ def prepare(pack: TracePack, scenario: str, *, rate: float, requests: int = 64, 
     cfg = DystaScheduler(**params).config(clock_hz=clock)
     luts, jobs = from_trace(tables, wl, deadlines, cfg, eta=options.eta, n_mp=n_mp, max_layers=max_layers,
                             lanes=lanes, beats=beats)
-    # the host's static score (SPEC 6), in quanta of this clock, rounded to the format
-    score0 = luts.hwluts().static_score(tables.tiso_est[wl.mp], deadlines, wl.arrival, options.beta)
-    jobs = [replace(j, score0=int(s)) for j, s in zip(jobs, score0)]
     return Workload(params, cfg, luts, jobs, tables, wl, deadlines, clock, shift)
 
 
@@ -211,7 +220,8 @@ def run(pack: TracePack, scenario: str, *, rate: float, requests: int = 64, slo:
     name = fp.get_format(fmt).name
     quality = {}
     if not unfinished:
-        quality[f"gateware {name}"] = met.compute(tables, wl, finish, deadlines, decisions=len(rec.dispatches))
+        quality[f"gateware {name}"] = met.compute(tables, wl, finish, deadlines, preemptions(rec),
+                                                  decisions=len(rec.dispatches))
     else:
         first = first or f"{unfinished} requests never finished"
     for policy in ("dysta", f"dysta-hw-{name}", "fcfs"):

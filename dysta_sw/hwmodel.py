@@ -6,11 +6,15 @@ order the gateware implements; every quantity below is a bit pattern of the form
 called an integer.
 
 Time
-    Cycles at ``clock_hz``; a time difference ``d`` (integer cycles, ``time_bits`` wide) enters
-    the datapath as ``from_int(d >> time_shift)`` (arithmetic shift), i.e. in *quanta* of
-    ``2**time_shift`` cycles, so that realistic slacks fit the format: with FP16 (largest
-    finite 65504) and the default quantum of 2**18 cycles (1.31 ms at 200 MHz) slacks up to
-    86 s are finite. Larger values overflow to infinity, which sorts last.
+    Cycles at ``clock_hz``, counted by a free-running ``time_bits``-wide counter that wraps
+    around; deadlines and last-run times are stored at that width. A time difference is taken
+    modulo ``2**time_bits`` (signed for ``D - now``, unsigned for ``now - last``), so it is right
+    across a wrap as long as it is below ``2**(time_bits - 1)`` cycles (see :func:`time_operands`).
+    It enters the datapath as ``from_int(sat(d >> time_shift))``: an arithmetic shift to *quanta*
+    of ``2**time_shift`` cycles, then saturated to ``DIFF_BITS`` (24) bits, so that the converter
+    is narrow and realistic slacks fit the format: with FP16 (largest finite 65504) and the
+    default quantum of 2**18 cycles (1.31 ms at 200 MHz) slacks up to 86 s are finite. Larger
+    values overflow to infinity, which sorts last.
 
 Look-up tables (programmed by the host, rounded from float64 with ``from_float``)
     ``R[mp, l]`` remaining latency ``Rbar[l]`` in quanta (``R[mp, L] = 0``); ``inv_rhobar[mp, l]``
@@ -54,6 +58,9 @@ _NATIVE = {"fp16": np.float16, "fp32": np.float32}
 
 #: Width of the monitor's shifted non-zero count.
 COUNT_BITS = 16
+#: Width of a time difference in quanta, as converted to the format (saturated, two's complement
+#: for ``D - now``): 2**23 quanta is beyond every format's useful range at its default quantum.
+DIFF_BITS = 24
 #: Default time quantum (log2 cycles) per format: FP16's range needs coarse quanta.
 DEFAULT_TIME_SHIFT = {"fp16": 18, "bf16": 10, "fp32": 10}
 
@@ -166,9 +173,10 @@ class HwLuts:
         cfg = self.cfg
         f, m, s, w = cfg.fmt, cfg.mode, cfg.shift, cfg.time_bits
         trem = fp.mul(gamma, self.R[lut_index], f, m)
-        dl = fp.from_int(_fit(np.asarray(deadline - now, np.int64) >> s, w, True), w, True, f, m)
+        d, wt = time_operands(deadline, last, now, s, w)
+        dl = fp.from_int(d, DIFF_BITS, True, f, m)
         slack = fp.clamp0(fp.sub(dl, trem, f, m), f, m)
-        wait = fp.from_int(_fit(np.asarray(now - last, np.int64) >> s, w, False), w, False, f, m)
+        wait = fp.from_int(wt, DIFF_BITS, False, f, m)
         pen = fp.mul(fp.mul(wait, self.inv_tiso[mp], f, m), self.inv_q[n_queued], f, m)
         return fp.add(trem, fp.mul(np.asarray(self.eta, trem.dtype), fp.add(slack, pen, f, m), f, m), f, m)
 
@@ -206,10 +214,11 @@ class HwLuts:
         fmt = fp.get_format(cfg.fmt)
         with np.errstate(over="ignore", invalid="ignore"):
             trem = np.asarray(gamma, fmt.dtype).view(dt) * self.R.view(dt)[lut_index]
-            dl = _fit(np.asarray(deadline - now, np.int64) >> s, w, True).astype(dt)
+            d, wt = time_operands(deadline, last, now, s, w)
+            dl = d.astype(dt)
             x = dl - trem
             slack = np.where(x <= 0, dt(0), x)  # max(x, +0): -0 gives +0, NaN stays NaN
-            wait = _fit(np.asarray(now - last, np.int64) >> s, w, False).astype(dt)
+            wait = wt.astype(dt)
             pen = (wait * self.inv_tiso.view(dt)[mp]) * self.inv_q.view(dt)[n_queued]
             score = trem + np.asarray(self.eta, fmt.dtype).view(dt) * (slack + pen)
         return self._bits(score)
@@ -231,6 +240,25 @@ def _fit(v: np.ndarray, width: int, signed: bool) -> np.ndarray:
     """Saturate to the ``width``-bit integer range, as the hardware's difference registers do."""
     lo, hi = (-(1 << (width - 1)), (1 << (width - 1)) - 1) if signed else (0, (1 << width) - 1)
     return np.clip(v, lo, hi)
+
+
+def wrap(v, width: int, signed: bool):
+    """``v`` modulo ``2**width``, read as a ``width``-bit two's complement number if ``signed``:
+    what a ``width``-bit subtraction of two wrapped counter values gives."""
+    v = np.asarray(v, np.int64) & ((1 << width) - 1)
+    if signed:
+        v = v - ((v >> (width - 1)) << width)
+    return v
+
+
+def time_operands(deadline, last, now, shift: int, time_bits: int):
+    """The integer operands of mode B, in quanta, as the gateware forms them from its
+    ``time_bits``-wide counter: ``sat((D - now) mod 2**time_bits, signed) >> shift`` and
+    ``sat((now - last) mod 2**time_bits) >> shift``, each saturated to ``DIFF_BITS`` bits.
+    ``deadline``, ``last`` and ``now`` may be absolute (unwrapped) or wrapped cycles alike."""
+    d = wrap(np.asarray(deadline, np.int64) - np.asarray(now, np.int64), time_bits, True) >> shift
+    w = wrap(np.asarray(now, np.int64) - np.asarray(last, np.int64), time_bits, False) >> shift
+    return _fit(d, DIFF_BITS, True), _fit(w, DIFF_BITS, False)
 
 
 class _HwPredictor(Predictor):

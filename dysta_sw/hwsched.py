@@ -27,7 +27,7 @@ from . import fp
 from .errors import DystaInputError
 from .hwmodel import COUNT_BITS, HwConfig, HwLuts
 
-__all__ = ["Table", "Op", "MODE_A", "MODE_B", "Schedule", "schedule", "Timing", "SchedLuts", "Accept",
+__all__ = ["Table", "Op", "MODE_A", "MODE_B", "Schedule", "schedule", "unit_names", "Timing", "SchedLuts", "Accept",
            "LayerDone", "Evaluation", "Decision", "Replay", "SchedModel", "NNZ_BITS", "COUNT_SHIFT_BITS",
            "DEFAULT_STAGES", "normalise_stages"]
 
@@ -121,28 +121,37 @@ class Schedule:
     latency: int
 
 
-def schedule(ops, *, shared: bool, stages: dict, prefix: str, single: bool = False) -> Schedule:
-    """Modulo-schedule ``ops``: each op as early as its inputs allow, on a cycle (mod ``ii``) its
-    unit is free. ``shared``: one unit per kind (adds and subs share the adder); else one unit per
-    op, named ``prefix + op.name``. ``single``: only one input is ever in flight (mode A), so a
-    unit need only be free at the absolute cycle (``ii`` is then the program's length)."""
-    unit = {op.name: (_UNIT_KIND[op.kind] if shared else prefix + op.name) for op in ops}
-    uses: dict = {}
-    for u in unit.values():
-        uses[u] = uses.get(u, 0) + 1
-    ii = max(uses.values())
-    if single:
-        ii = sum(stages[_UNIT_KIND[op.kind]] + 1 for op in ops) + 1  # longer than any schedule
-    busy: dict = {u: set() for u in uses}
+def unit_names(shared: bool) -> tuple[dict, dict]:
+    """The FP unit each op of mode A and of mode B runs on.
+
+    Mode B has one unit per op (named ``b_<op>``), so that a queued entry enters the datapath
+    every cycle. With separate units mode A has its own (``a_<op>``); with ``shared`` units mode A
+    runs on mode B's units of the same kind (its converter on ``b_dl``, its multiplies on
+    ``b_trem`` and ``b_p1``): one reconfigurable datapath, switched between the two modes.
+    """
+    unit_b = {op.name: "b_" + op.name for op in MODE_B}
+    if not shared:
+        return {op.name: "a_" + op.name for op in MODE_A}, unit_b
+    free: dict = {}
+    for op in MODE_B:
+        free.setdefault(_UNIT_KIND[op.kind], []).append(unit_b[op.name])
+    unit_a = {}
+    for op in MODE_A:
+        unit_a[op.name] = free[_UNIT_KIND[op.kind]].pop(0)
+    return unit_a, unit_b
+
+
+def schedule(ops, *, unit: dict, stages: dict) -> Schedule:
+    """Schedule ``ops`` on the units ``unit`` (op name to unit name, one op per unit): each op as
+    early as its inputs allow, so one set of inputs may be presented every cycle (``ii = 1``)."""
+    if len(set(unit[op.name] for op in ops)) != len(ops):
+        raise ValueError("each op of a program needs a unit of its own")
     start, ready = {}, {}
     for op in ops:
         t = max([ready.get(x, 0) for x in op.inputs])
-        while t % ii in busy[unit[op.name]]:
-            t += 1
-        busy[unit[op.name]].add(t % ii)
         start[op.name] = t
         ready[op.name] = t + stages[_UNIT_KIND[op.kind]]
-    return Schedule(tuple(ops), unit, start, ready, ii, ready[ops[-1].name])
+    return Schedule(tuple(ops), dict(unit), start, ready, 1, ready[ops[-1].name])
 
 
 @dataclass(frozen=True)
@@ -151,19 +160,30 @@ class Timing:
 
     lat_a: int  #: mode A latency
     lat_b: int  #: mode B latency
-    ii: int  #: cycles between two entries of a scan
 
     @classmethod
     def of(cls, *, shared: bool, stages=None) -> Timing:
         st = normalise_stages(stages)
-        a = schedule(MODE_A, shared=shared, stages=st, prefix="a_", single=True)
-        b = schedule(MODE_B, shared=shared, stages=st, prefix="b_")
-        return cls(a.latency, b.latency, b.ii)
+        unit_a, unit_b = unit_names(shared)
+        return cls(schedule(MODE_A, unit=unit_a, stages=st).latency,
+                   schedule(MODE_B, unit=unit_b, stages=st).latency)
+
+    #: Cycles from the layer-done strobe to mode A's input: the strobe latches the monitor's
+    #: count, the LUT outputs settle, the shifted count is registered.
+    A_ENTRY = 3
+    #: Cycles from a scan's read address to its entry entering mode B: the registered table read
+    #: (2), then the registered LUT read (3) while the time differences are formed.
+    B_ENTRY = 5
+    #: Extra cycles of a decision that retires the running request: the done handshake and the
+    #: move of the table's last entry into the freed slot.
+    RETIRE = 3
 
     def decision(self, n_queued: int, retired: bool) -> int:
         """Cycles from the layer-done strobe to the dispatch (valid) for ``n_queued`` entries left
-        in the table, when the dispatch and done streams are ready."""
-        return self.lat_a + 2 * retired + (n_queued - 1) * self.ii + self.lat_b + 5
+        in the table, when the dispatch and done streams are ready: mode A, its write-back, one
+        entry into the scan per cycle, mode B of the last one, the argmin, the dispatch."""
+        return (self.A_ENTRY + self.lat_a + 1 + self.RETIRE * retired + (n_queued - 1) + self.B_ENTRY
+                + self.lat_b + 1)
 
     #: Cycles from the acceptance of a request into an empty, idle scheduler to its dispatch.
     wake = 1
@@ -255,7 +275,6 @@ class Accept:
     tag: int
     mp: int
     deadline: int
-    score0: int
 
 
 @dataclass(frozen=True)
@@ -304,7 +323,6 @@ class _Entry:
     deadline: int
     last: int
     gamma: int
-    score: int
 
 
 class SchedModel:
@@ -331,19 +349,24 @@ class SchedModel:
         """Replay ``accepts`` and ``layer_dones`` (with their recorded cycles).
 
         A request accepted in the same cycle as a layer-done is in the table for that decision.
-        Raises ``AssertionError`` if the events are impossible for the controller (a layer-done
-        without a running request, an acceptance into a full table).
+        A request naming a model-pattern whose layer count was never programmed (or beyond
+        ``n_mp``) is refused: the gateware takes it off the stream, sets ``req_error`` and keeps
+        nothing (its tag is in ``refused``). Raises ``AssertionError`` if the events are impossible
+        for the controller (a layer-done without a running request, an acceptance into a full table).
         """
         depth = self.cfg.depth
         table: list[_Entry] = []
         running = None  # slot of the running request
-        out = Replay([], [], [])
+        out = Replay([], [], [], [])
         events = sorted([(a.cycle, 0, a) for a in accepts] + [(d.cycle, 1, d) for d in layer_dones],
                         key=lambda e: (e[0], e[1]))
         for cycle, _, ev in events:
             if isinstance(ev, Accept):
+                if not (0 <= ev.mp < self.luts.n_mp and self.luts.layers[ev.mp] > 0):
+                    out.refused.append(ev.tag)
+                    continue
                 assert len(table) < depth, f"request {ev.tag} accepted into a full table at cycle {cycle}"
-                table.append(_Entry(ev.tag, ev.mp, 0, ev.deadline, cycle, self.one, ev.score0))
+                table.append(_Entry(ev.tag, ev.mp, 0, ev.deadline, cycle, self.one))
                 if running is None:  # idle and empty: dispatch at once
                     assert len(table) == 1
                     running = 0
@@ -381,8 +404,7 @@ class SchedModel:
                           col(lambda q: q.mp), col(lambda q: q.deadline), col(lambda q: q.last),
                           np.full(n, now, np.int64), np.full(n, n))
         for s, q in enumerate(table):
-            q.score = int(scores[s])
-            evals.append(Evaluation("B", s, q.tag, q.gamma, q.score))
+            evals.append(Evaluation("B", s, q.tag, q.gamma, int(scores[s])))
         out.evaluations += evals
         win = int(fp.argmin(np.asarray(scores, hw.R.dtype), fmt=cfg.fmt, mode=cfg.mode))
         w = table[win]
@@ -399,3 +421,4 @@ class Replay:
     decisions: list
     dones: list
     evaluations: list
+    refused: list = field(default_factory=list)  #: tags of refused requests

@@ -44,7 +44,7 @@ def small_workload(rng, n=10):
         mp = int(rng.integers(0, 2))
         layers = tuple(Layer(2500 if i == 0 else int(rng.integers(30, 150)), (int(rng.integers(0, 5)),) * 2)
                        for _ in range(int(luts.layers[mp])))
-        jobs.append(Job(0, i, mp, int(rng.integers(50, 2000)), int(rng.integers(0, 1 << 14)), layers))
+        jobs.append(Job(0, i, mp, int(rng.integers(50, 2000)), layers))
     return luts, jobs
 
 

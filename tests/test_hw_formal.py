@@ -63,7 +63,7 @@ def test_worst_decision_is_reached_in_simulation(shared):
     writes = [(Table.R, 0, 0, 0), (Table.R, 0, 1, 0), (Table.R, 0, 2, 0), (Table.INV_TISO, 0, 0, 0),
               (Table.LAYERS, 0, 0, 2), (Table.ETA, 0, 0, 0)]
     # request 0 runs long layers while the other seven fill the table
-    jobs = [Job(0, i, 0, 1000, 0, (Layer(12), Layer(12)) if i == 0 else (Layer(2), Layer(2))) for i in range(8)]
+    jobs = [Job(0, i, 0, 1000, (Layer(12), Layer(12)) if i == 0 else (Layer(2), Layer(2))) for i in range(8)]
     rec = run(dut, writes, jobs)
     dispatches = [c for c, *_ in rec.dispatches]
     gaps = [min(c for c in dispatches if c > ld.cycle) - ld.cycle for ld in rec.layer_dones[:-1]]

@@ -70,7 +70,7 @@ def random_jobs(rng, luts, n, kind, lanes, twin_rate=0.2):
         if jobs and rng.random() < twin_rate and kind != "sparse":
             p = jobs[-1]
             mp, deadline, layers, t = p.mp, p.deadline, p.layers, p.arrival
-        jobs.append(Job(t, i + 1, mp, deadline, int(rng.integers(0, 1 << 15)), layers))
+        jobs.append(Job(t, i + 1, mp, deadline, layers))
     return jobs
 
 
@@ -148,7 +148,7 @@ def test_arrival_in_layer_done_cycle(shared):
     # simulation is deterministic: a job presented at a recorded layer-done cycle meets it there
     hits = 0
     for ld in rec.layer_dones[1:6]:
-        late = Job(ld.cycle - rec.base, 99, 1, ld.cycle - rec.base + 500, 0, (Layer(5, (1, 2)),) * 3)
+        late = Job(ld.cycle - rec.base, 99, 1, ld.cycle - rec.base + 500, (Layer(5, (1, 2)),) * 3)
         rec2, rep2 = check(DystaScheduler(depth=8, fmt="fp16", shared=shared, lanes=4, n_mp=N_MP,
                                           max_layers=MAX_LAYERS, time_shift=2), luts, jobs + [late])
         acc = next(a for a in rec2.accepts if a.tag == 99)
@@ -176,14 +176,15 @@ def test_done_backpressure():
 
 
 #: docs/hw.md, "Timing": layer-done to dispatch with N requests left and default stages.
-DOCUMENTED_DECISION = {False: lambda n: n + 13, True: lambda n: 4 * n + 11}
+DOCUMENTED_DECISION = {False: lambda n: n + 18, True: lambda n: n + 18}
 
 
 @pytest.mark.parametrize("shared", [True, False])
 @pytest.mark.parametrize("n", [1, 8])
 def test_decision_latency(shared, n):
-    """The simulated decision takes the documented cycles (N + 13 separate, 4N + 11 shared), and
-    the timing model the golden model uses predicts the same."""
+    """The simulated decision takes the documented cycles (N + 18 with shared or separate units:
+    the scan streams an entry per cycle in both), and the timing model the golden model uses
+    predicts the same."""
     r = decision_latency(n, shared=shared, depth=16)
     assert r["measured"] == DOCUMENTED_DECISION[shared](n)
     assert r["model"] == r["measured"]
@@ -258,9 +259,9 @@ def test_latency_report():
 
     rows = latency_report((1, 4), depth=8)
     assert [(r["shared"], r["n_queued"]) for r in rows] == [(False, 1), (False, 4), (True, 1), (True, 4)]
-    # docs/hw.md: 14 / 17 cycles separate, 15 / 27 shared; 2 more when the running request retires
-    assert [r["measured"] for r in rows] == [r["model"] for r in rows] == [14, 17, 15, 27]
-    assert [r["retired_model"] for r in rows] == [16, 19, 17, 29]
+    # docs/hw.md: N + 18 cycles with either unit; 3 more when the running request retires
+    assert [r["measured"] for r in rows] == [r["model"] for r in rows] == [19, 22, 19, 22]
+    assert [r["retired_model"] for r in rows] == [22, 25, 22, 25]
     with pytest.raises(ValueError, match="depth"):
         latency_report((9,), depth=8, simulate=False)
 
@@ -297,7 +298,7 @@ def rom_beats(beats):
 
 def uniform_beats(jobs):
     """Tags 0..n-1 and beats of ``k + 1`` then ``k`` non-zeros, as SelfTest's ROMs want."""
-    return [Job(j.arrival, i, j.mp, j.deadline, j.score0,
+    return [Job(j.arrival, i, j.mp, j.deadline,
                 tuple(Layer(lay.cycles, rom_beats(lay.beats)) for lay in j.layers))
             for i, j in enumerate(jobs)]
 

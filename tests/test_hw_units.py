@@ -13,7 +13,7 @@ from amaranth.sim import Simulator
 from dysta_hw.sched import ComputeUnit, LutBank, Monitor, RequestTable
 from dysta_hw.sched.layouts import Widths
 from dysta_sw import fp
-from dysta_sw.hwmodel import HwConfig, HwLuts
+from dysta_sw.hwmodel import DIFF_BITS, HwConfig, HwLuts
 from dysta_sw.hwsched import Table
 
 
@@ -34,17 +34,19 @@ def test_request_table_full_and_retire():
     dut = RequestTable(widths=wd, one=0x3C00)
     seen = {}
 
-    async def read(ctx, slot):
+    async def read(ctx, slot):  # docs/hw.md: registered reads, data two cycles after the address
         ctx.set(dut.rd_addr, slot)
         await ctx.tick()
+        ctx.set(dut.rd_addr, (slot + 3) % depth)  # the next address does not disturb it
+        await ctx.tick()
         r = ctx.get(dut.rd)
-        return r.tag, r.mp, r.deadline, r.next, r.last, r.gamma, r.score
+        return r.tag, r.mp, r.deadline, r.next, r.last, r.gamma
 
     async def bench(ctx):
         ctx.set(dut.accept, 1)
         ctx.set(dut.push.valid, 1)
         for i in range(depth + 3):  # three more than fit: they wait
-            ctx.set(dut.push.payload, {"tag": 10 + i, "mp": i % 4, "deadline": 1000 + i, "score0": 7 * i})
+            ctx.set(dut.push.payload, {"tag": 10 + i, "mp": i % 4, "deadline": 1000 + i})
             ctx.set(dut.now, 500 + i)
             if ctx.get(dut.push.ready):
                 seen[i] = True
@@ -54,35 +56,37 @@ def test_request_table_full_and_retire():
         assert sorted(seen) == list(range(depth)), "exactly depth requests accepted, in order"
         ctx.set(dut.push.valid, 0)
         for s in range(depth):
-            assert await read(ctx, s) == (10 + s, s % 4, 1000 + s, 0, 500 + s, 0x3C00, 7 * s)
-        # a mode-A write-back and a score write
+            assert await read(ctx, s) == (10 + s, s % 4, 1000 + s, 0, 500 + s, 0x3C00)
+        # a mode-A write-back: read in the next cycle, it is there
         ctx.set(dut.upd.valid, 1)
         ctx.set(dut.upd.payload, {"slot": 2, "next": 3, "last": 9999, "gamma": 0x1234})
-        ctx.set(dut.score_wr.valid, 1)
-        ctx.set(dut.score_wr.payload, {"slot": 5, "score": 0x4321})
         await ctx.tick()
         ctx.set(dut.upd.valid, 0)
-        ctx.set(dut.score_wr.valid, 0)
         assert (await read(ctx, 2))[3:6] == (3, 9999, 0x1234)
-        assert (await read(ctx, 5))[6] == 0x4321
-        # retire slot 2: the last entry (slot 7) moves into it
+        # retire slot 2: the last entry (slot 7) moves into it; busy for two cycles, no push
         ctx.set(dut.retire.valid, 1)
         ctx.set(dut.retire.payload, 2)
         await ctx.tick()
         ctx.set(dut.retire.valid, 0)
-        assert ctx.get(dut.busy)
-        await ctx.tick()
+        ctx.set(dut.push.valid, 1)
+        for _ in range(2):
+            assert ctx.get(dut.busy) and not ctx.get(dut.push.ready)
+            await ctx.tick()
+        ctx.set(dut.push.valid, 0)
         assert not ctx.get(dut.busy) and ctx.get(dut.count) == depth - 1
-        assert await read(ctx, 2) == (17, 3, 1007, 0, 507, 0x3C00, 49)
+        assert await read(ctx, 2) == (17, 3, 1007, 0, 507, 0x3C00)
         # retiring the last slot moves nothing
         ctx.set(dut.retire.valid, 1)
         ctx.set(dut.retire.payload, depth - 2)
         await ctx.tick()
         ctx.set(dut.retire.valid, 0)
+        await ctx.tick().repeat(2)
         assert not ctx.get(dut.busy) and ctx.get(dut.count) == depth - 2
+        assert await read(ctx, depth - 3) == (10 + depth - 3, (depth - 3) % 4, 1000 + depth - 3, 0,
+                                              500 + depth - 3, 0x3C00)
         # room again: the next push lands in slot count
         ctx.set(dut.push.valid, 1)
-        ctx.set(dut.push.payload, {"tag": 99, "mp": 1, "deadline": 5, "score0": 1})
+        ctx.set(dut.push.payload, {"tag": 99, "mp": 1, "deadline": 5})
         assert ctx.get(dut.push.ready)
         await ctx.tick()
         ctx.set(dut.push.valid, 0)
@@ -112,11 +116,12 @@ def test_lut_bank_writes_and_range_checks():
         ctx.set(dut.w.valid, 0)
         return ctx.get(dut.error)
 
-    async def read_layer(ctx, mp, layer):
-        ctx.set(dut.layer_mp, mp)
-        ctx.set(dut.layer_idx, layer)
+    async def read_layer(ctx, mp, layer):  # docs/hw.md: data three cycles after the address
         ctx.set(dut.mp, mp)
+        ctx.set(dut.layer, layer)
         await ctx.tick()
+        ctx.set(dut.mp, (mp + 1) % n_mp)  # later addresses do not disturb it
+        await ctx.tick().repeat(2)
         return (ctx.get(dut.R), ctx.get(dut.inv_rhobar), ctx.get(dut.inv_shape), ctx.get(dut.count_shift),
                 ctx.get(dut.inv_tiso), ctx.get(dut.layers))
 
@@ -131,7 +136,12 @@ def test_lut_bank_writes_and_range_checks():
             assert not await write(ctx, Table.INV_TISO, mp, 0, 7 + mp)
             assert not await write(ctx, Table.LAYERS, mp, 0, max_layers - mp)
         assert not await write(ctx, Table.ETA, 0, 0, 0x3800)
+        await ctx.tick()  # (writes are registered)
         assert ctx.get(dut.eta) == 0x3800
+        # requests may name the programmed model-patterns only
+        for mp, ok in [(0, 1), (n_mp - 1, 1), (n_mp, 0), ((1 << wd.mp) - 1, 0)]:
+            ctx.set(dut.chk_mp, mp)
+            assert ctx.get(dut.chk_ok) == ok, mp
 
         def snapshot():
             return [read_layer(ctx, mp, layer) for mp in range(n_mp) for layer in range(max_layers + 1)]
@@ -149,7 +159,7 @@ def test_lut_bank_writes_and_range_checks():
         # inv_q ROM
         for n in range(1, depth + 1):
             ctx.set(dut.n, n)
-            await ctx.tick()
+            await ctx.tick().repeat(3)
             assert ctx.get(dut.inv_q) == int(fp.from_float(1.0 / n, "fp16"))
         # writes disabled: not ready
         ctx.set(dut.w_en, 0)
@@ -227,9 +237,10 @@ def random_patterns(rng, f, n):
 @pytest.mark.parametrize("shared", [True, False])
 def test_compute_unit(fmt, mode, stages, shared):
     n, tb = 400, 48
+    db = DIFF_BITS
     rng = np.random.default_rng([len(fmt), len(mode), int(shared)])
     f = fp.get_format(fmt)
-    dut = ComputeUnit(fmt=fmt, mode=mode, shared=shared, stages=stages, time_bits=tb, meta_shape=16)
+    dut = ComputeUnit(fmt=fmt, mode=mode, shared=shared, stages=stages, meta_shape=16)
     # HwLuts with one LUT row per vector; time_shift 0 so that dt = deadline - now and wt = now - last
     cfg = HwConfig(fmt=fmt, mode=mode, time_shift=0, time_bits=tb, depth=512)
     luts = HwLuts(cfg=cfg, R=random_patterns(rng, f, n), inv_rhobar=random_patterns(rng, f, n),
@@ -237,10 +248,11 @@ def test_compute_unit(fmt, mode, stages, shared):
                   inv_tiso=random_patterns(rng, f, n), inv_q=random_patterns(rng, f, n), eta=0)
     gamma_in = random_patterns(rng, f, n)
     eta = random_patterns(rng, f, n)
-    mag = 2 ** rng.uniform(0, 47, n)
-    dt = np.clip(np.rint(mag * rng.choice([-1, 1], n)), -(1 << 47), (1 << 47) - 1).astype(np.int64)
-    wt = np.rint(2 ** rng.uniform(0, 48, n) - 1).astype(np.int64)
-    dt[:4], wt[:4] = [0, -1, (1 << 47) - 1, -(1 << 47)], [0, 1, (1 << 48) - 1, 3]
+    # the time differences as the controller presents them: in quanta, saturated to DIFF_BITS
+    mag = 2 ** rng.uniform(0, db - 1, n)
+    dt = np.clip(np.rint(mag * rng.choice([-1, 1], n)), -(1 << db - 1), (1 << db - 1) - 1).astype(np.int64)
+    wt = np.rint(2 ** rng.uniform(0, db, n) - 1).astype(np.int64)
+    dt[:4], wt[:4] = [0, -1, (1 << db - 1) - 1, -(1 << db - 1)], [0, 1, (1 << db) - 1, 3]
     idx = np.arange(n)
     want_b = np.array([int(HwLuts(**{**luts.__dict__, "eta": int(eta[i])}).score(
         gamma_in[i:i + 1], idx[i:i + 1], idx[i:i + 1], dt[i:i + 1], -wt[i:i + 1], np.zeros(1, np.int64),

@@ -8,8 +8,8 @@ from amaranth.lib.wiring import In, Out
 
 from dysta_hw.fp import FPAdd, FPClamp0, FPFromInt, FPMul
 from dysta_sw.fp import get_format
-from dysta_sw.hwmodel import COUNT_BITS
-from dysta_sw.hwsched import MODE_A, MODE_B, normalise_stages, schedule
+from dysta_sw.hwmodel import COUNT_BITS, DIFF_BITS
+from dysta_sw.hwsched import MODE_A, MODE_B, normalise_stages, schedule, unit_names
 
 __all__ = ["ComputeUnit"]
 
@@ -33,11 +33,11 @@ class ComputeUnit(wiring.Component):
     """Mode A (``gamma``) and mode B (``score``) in the operation order of :mod:`dysta_sw.hwmodel`.
 
     The programs (:data:`dysta_sw.hwsched.MODE_A`, :data:`~dysta_sw.hwsched.MODE_B`) are
-    modulo-scheduled at elaboration (:func:`dysta_sw.hwsched.schedule`). ``shared=True``: one
-    converter, one multiplier, one adder and one clamp serve both modes and every step of mode B
-    (a new mode-B input every ``ii = 4`` cycles, the multiplier being the bottleneck);
-    ``shared=False``: one unit per operation (a new input every cycle). Intermediate results
-    wait in shift registers between the unit that produces them and the one that consumes them.
+    scheduled at elaboration (:func:`dysta_sw.hwsched.schedule`). Mode B has a unit per
+    operation, so a new mode-B input enters every cycle (``ii = 1``). ``shared=True``: mode A
+    runs on mode B's units (one reconfigurable datapath, :func:`dysta_sw.hwsched.unit_names`);
+    ``shared=False``: mode A has units of its own. Intermediate results wait in shift registers
+    between the unit that produces them and the one that consumes them.
 
     Parameters
     ----------
@@ -47,31 +47,29 @@ class ComputeUnit(wiring.Component):
         One reconfigurable datapath, or separate units.
     stages : dict, int or None
         Register slices per unit kind (``cvt``, ``mul``, ``add``, ``clamp``).
-    time_bits : int
-        Width of the time differences.
     meta_shape : Shape
         Data carried alongside a mode-B input to its output.
 
     Attributes
     ----------
     a : In(stream({count, inv_shape, inv_rhobar}, always_ready))
-        Mode-A inputs, one at a time (every ``sched_a.ii`` cycles at most); no mode-B input may
+        Mode-A inputs, one at a time (the next after the previous result); no mode-B input may
         be in flight.
     a_out : Out(stream(W, always_ready))
         ``gamma``, ``latency_a`` cycles later.
     b : In(stream({gamma, R, dt, wt, inv_tiso, inv_q, eta, meta}, always_ready))
-        Mode-B inputs, at most one every ``ii`` cycles; ``dt = (deadline - now) >> s`` saturated
-        (signed), ``wt = (now - last) >> s`` saturated (unsigned).
+        Mode-B inputs, one per cycle at most; ``dt`` and ``wt`` the time differences in quanta,
+        ``DIFF_BITS`` wide (:func:`dysta_sw.hwmodel.time_operands`).
     b_out : Out(stream({score, meta}, always_ready))
         ``latency_b`` cycles later.
     """
 
-    def __init__(self, *, fmt="fp16", mode="ieee", shared=True, stages=None, time_bits=48, meta_shape=1):
+    def __init__(self, *, fmt="fp16", mode="ieee", shared=True, stages=None, meta_shape=1):
         self.fmt, self.mode, self.shared = get_format(fmt), mode, bool(shared)
         self.stages = normalise_stages(stages)
-        self.time_bits = time_bits
-        self.sched_a = schedule(MODE_A, shared=self.shared, stages=self.stages, prefix="a_", single=True)
-        self.sched_b = schedule(MODE_B, shared=self.shared, stages=self.stages, prefix="b_")
+        unit_a, unit_b = unit_names(self.shared)
+        self.sched_a = schedule(MODE_A, unit=unit_a, stages=self.stages)
+        self.sched_b = schedule(MODE_B, unit=unit_b, stages=self.stages)
         self.latency_a, self.latency_b, self.ii = self.sched_a.latency, self.sched_b.latency, self.sched_b.ii
         w = self.fmt.width
         super().__init__({
@@ -79,7 +77,7 @@ class ComputeUnit(wiring.Component):
                 {"count": COUNT_BITS, "inv_shape": w, "inv_rhobar": w}), always_ready=True)),
             "a_out": Out(stream.Signature(w, always_ready=True)),
             "b": In(stream.Signature(data.StructLayout(
-                {"gamma": w, "R": w, "dt": signed(time_bits), "wt": unsigned(time_bits), "inv_tiso": w,
+                {"gamma": w, "R": w, "dt": signed(DIFF_BITS), "wt": unsigned(DIFF_BITS), "inv_tiso": w,
                  "inv_q": w, "eta": w, "meta": meta_shape}), always_ready=True)),
             "b_out": Out(stream.Signature(data.StructLayout({"score": w, "meta": meta_shape}), always_ready=True)),
         })
@@ -92,10 +90,9 @@ class ComputeUnit(wiring.Component):
             return FPAdd(fmt=f, mode=md, stages=st)
         if kind == "clamp":
             return FPClamp0(fmt=f, mode=md, stages=st)
-        tb = self.time_bits
-        # a shared converter takes every integer the programs convert; separate ones their own
-        width, sgn = {"cvt": (tb + 1, True), "a_count_f": (COUNT_BITS, False), "b_dl": (tb, True),
-                      "b_wait": (tb, False)}[name]
+        # mode B's signed converter also takes mode A's count when the units are shared
+        width, sgn = {"a_count_f": (COUNT_BITS, False), "b_dl": (DIFF_BITS, True),
+                      "b_wait": (DIFF_BITS, False)}[name]
         return FPFromInt(width=width, signed=sgn, fmt=f, mode=md, stages=st)
 
     def elaborate(self, platform):

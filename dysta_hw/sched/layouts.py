@@ -23,8 +23,9 @@ class Widths:
 
 
 def request_layout(wd: Widths):
-    """A host request: ``tag``, model-pattern ``mp``, absolute ``deadline`` (cycles), static ``score0``."""
-    return data.StructLayout({"tag": wd.tag, "mp": wd.mp, "deadline": wd.time, "score0": wd.w})
+    """A host request: ``tag``, model-pattern ``mp``, absolute ``deadline`` (cycles of the
+    ``time``-bit counter, wrapped)."""
+    return data.StructLayout({"tag": wd.tag, "mp": wd.mp, "deadline": wd.time})
 
 
 def lut_write_layout(wd: Widths):
@@ -40,7 +41,7 @@ def dispatch_layout(wd: Widths):
 def entry_layout(wd: Widths):
     """A request-table entry as read back."""
     return data.StructLayout({"tag": wd.tag, "mp": wd.mp, "deadline": wd.time, "next": wd.layer,
-                              "last": wd.time, "gamma": wd.w, "score": wd.w})
+                              "last": wd.time, "gamma": wd.w})
 
 
 def trace_layout(wd: Widths):

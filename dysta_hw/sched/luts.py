@@ -3,28 +3,34 @@
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Cat, Module, Signal
+from amaranth.hdl import Module, Signal
 from amaranth.lib import stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from dysta_sw import fp
 from dysta_sw.hwsched import COUNT_SHIFT_BITS, Table
 
 from .layouts import Widths, lut_write_layout
+from .ram import RegisteredRam
 
 __all__ = ["LutBank"]
+
+#: Cycles from ``mp``/``layer``/``n`` to the table outputs (address register + registered RAM).
+READ_LATENCY = 3
 
 
 class LutBank(wiring.Component):
     """``R``, ``inv_rhobar``, ``inv_shape``, ``count_shift`` per (model-pattern, layer),
     ``inv_tiso`` and the layer count per model-pattern, the ``1/n`` ROM and ``eta``.
 
-    Per-layer tables are memories addressed ``Cat(layer, mp)`` (``2**bits_for(max_layers)``
-    rows per model-pattern). Reads are synchronous: an address presented in one cycle gives data
-    in the next. A write outside the tables (``mp >= n_mp``, ``layer > max_layers``, a table
-    number above 6, a ``count_shift`` of ``2**COUNT_SHIFT_BITS`` or more, a layer count outside
-    ``1..max_layers``) changes nothing and sets the sticky ``error``.
+    Per-layer tables hold exactly ``n_mp * (max_layers + 1)`` rows, addressed
+    ``mp * (max_layers + 1) + layer``. Every table is read through a registered address and a
+    :class:`RegisteredRam`: the outputs are those of the ``mp``, ``layer`` and ``n`` presented
+    ``READ_LATENCY`` (3) cycles earlier. A write outside the tables (``mp >= n_mp``,
+    ``layer > max_layers``, a table number above 6, a ``count_shift`` of
+    ``2**COUNT_SHIFT_BITS`` or more, a layer count outside ``1..max_layers``) changes nothing and
+    sets the sticky ``error``. Writes are registered: one taken in a cycle is in the tables two
+    cycles later (reads presented from then on see it).
 
     Parameters
     ----------
@@ -43,14 +49,15 @@ class LutBank(wiring.Component):
         Allow writes (the controller lowers it while it reads the tables for a decision).
     error : Out(1)
         Sticky: a write was out of range.
-    layer_mp, layer_idx : In
-        Address of the per-layer tables; ``R``, ``inv_rhobar``, ``inv_shape``, ``count_shift`` Out.
-    mp : In
-        Address of the per-model-pattern tables; ``inv_tiso``, ``layers`` Out.
+    mp, layer : In
+        Address of the tables: ``R``, ``inv_rhobar``, ``inv_shape``, ``count_shift`` (per layer),
+        ``inv_tiso``, ``layers`` (per model-pattern) Out.
     n : In
         Queue length for the ``1/n`` ROM; ``inv_q`` Out.
     eta : Out
         The ``eta`` register.
+    chk_mp : In ; chk_ok : Out
+        Combinational: ``chk_mp`` names a model-pattern whose layer count has been written.
     """
 
     def __init__(self, *, widths: Widths, n_mp, max_layers, depth, fmt, mode):
@@ -61,17 +68,19 @@ class LutBank(wiring.Component):
             "w": In(stream.Signature(lut_write_layout(widths))),
             "w_en": In(1),
             "error": Out(1),
-            "layer_mp": In(widths.mp), "layer_idx": In(widths.layer),
+            "mp": In(widths.mp), "layer": In(widths.layer),
             "R": Out(w), "inv_rhobar": Out(w), "inv_shape": Out(w), "count_shift": Out(COUNT_SHIFT_BITS),
-            "mp": In(widths.mp), "inv_tiso": Out(w), "layers": Out(widths.layer),
+            "inv_tiso": Out(w), "layers": Out(widths.layer),
             "n": In(range(depth + 1)), "inv_q": Out(w),
             "eta": Out(w),
+            "chk_mp": In(widths.mp), "chk_ok": Out(1),
         })
 
     def elaborate(self, platform):
         m = Module()
         wd = self._wd
-        rows = self._n_mp << wd.layer
+        stride = self._max_layers + 1
+        rows = self._n_mp * stride
         p = self.w.payload
         in_mp = p.mp < self._n_mp
         in_layer = p.layer <= self._max_layers
@@ -88,29 +97,40 @@ class LutBank(wiring.Component):
         with m.If(fire & ~ok):
             m.d.sync += self.error.eq(1)
 
-        layer_addr = Cat(self.layer_idx, self.layer_mp)
+        # the write, registered: decoded in the cycle it is taken, written in the next
+        we = Signal(7)
+        w_row, w_mp, w_val = Signal(range(max(rows, 2))), Signal(wd.mp), Signal(wd.value)
+        m.d.sync += [we.eq(0), w_row.eq(p.mp * stride + p.layer), w_mp.eq(p.mp), w_val.eq(p.value)]
+        with m.If(fire & ok):
+            m.d.sync += we.eq(1 << tab)
+
+        # the read address, registered
+        r_row, r_mp, r_n = Signal.like(w_row), Signal(wd.mp), Signal(range(self._depth + 1))
+        m.d.sync += [r_row.eq(self.mp * stride + self.layer), r_mp.eq(self.mp), r_n.eq(self.n)]
+
         for name, table, shape in (("R", Table.R, wd.w), ("inv_rhobar", Table.INV_RHOBAR, wd.w),
                                    ("inv_shape", Table.INV_SHAPE, wd.w),
                                    ("count_shift", Table.COUNT_SHIFT, COUNT_SHIFT_BITS)):
-            mem = m.submodules[f"mem_{name}"] = Memory(shape=shape, depth=rows, init=[])
-            self._ports(m, mem, layer_addr, getattr(self, name), fire & ok & (tab == int(table)),
-                        Cat(p.layer, p.mp), p.value)
+            mem = m.submodules[f"mem_{name}"] = RegisteredRam(shape, rows)
+            m.d.comb += [mem.r_addr.eq(r_row), getattr(self, name).eq(mem.r_data), mem.w_addr.eq(w_row),
+                         mem.w_data.eq(w_val), mem.w_en.eq(we[int(table)])]
         for name, table, shape in (("inv_tiso", Table.INV_TISO, wd.w), ("layers", Table.LAYERS, wd.layer)):
-            mem = m.submodules[f"mem_{name}"] = Memory(shape=shape, depth=self._n_mp, init=[])
-            self._ports(m, mem, self.mp, getattr(self, name), fire & ok & (tab == int(table)), p.mp, p.value)
+            mem = m.submodules[f"mem_{name}"] = RegisteredRam(shape, self._n_mp)
+            m.d.comb += [mem.r_addr.eq(r_mp), getattr(self, name).eq(mem.r_data), mem.w_addr.eq(w_mp),
+                         mem.w_data.eq(w_val), mem.w_en.eq(we[int(table)])]
 
         inv = np.zeros(self._depth + 1)
         inv[1:] = 1.0 / np.arange(1, self._depth + 1)
-        rom = m.submodules.rom_inv_q = Memory(
-            shape=wd.w, depth=self._depth + 1, init=[int(x) for x in fp.from_float(inv, self._fmt, self._mode)])
-        rd = rom.read_port()
-        m.d.comb += [rd.addr.eq(self.n), self.inv_q.eq(rd.data)]
-        with m.If(fire & ok & (tab == int(Table.ETA))):
-            m.d.sync += self.eta.eq(p.value)
-        return m
+        rom = m.submodules.rom_inv_q = RegisteredRam(
+            wd.w, self._depth + 1, init=[int(x) for x in fp.from_float(inv, self._fmt, self._mode)])
+        m.d.comb += [rom.r_addr.eq(r_n), self.inv_q.eq(rom.r_data)]
+        with m.If(we[int(Table.ETA)]):
+            m.d.sync += self.eta.eq(w_val)
 
-    @staticmethod
-    def _ports(m, mem, raddr, rdata, we, waddr, wdata):
-        rd = mem.read_port()
-        wr = mem.write_port()
-        m.d.comb += [rd.addr.eq(raddr), rdata.eq(rd.data), wr.addr.eq(waddr), wr.data.eq(wdata), wr.en.eq(we)]
+        # model-patterns with a layer count: requests naming another are refused
+        # (set in the cycle the write is taken: a request in the next cycle is accepted)
+        programmed = Signal(self._n_mp)
+        with m.If(fire & ok & (tab == int(Table.LAYERS))):
+            m.d.sync += programmed.bit_select(p.mp, 1).eq(1)
+        m.d.comb += self.chk_ok.eq((self.chk_mp < self._n_mp) & programmed.bit_select(self.chk_mp, 1))
+        return m

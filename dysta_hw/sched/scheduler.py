@@ -10,7 +10,7 @@ from amaranth.lib.wiring import In, Out
 from dysta_hw.fp import FPMin
 from dysta_sw import fp
 from dysta_sw.errors import DystaInputError
-from dysta_sw.hwmodel import COUNT_BITS, DEFAULT_TIME_SHIFT, HwConfig
+from dysta_sw.hwmodel import COUNT_BITS, DEFAULT_TIME_SHIFT, DIFF_BITS, HwConfig
 from dysta_sw.hwsched import Timing, normalise_stages
 
 from .compute import ComputeUnit
@@ -50,12 +50,19 @@ class DystaScheduler(wiring.Component):
     tag_bits : int
         Width of request tags (1 to 32).
     time_bits : int
-        Width of the cycle counter, deadlines and time differences (16 to 63).
+        Width of the cycle counter and of deadlines (16 to 63); the counter wraps around and
+        time differences are taken modulo ``2**time_bits`` (:func:`dysta_sw.hwmodel.time_operands`).
+    trace : bool
+        Give the debug ``trace`` port (every gamma and score the compute unit delivers).
 
     Attributes
     ----------
     req : In(stream(request_layout))
-        Requests; ``ready`` low when the table is full or a decision is being computed.
+        Requests; ``ready`` low when the table is full or a decision is being computed. A request
+        naming a model-pattern beyond ``n_mp`` or whose layer count was never written is taken
+        and refused (``req_error``).
+    req_error : Out(1)
+        Sticky: a request was refused.
     lut : In(stream(lut_write_layout))
         LUT writes; ``ready`` low while a decision is being computed.
     lut_error : Out(1)
@@ -74,14 +81,14 @@ class DystaScheduler(wiring.Component):
         Requests in the table.
     busy : Out(1)
         A decision is being computed.
-    trace : Out(stream(trace_layout, always_ready))
-        Debug: every gamma (mode A) and score (mode B) the compute unit delivers.
+    trace : Out(stream(trace_layout, always_ready)), or None
+        Debug (``trace=True``): every gamma (mode A) and score (mode B) the compute unit delivers.
     timing : Timing
         Cycle counts (:meth:`Timing.decision`).
     """
 
     def __init__(self, *, depth=64, fmt="fp16", mode="ieee", shared=True, lanes=8, value_width=16, n_mp=16,
-                 max_layers=64, stages=None, time_shift=None, tag_bits=16, time_bits=48):
+                 max_layers=64, stages=None, time_shift=None, tag_bits=16, time_bits=48, trace=True):
         def check(name, v, lo, hi):
             if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
                 raise DystaInputError(f"{name} must be an integer from {lo} to {hi}, not {v!r}")
@@ -100,6 +107,8 @@ class DystaScheduler(wiring.Component):
         check("time_bits", time_bits, 16, 63)
         if time_shift is not None:
             check("time_shift", time_shift, 0, time_bits - 1)
+        if not isinstance(trace, bool):
+            raise DystaInputError(f"trace must be True or False, not {trace!r}")
         self.stages = normalise_stages(stages)
         self.depth, self.shared, self.lanes, self.value_width = depth, shared, lanes, value_width
         self.n_mp, self.max_layers, self.tag_bits, self.time_bits = n_mp, max_layers, tag_bits, time_bits
@@ -107,8 +116,9 @@ class DystaScheduler(wiring.Component):
         self.timing = Timing.of(shared=shared, stages=self.stages)
         self.widths = wd = Widths(depth=depth, fmt_width=self.fmt.width, n_mp=n_mp, max_layers=max_layers,
                                   tag_bits=tag_bits, time_bits=time_bits)
-        super().__init__({
+        ports = {
             "req": In(stream.Signature(request_layout(wd))),
+            "req_error": Out(1),
             "lut": In(stream.Signature(lut_write_layout(wd))),
             "lut_error": Out(1),
             "done": Out(stream.Signature(tag_bits)),
@@ -118,8 +128,12 @@ class DystaScheduler(wiring.Component):
             "now": Out(time_bits),
             "count": Out(range(depth + 1)),
             "busy": Out(1),
-            "trace": Out(stream.Signature(trace_layout(wd), always_ready=True)),
-        })
+        }
+        if trace:
+            ports["trace"] = Out(stream.Signature(trace_layout(wd), always_ready=True))
+        super().__init__(ports)
+        if not trace:
+            self.trace = None
 
     def config(self, clock_hz: float = 200e6) -> HwConfig:
         """The :class:`HwConfig` of this scheduler (for :mod:`dysta_sw.hwsched`)."""
@@ -147,13 +161,23 @@ class DystaScheduler(wiring.Component):
                                            depth=self.depth, fmt=fmt, mode=mode)
         m.submodules.monitor = mon = Monitor(lanes=self.lanes, value_width=self.value_width)
         m.submodules.cu = cu = ComputeUnit(fmt=fmt, mode=mode, shared=self.shared, stages=self.stages,
-                                           time_bits=tb, meta_shape=meta)
+                                           meta_shape=meta)
         m.submodules.argmin = amin = FPMin(fmt=fmt, mode=mode, stages=0)
-        wiring.connect(m, wiring.flipped(self.req), table.push)
         wiring.connect(m, wiring.flipped(self.lut), luts.w)
         wiring.connect(m, wiring.flipped(self.npu_data), mon.data)
         m.d.comb += [self.lut_error.eq(luts.error), table.now.eq(self.now), self.count.eq(table.count)]
         m.d.sync += self.now.eq(self.now + 1)
+
+        # requests: a valid model-pattern goes into the table, another is taken and refused
+        accept = Signal()
+        rq = self.req
+        m.d.comb += [luts.chk_mp.eq(rq.payload.mp), table.push.payload.eq(rq.payload),
+                     table.push.valid.eq(rq.valid & luts.chk_ok), table.accept.eq(accept),
+                     rq.ready.eq(Mux(luts.chk_ok, table.push.ready, accept))]
+        with m.If(rq.valid & rq.ready & ~luts.chk_ok):
+            m.d.sync += self.req_error.eq(1)
+        pushed = Signal()
+        m.d.comb += pushed.eq(table.push.valid & table.push.ready)
 
         # the running request (or the one about to be dispatched)
         cur_slot, cur_tag = Signal(wd.slot), Signal(wd.tag)
@@ -161,37 +185,39 @@ class DystaScheduler(wiring.Component):
         now_l, nnz_l = Signal(tb), Signal.like(mon.total)
         # the scan
         issue = Signal(range(self.depth + 1))
-        phase = Signal(range(max(cu.ii, 2)))
         got = Signal(range(self.depth + 1))
         best = Signal(meta)
         best_score = Signal(wd.w)
+        count_m1 = Signal(range(self.depth + 1))
+        m.d.comb += count_m1.eq(table.count - 1)
 
-        m.d.comb += [luts.layer_mp.eq(cur_mp), luts.layer_idx.eq(cur_next), luts.mp.eq(cur_mp),
-                     luts.n.eq(table.count)]
-
-        # scan front end: table read (cycle 1), LUT read and time differences (cycle 2), compute
+        # scan front end: registered table read (data 2 cycles after the address), then the LUT
+        # read (3 cycles) while the time differences are formed, saturated and aligned
         rd = table.rd
-        v1, v2 = Signal(), Signal()
-        f2 = Signal(meta)
-        dt2 = Signal(signed(tb))
-        wt2 = Signal(tb)
-        dsub = Signal(signed(tb + 1))
-        wsub = Signal(signed(tb + 1))
-        m.d.comb += [dsub.eq(rd.deadline - now_l), wsub.eq(now_l - rd.last)]
-        dsh, wsh = dsub >> s, wsub >> s
-        dmax, dmin = (1 << (tb - 1)) - 1, -(1 << (tb - 1))
-        v1d = Signal()
-        slot1 = Signal(wd.slot)
-        m.d.sync += [v1d.eq(v1), v2.eq(v1d), slot1.eq(table.rd_addr)]
-        m.d.sync += [f2.slot.eq(slot1), f2.tag.eq(rd.tag), f2.mp.eq(rd.mp),
-                     f2.next.eq(rd.next), f2.gamma.eq(rd.gamma),
-                     dt2.eq(Mux(dsh > dmax, dmax, Mux(dsh < dmin, dmin, dsh))),
-                     wt2.eq(Mux(wsh < 0, 0, Mux(wsh > (1 << tb) - 1, (1 << tb) - 1, wsh)))]
+        scan_rd = Signal()
+        m.d.comb += [luts.n.eq(table.count), luts.mp.eq(cur_mp), luts.layer.eq(cur_next)]
+        v = [Signal(name=f"v{k}") for k in range(6)]  # v[k]: an entry's read address was k cycles ago
+        m.d.sync += [v[k + 1].eq(v[k]) for k in range(5)]
+        slot_r = [Signal(wd.slot, name=f"slot{k}") for k in range(2)]  # the address of the entry in rd
+        m.d.sync += [slot_r[0].eq(table.rd_addr), slot_r[1].eq(slot_r[0])]
+        with m.If(scan_rd):
+            m.d.comb += [luts.mp.eq(rd.mp), luts.layer.eq(rd.next)]
+        f3, f4, f5 = Signal(meta), Signal(meta), Signal(meta)
+        m.d.sync += [f3.slot.eq(slot_r[1]), f3.tag.eq(rd.tag), f3.mp.eq(rd.mp), f3.next.eq(rd.next),
+                     f3.gamma.eq(rd.gamma), f4.eq(f3), f5.eq(f4)]
+        d3, w3 = Signal(signed(tb)), Signal(tb)
+        m.d.sync += [d3.eq(rd.deadline - now_l), w3.eq(now_l - rd.last)]
+        dmax, dmin, wmax = (1 << (DIFF_BITS - 1)) - 1, -(1 << (DIFF_BITS - 1)), (1 << DIFF_BITS) - 1
+        dsh, wsh = d3 >> s, w3 >> s
+        d4, w4 = Signal(signed(DIFF_BITS)), Signal(DIFF_BITS)
+        m.d.sync += [d4.eq(Mux(dsh > dmax, dmax, Mux(dsh < dmin, dmin, dsh))), w4.eq(Mux(wsh > wmax, wmax, wsh))]
+        d5, w5 = Signal(signed(DIFF_BITS)), Signal(DIFF_BITS)
+        m.d.sync += [d5.eq(d4), w5.eq(w4)]
         b = cu.b.payload
-        m.d.comb += [cu.b.valid.eq(v2), b.gamma.eq(f2.gamma), b.R.eq(luts.R), b.dt.eq(dt2), b.wt.eq(wt2),
-                     b.inv_tiso.eq(luts.inv_tiso), b.inv_q.eq(luts.inv_q), b.eta.eq(luts.eta), b.meta.eq(f2)]
+        m.d.comb += [cu.b.valid.eq(v[5]), b.gamma.eq(f5.gamma), b.R.eq(luts.R), b.dt.eq(d5), b.wt.eq(w5),
+                     b.inv_tiso.eq(luts.inv_tiso), b.inv_q.eq(luts.inv_q), b.eta.eq(luts.eta), b.meta.eq(f5)]
 
-        # scan back end: argmin (candidate as a: the first of equal scores stays), score write-back
+        # scan back end: argmin (candidate as a: the first of equal scores stays)
         o = cu.b_out
         m.d.comb += [amin.i.valid.eq(o.valid), amin.i.payload.a.eq(o.payload.score),
                      amin.i.payload.b.eq(best_score)]
@@ -201,30 +227,29 @@ class DystaScheduler(wiring.Component):
         m.d.comb += win.eq(Mux(take, o.payload.meta, best))
         with m.If(o.valid):
             m.d.sync += [got.eq(got + 1), best.eq(win), best_score.eq(Mux(take, o.payload.score, best_score))]
-        m.d.comb += [table.score_wr.valid.eq(o.valid), table.score_wr.payload.slot.eq(o.payload.meta.slot),
-                     table.score_wr.payload.score.eq(o.payload.score)]
-        tr = self.trace.payload
-        with m.If(o.valid):
-            m.d.comb += [self.trace.valid.eq(1), tr.mode.eq(1), tr.slot.eq(o.payload.meta.slot),
-                         tr.tag.eq(o.payload.meta.tag), tr.gamma.eq(o.payload.meta.gamma),
-                         tr.score.eq(o.payload.score)]
+        if self.trace is not None:
+            tr = self.trace.payload
+            with m.If(o.valid):
+                m.d.comb += [self.trace.valid.eq(1), tr.mode.eq(1), tr.slot.eq(o.payload.meta.slot),
+                             tr.tag.eq(o.payload.meta.tag), tr.gamma.eq(o.payload.meta.gamma),
+                             tr.score.eq(o.payload.score)]
 
-        # mode A
+        # mode A: the shifted, saturated count, registered
         cnt = Signal(COUNT_BITS)
         shifted = Signal.like(nnz_l)
-        m.d.comb += [shifted.eq(nnz_l >> luts.count_shift),
-                     cnt.eq(Mux(shifted >> COUNT_BITS != 0, (1 << COUNT_BITS) - 1, shifted)),
-                     cu.a.payload.count.eq(cnt), cu.a.payload.inv_shape.eq(luts.inv_shape),
-                     cu.a.payload.inv_rhobar.eq(luts.inv_rhobar)]
+        m.d.comb += [shifted.eq(nnz_l >> luts.count_shift), cu.a.payload.count.eq(cnt),
+                     cu.a.payload.inv_shape.eq(luts.inv_shape), cu.a.payload.inv_rhobar.eq(luts.inv_rhobar)]
+        m.d.sync += cnt.eq(Mux(shifted >> COUNT_BITS != 0, (1 << COUNT_BITS) - 1, shifted))
 
         m.d.comb += [self.dispatch.payload.tag.eq(cur_tag), self.dispatch.payload.mp.eq(cur_mp),
                      self.dispatch.payload.layer.eq(cur_next), self.done.payload.eq(cur_tag)]
+        wait = Signal(2)
 
         with m.FSM(init="IDLE"):
             with m.State("IDLE"):
-                m.d.comb += [table.accept.eq(1), luts.w_en.eq(1)]
-                with m.If(self.req.valid & self.req.ready):
-                    p = self.req.payload
+                m.d.comb += [accept.eq(1), luts.w_en.eq(1)]
+                with m.If(pushed):
+                    p = rq.payload
                     m.d.sync += [cur_slot.eq(table.count), cur_tag.eq(p.tag), cur_mp.eq(p.mp), cur_next.eq(0)]
                     m.next = "DISPATCH"
             with m.State("DISPATCH"):
@@ -233,19 +258,27 @@ class DystaScheduler(wiring.Component):
                     m.d.comb += mon.clear.eq(1)
                     m.next = "RUN"
             with m.State("RUN"):
-                m.d.comb += [table.accept.eq(1), luts.w_en.eq(~self.layer_done)]
+                m.d.comb += [accept.eq(1), luts.w_en.eq(~self.layer_done)]
                 with m.If(self.layer_done):
                     m.d.sync += [now_l.eq(self.now), nnz_l.eq(mon.total)]
-                    m.next = "A_GO"
+                    m.next = "A_SETTLE"
+            with m.State("A_SETTLE"):  # the LUT outputs of the running layer are valid from here
+                m.d.comb += self.busy.eq(1)
+                m.next = "A_COUNT"
+            with m.State("A_COUNT"):  # the shifted count is registered
+                m.d.comb += self.busy.eq(1)
+                m.next = "A_GO"
+
             def mode_a_result():
                 with m.If(cu.a_out.valid):
                     g = cu.a_out.payload
                     m.d.comb += [table.upd.valid.eq(1), table.upd.payload.slot.eq(cur_slot),
                                  table.upd.payload.next.eq(cur_next + 1), table.upd.payload.last.eq(now_l),
-                                 table.upd.payload.gamma.eq(g),
-                                 self.trace.valid.eq(1), tr.mode.eq(0), tr.slot.eq(cur_slot), tr.tag.eq(cur_tag),
-                                 tr.gamma.eq(g), tr.score.eq(0)]
-                    m.d.sync += [issue.eq(0), phase.eq(0), got.eq(0)]
+                                 table.upd.payload.gamma.eq(g)]
+                    if self.trace is not None:
+                        m.d.comb += [self.trace.valid.eq(1), tr.mode.eq(0), tr.slot.eq(cur_slot),
+                                     tr.tag.eq(cur_tag), tr.gamma.eq(g), tr.score.eq(0)]
+                    m.d.sync += [issue.eq(0), got.eq(0)]
                     with m.If(cur_next + 1 == luts.layers):
                         m.next = "RETIRE"
                     with m.Else():
@@ -262,21 +295,22 @@ class DystaScheduler(wiring.Component):
                 m.d.comb += [self.busy.eq(1), self.done.valid.eq(1)]
                 with m.If(self.done.ready):
                     m.d.comb += [table.retire.valid.eq(1), table.retire.payload.eq(cur_slot)]
+                    m.d.sync += wait.eq(0)
                     m.next = "MOVE"
-            with m.State("MOVE"):
+            with m.State("MOVE"):  # two cycles: the table's last entry moves into the freed slot
                 m.d.comb += self.busy.eq(1)
-                with m.If(table.count == 0):
-                    m.next = "IDLE"
-                with m.Else():
-                    m.next = "SCAN"
+                m.d.sync += wait.eq(wait + 1)
+                with m.If(wait == 1):
+                    with m.If(table.count == 0):
+                        m.next = "IDLE"
+                    with m.Else():
+                        m.next = "SCAN"
             with m.State("SCAN"):
-                m.d.comb += [self.busy.eq(1), table.rd_addr.eq(issue),
-                             luts.layer_mp.eq(rd.mp), luts.layer_idx.eq(rd.next), luts.mp.eq(rd.mp)]
-                m.d.sync += phase.eq(Mux(phase == cu.ii - 1, 0, phase + 1))
-                with m.If((phase == 0) & (issue < table.count)):
-                    m.d.comb += v1.eq(1)
+                m.d.comb += [self.busy.eq(1), table.rd_addr.eq(issue), scan_rd.eq(v[2])]
+                with m.If(issue != table.count):
+                    m.d.comb += v[0].eq(1)
                     m.d.sync += issue.eq(issue + 1)
-                with m.If(o.valid & (got + 1 == table.count)):
+                with m.If(o.valid & (got == count_m1)):
                     m.d.sync += [cur_slot.eq(win.slot), cur_tag.eq(win.tag), cur_mp.eq(win.mp),
                                  cur_next.eq(win.next)]
                     m.next = "DISPATCH"

@@ -75,9 +75,9 @@ class SelfTest(Elaboratable):
 
         # host
         n = len(self.jobs)
-        tb, w = dut.time_bits, dut.fmt.width
-        job_rom = Memory(shape=3 * tb + w + wd.mp, depth=max(n, 1), init=[
-            j.arrival | (j.deadline << tb) | (j.score0 << 2 * tb) | (j.mp << (2 * tb + w)) for j in self.jobs])
+        tb = dut.time_bits
+        job_rom = Memory(shape=2 * tb + wd.mp, depth=max(n, 1), init=[
+            j.arrival | (j.deadline << tb) | (j.mp << (2 * tb)) for j in self.jobs])
         m.submodules.job_rom = job_rom
         jrd = job_rom.read_port(domain="comb")
         jptr = Signal(range(n + 1))
@@ -85,8 +85,7 @@ class SelfTest(Elaboratable):
         arrival, deadline = jrd.data[:tb], jrd.data[tb:2 * tb]
         p = dut.req.payload
         m.d.comb += [dut.req.valid.eq(lut_done & (jptr < n) & (dut.now >= base + arrival)),
-                     p.tag.eq(jptr), p.mp.eq(jrd.data[2 * tb + w:]), p.deadline.eq(deadline + base),
-                     p.score0.eq(jrd.data[2 * tb:2 * tb + w])]
+                     p.tag.eq(jptr), p.mp.eq(jrd.data[2 * tb:]), p.deadline.eq(deadline + base)]
         acc = dut.req.valid & dut.req.ready
         with m.If(acc):
             m.d.sync += jptr.eq(jptr + 1)
@@ -96,13 +95,14 @@ class SelfTest(Elaboratable):
         m.d.comb += dut.done.ready.eq(1)
         ld, nnz, disp = npu.ld, npu.nnz, npu.disp
 
-        t = dut.trace.payload
+        if dut.trace is not None:
+            t = dut.trace.payload
+            m.d.comb += [o["tr"].eq(dut.trace.valid), o["tr_mode"].eq(t.mode), o["tr_slot"].eq(t.slot),
+                         o["tr_tag"].eq(t.tag), o["tr_gamma"].eq(t.gamma), o["tr_score"].eq(t.score)]
         m.d.comb += [o["now"].eq(dut.now), o["lut_done"].eq(lut_done), o["lut_error"].eq(dut.lut_error),
                      o["acc"].eq(acc), o["ld"].eq(ld), o["nnz"].eq(nnz), o["disp"].eq(disp),
                      o["disp_tag"].eq(dut.dispatch.payload.tag), o["disp_mp"].eq(dut.dispatch.payload.mp),
-                     o["disp_layer"].eq(dut.dispatch.payload.layer), o["tr"].eq(dut.trace.valid),
-                     o["tr_mode"].eq(t.mode), o["tr_slot"].eq(t.slot), o["tr_tag"].eq(t.tag),
-                     o["tr_gamma"].eq(t.gamma), o["tr_score"].eq(t.score),
+                     o["disp_layer"].eq(dut.dispatch.payload.layer),
                      o["done"].eq(dut.done.valid), o["done_tag"].eq(dut.done.payload), o["count"].eq(dut.count)]
         return m
 
@@ -127,7 +127,7 @@ class SelfTest(Elaboratable):
         jobs = self.jobs
         for k, i in enumerate(np.flatnonzero(f["acc"])):
             j = jobs[k]
-            rec.accepts.append(Accept(int(f["now"][i]), j.tag, j.mp, j.deadline + rec.base, j.score0))
+            rec.accepts.append(Accept(int(f["now"][i]), j.tag, j.mp, j.deadline + rec.base))
         for i in np.flatnonzero(f["ld"]):
             rec.layer_dones.append(LayerDone(int(f["now"][i]), int(f["nnz"][i])))
         for i in np.flatnonzero(f["disp"]):

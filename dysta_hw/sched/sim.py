@@ -36,7 +36,6 @@ class Job:
     tag: int
     mp: int
     deadline: int  #: absolute cycles, relative to the start of the workload (host adds the base)
-    score0: int
     layers: tuple
 
 
@@ -51,6 +50,7 @@ class Record:
     trace: list = field(default_factory=list)  #: (cycle, mode, slot, tag, gamma, score)
     dones: list = field(default_factory=list)  #: (cycle, tag)
     lut_error: bool = False
+    req_error: bool = False
     cycles: int = 0
     max_count: int = 0
 
@@ -79,6 +79,7 @@ def run(dut, lut_writes, jobs, *, max_cycles=200_000, done_ready=lambda cycle: T
         rec.lut_error = bool(ctx.get(dut.lut_error))
         cyc = ctx.get(dut.now)
         rec.base = base = cyc
+        mask = (1 << dut.time_bits) - 1
         pending = list(jobs)
         presented = None
         run_tag = run_layer = None
@@ -87,12 +88,16 @@ def run(dut, lut_writes, jobs, *, max_cycles=200_000, done_ready=lambda cycle: T
         nnz = 0
         finished = 0
         ctx.set(dut.done.ready, 1)
-        while finished < len(jobs) and cyc - base < max_cycles:
+        n_mp = dut.n_mp
+        programmed = {mp for t, mp, _, value in lut_writes if t == Table.LAYERS and 1 <= value <= dut.max_layers}
+        # a request naming an unprogrammed model-pattern is refused: it never finishes
+        expected = sum(1 for j in jobs if j.mp < n_mp and j.mp in programmed)
+        while finished < expected and cyc - base < max_cycles:
             # host
             if presented is None and pending and pending[0].arrival + base <= cyc:
                 presented = pending.pop(0)
                 ctx.set(dut.req.payload, {"tag": presented.tag, "mp": presented.mp,
-                                          "deadline": presented.deadline + base, "score0": presented.score0})
+                                          "deadline": (presented.deadline + base) & mask})
             ctx.set(dut.req.valid, presented is not None)
             # NPU
             ctx.set(dut.dispatch.ready, run_tag is None)
@@ -109,8 +114,7 @@ def run(dut, lut_writes, jobs, *, max_cycles=200_000, done_ready=lambda cycle: T
             ctx.set(dut.done.ready, dr)
             # observe the handshakes of this cycle
             if presented is not None and ctx.get(dut.req.ready):
-                rec.accepts.append(Accept(cyc, presented.tag, presented.mp, presented.deadline + base,
-                                          presented.score0))
+                rec.accepts.append(Accept(cyc, presented.tag, presented.mp, presented.deadline + base))
                 presented = None
             if ld:
                 rec.layer_dones.append(LayerDone(cyc, nnz))
@@ -120,7 +124,7 @@ def run(dut, lut_writes, jobs, *, max_cycles=200_000, done_ready=lambda cycle: T
                 d = ctx.get(dut.dispatch.payload)
                 rec.dispatches.append((cyc, d.tag, d.mp, d.layer))
                 new_run = (d.tag, d.layer)
-            if ctx.get(dut.trace.valid):
+            if dut.trace is not None and ctx.get(dut.trace.valid):
                 t = ctx.get(dut.trace.payload)
                 rec.trace.append((cyc, t.mode, t.slot, t.tag, t.gamma, t.score))
             if dr and ctx.get(dut.done.valid):
@@ -145,7 +149,7 @@ def run(dut, lut_writes, jobs, *, max_cycles=200_000, done_ready=lambda cycle: T
                 if pending:
                     skip = min(skip, pending[0].arrival + base - cyc - 1)
                 if (skip > 8 and not ctx.get(dut.busy) and not ctx.get(dut.done.valid)
-                        and not ctx.get(dut.trace.valid)):
+                        and not (dut.trace is not None and ctx.get(dut.trace.valid))):
                     ctx.set(dut.npu_data.valid, 0)
                     ctx.set(dut.layer_done, 0)
                     ctx.set(dut.req.valid, 0)
@@ -154,6 +158,7 @@ def run(dut, lut_writes, jobs, *, max_cycles=200_000, done_ready=lambda cycle: T
                     cyc += skip
                     run_left -= skip
         rec.cycles = cyc - base
+        rec.req_error = bool(ctx.get(dut.req_error))
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
@@ -182,7 +187,7 @@ def decision_latency(n_queued: int, **params) -> dict:
     writes = [(Table.R, 0, 0, 0), (Table.R, 0, 1, 0), (Table.R, 0, 2, 0), (Table.INV_TISO, 0, 0, 0),
               (Table.LAYERS, 0, 0, 2), (Table.ETA, 0, 0, 0)]
     # the first request's first layer lasts until every other request is in the table
-    jobs = [Job(0, i, 0, 1000, 0, (Layer(n_queued + 8 if i == 0 else 2), Layer(2))) for i in range(n_queued)]
+    jobs = [Job(0, i, 0, 1000, (Layer(n_queued + 8 if i == 0 else 2), Layer(2))) for i in range(n_queued)]
     rec = run(dut, writes, jobs)
     first_done = rec.layer_dones[0].cycle
     dispatch = next(c for c, *_ in rec.dispatches if c > first_done)
@@ -256,5 +261,5 @@ def from_trace(tables, workload, deadlines_s, cfg, *, eta: float, n_mp: int, max
             k, extra = divmod(int(np.rint(tables.rho[base + layer] * lanes * nb)), nb)
             cyc = int(cfg.cycles(tables.lat[base + layer]))
             layers.append(Layer(max(cyc, nb + 1), (k + 1,) * extra + (k,) * (nb - extra)))
-        jobs.append(Job(int(arrival[i]), i, m, int(deadline[i]), 0, tuple(layers)))
+        jobs.append(Job(int(arrival[i]), i, m, int(deadline[i]), tuple(layers)))
     return luts, jobs

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 from amaranth.hdl import Module, Signal
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .layouts import Widths, entry_layout, request_layout
+from .ram import RegisteredRam
 
 __all__ = ["RequestTable"]
 
 
 class RequestTable(wiring.Component):
-    """Up to ``depth`` in-flight requests, in three memories (static fields ``tag, mp,
-    deadline``; dynamic fields ``next, last, gamma``; ``score``), so that large depths map to RAM.
+    """Up to ``depth`` in-flight requests, in two memories (static fields ``tag, mp,
+    deadline``; dynamic fields ``next, last, gamma``), so that large depths map to block RAM.
 
     Slots are packed: the valid entries are exactly slots ``0 .. count-1``. A new request takes
-    slot ``count``; retiring slot ``s`` moves the entry of slot ``count-1`` into ``s`` (one cycle,
-    ``busy``), so a scan of the queue visits ``count`` slots and no valid bits are needed.
+    slot ``count``; retiring slot ``s`` moves the entry of slot ``count-1`` into ``s``: the last
+    slot is read in the cycle of the retirement and written into ``s`` two cycles later, so a
+    read presented three cycles after the retirement or later sees the moved entry (``busy``
+    is high in the two cycles between). A scan of the queue visits ``count`` slots and no valid
+    bits are needed.
+
+    Reads are registered (:class:`RegisteredRam`): ``rd`` holds the entry at the ``rd_addr``
+    presented two cycles earlier.
 
     Parameters
     ----------
@@ -30,7 +36,8 @@ class RequestTable(wiring.Component):
     Attributes
     ----------
     push : In(stream.Signature(request_layout))
-        New requests; ``ready`` is ``accept & ~full``: a full table back-pressures, never drops.
+        New requests; ``ready`` is ``accept & ~full & ~busy``: a full table back-pressures, never
+        drops.
     accept : In(1)
         Allow pushes (the controller lowers it while it evaluates the queue).
     now : In(time)
@@ -39,13 +46,11 @@ class RequestTable(wiring.Component):
         Valid entries.
     full : Out(1)
     rd_addr : In(slot); rd : Out(entry_layout)
-        Synchronous read of all fields of a slot (data the next cycle).
+        Registered read of all fields of a slot (data two cycles later).
     upd : In(stream.Signature({slot, next, last, gamma}, always_ready=True))
         Dynamic-field write (mode A write-back).
-    score_wr : In(stream.Signature({slot, score}, always_ready=True))
-        Score write (mode B write-back).
     retire : In(stream.Signature(slot, always_ready=True))
-        Remove a slot; ``busy`` the next cycle while the last entry moves into it.
+        Remove a slot (from a non-empty table, not while ``busy``).
     busy : Out(1)
     """
 
@@ -62,7 +67,6 @@ class RequestTable(wiring.Component):
             "rd": Out(entry_layout(wd)),
             "upd": In(stream.Signature(data.StructLayout(
                 {"slot": wd.slot, "next": wd.layer, "last": wd.time, "gamma": wd.w}), always_ready=True)),
-            "score_wr": In(stream.Signature(data.StructLayout({"slot": wd.slot, "score": wd.w}), always_ready=True)),
             "retire": In(stream.Signature(wd.slot, always_ready=True)),
             "busy": Out(1),
         })
@@ -72,53 +76,48 @@ class RequestTable(wiring.Component):
         wd = self._wd
         static = data.StructLayout({"tag": wd.tag, "mp": wd.mp, "deadline": wd.time})
         dynamic = data.StructLayout({"next": wd.layer, "last": wd.time, "gamma": wd.w})
-        m.submodules.mem_static = ms = Memory(shape=static, depth=wd.depth, init=[])
-        m.submodules.mem_dynamic = md = Memory(shape=dynamic, depth=wd.depth, init=[])
-        m.submodules.mem_score = mc = Memory(shape=wd.w, depth=wd.depth, init=[])
-        rs, rdy, rc = ms.read_port(), md.read_port(), mc.read_port()
-        ws, wdy, wc = ms.write_port(), md.write_port(), mc.write_port()
+        m.submodules.mem_static = ms = RegisteredRam(static, wd.depth)
+        m.submodules.mem_dynamic = md = RegisteredRam(dynamic, wd.depth)
 
         m.d.comb += self.full.eq(self.count == wd.depth)
-        m.d.comb += self.push.ready.eq(self.accept & ~self.full)
+        m.d.comb += self.push.ready.eq(self.accept & ~self.full & ~self.busy)
         push = self.push.valid & self.push.ready
 
-        # the move of a retirement: read the last slot now, write it into the hole next cycle
-        moving = Signal()
-        dst = Signal(wd.slot)
+        # the move of a retirement: read the last slot now, write it into the hole two cycles later
+        mv1, mv2 = Signal(), Signal()
+        dst1, dst2 = Signal(wd.slot), Signal(wd.slot)
         last = (self.count - 1)[:wd.slot]
-        m.d.sync += moving.eq(0)
         raddr = Signal(wd.slot)
         m.d.comb += raddr.eq(self.rd_addr)
+        m.d.sync += [mv1.eq(0), mv2.eq(mv1), dst2.eq(dst1)]
         # (the controller only retires from a non-empty table; the guard makes ``count <= depth``
         # inductive for the formal proof, see dysta_hw.formal)
         with m.If(self.retire.valid & (self.count != 0)):
             m.d.comb += raddr.eq(last)
-            m.d.sync += [self.count.eq(self.count - 1), dst.eq(self.retire.payload),
-                         moving.eq(self.retire.payload != last)]
+            m.d.sync += [self.count.eq(self.count - 1), dst1.eq(self.retire.payload),
+                         mv1.eq(self.retire.payload != last)]
         with m.Elif(push):
             m.d.sync += self.count.eq(self.count + 1)
-        m.d.comb += [rs.addr.eq(raddr), rdy.addr.eq(raddr), rc.addr.eq(raddr), self.busy.eq(moving)]
+        busy_r = Signal()
+        m.d.sync += busy_r.eq(self.retire.valid & (self.count != 0))
+        m.d.comb += [ms.r_addr.eq(raddr), md.r_addr.eq(raddr), self.busy.eq(busy_r | mv2)]
         r = self.rd
-        m.d.comb += [r.tag.eq(rs.data.tag), r.mp.eq(rs.data.mp), r.deadline.eq(rs.data.deadline),
-                     r.next.eq(rdy.data.next), r.last.eq(rdy.data.last), r.gamma.eq(rdy.data.gamma),
-                     r.score.eq(rc.data)]
+        m.d.comb += [r.tag.eq(ms.r_data.tag), r.mp.eq(ms.r_data.mp), r.deadline.eq(ms.r_data.deadline),
+                     r.next.eq(md.r_data.next), r.last.eq(md.r_data.last), r.gamma.eq(md.r_data.gamma)]
 
         p = self.push.payload
-        with m.If(moving):
-            m.d.comb += [ws.addr.eq(dst), ws.data.eq(rs.data), ws.en.eq(1),
-                         wdy.addr.eq(dst), wdy.data.eq(rdy.data), wdy.en.eq(1),
-                         wc.addr.eq(dst), wc.data.eq(rc.data), wc.en.eq(1)]
+        with m.If(mv2):
+            m.d.comb += [ms.w_addr.eq(dst2), ms.w_data.eq(ms.r_data), ms.w_en.eq(1),
+                         md.w_addr.eq(dst2), md.w_data.eq(md.r_data), md.w_en.eq(1)]
         with m.Elif(push):
             slot = self.count[:wd.slot]
-            m.d.comb += [ws.addr.eq(slot), ws.data.tag.eq(p.tag), ws.data.mp.eq(p.mp),
-                         ws.data.deadline.eq(p.deadline), ws.en.eq(1),
-                         wdy.addr.eq(slot), wdy.data.next.eq(0), wdy.data.last.eq(self.now),
-                         wdy.data.gamma.eq(self._one), wdy.en.eq(1),
-                         wc.addr.eq(slot), wc.data.eq(p.score0), wc.en.eq(1)]
+            m.d.comb += [ms.w_addr.eq(slot), ms.w_data.tag.eq(p.tag), ms.w_data.mp.eq(p.mp),
+                         ms.w_data.deadline.eq(p.deadline), ms.w_en.eq(1),
+                         md.w_addr.eq(slot), md.w_data.next.eq(0), md.w_data.last.eq(self.now),
+                         md.w_data.gamma.eq(self._one), md.w_en.eq(1)]
         with m.Else():
-            u, s = self.upd, self.score_wr
-            m.d.comb += [wdy.addr.eq(u.payload.slot), wdy.data.next.eq(u.payload.next),
-                         wdy.data.last.eq(u.payload.last), wdy.data.gamma.eq(u.payload.gamma),
-                         wdy.en.eq(u.valid),
-                         wc.addr.eq(s.payload.slot), wc.data.eq(s.payload.score), wc.en.eq(s.valid)]
+            u = self.upd
+            m.d.comb += [md.w_addr.eq(u.payload.slot), md.w_data.next.eq(u.payload.next),
+                         md.w_data.last.eq(u.payload.last), md.w_data.gamma.eq(u.payload.gamma),
+                         md.w_en.eq(u.valid)]
         return m

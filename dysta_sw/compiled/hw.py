@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import fp as golden
+from ..hwmodel import DIFF_BITS
 from ._jit import jit
 from .fp import add, clamp0, from_int, mul, sub
 
@@ -34,9 +35,14 @@ def gamma(nnz, count_shift, inv_shape, inv_rhobar, E, M, ieee):
 
 @jit
 def time_operands(deadline, last, now, shift, width):
-    """The integer operands of mode B, in quanta: ``(D - now) >> s`` (signed) and ``(now - last) >> s``."""
+    """The integer operands of mode B, in quanta (:func:`dysta_sw.hwmodel.time_operands`): the
+    differences modulo ``2**width`` (``D - now`` signed), shifted, saturated to ``DIFF_BITS``."""
+    mask = (np.int64(1) << width) - 1
+    d = (deadline - now) & mask
+    d = d - ((d >> (width - 1)) << width)
+    w = (now - last) & mask
     signed = width > 0  # not a constant: numba would compile fit once per literal
-    return fit((deadline - now) >> shift, width, signed), fit((now - last) >> shift, width, not signed)
+    return fit(d >> shift, DIFF_BITS, signed), fit(w >> shift, DIFF_BITS, not signed)
 
 
 @jit
