@@ -336,3 +336,81 @@ def test_selftest_matches_python_bench():
     assert len(ref.dones) == len(jobs)
     for name in ("base", "accepts", "layer_dones", "dispatches", "trace", "dones", "max_count"):
         assert getattr(rec, name) == getattr(ref, name), name
+
+
+# ---------------------------------------------------------------------------------------------
+# counter wrap-around and refused requests
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_counter_wrap(shared):
+    """A 16-bit counter wraps every 65,536 cycles: a workload over 3 wraps, with deadlines and
+    waits across them, is scheduled exactly as the golden model does on absolute cycles."""
+    rng = np.random.default_rng(16 + shared)
+    dut = DystaScheduler(depth=8, fmt="fp16", shared=shared, lanes=4, n_mp=N_MP, max_layers=MAX_LAYERS,
+                         time_bits=16, time_shift=6)
+    luts = random_luts(dut.config(), rng)
+    jobs, t = [], 0
+    for i in range(20):  # a load below one: the host rarely waits, so quiet cycles are skipped
+        mp = int(rng.integers(0, N_MP))
+        t += int(rng.integers(0, 20000))
+        layers = tuple(Layer(int(rng.integers(1000, 5000)), tuple(int(x) for x in rng.integers(0, 5, 3)))
+                       for _ in range(int(luts.layers[mp])))
+        # slack of either sign, within the counter's signed range (2**15 cycles)
+        jobs.append(Job(t, i + 1, mp, t + int(rng.integers(-3000, 30000)), layers))
+    rec, rep = check(dut, luts, jobs, fast_forward=True, max_cycles=1 << 20)
+    assert rec.cycles > 3 * (1 << 16), "the run crossed several wraps of the counter"
+    # some deadlines lie beyond a wrap of the counter that stored them (smaller as 16-bit values)
+    assert any(a.deadline > a.cycle and a.deadline % (1 << 16) < a.cycle % (1 << 16) for a in rec.accepts)
+
+
+def test_refused_requests():
+    """A request naming a model-pattern beyond n_mp, or one whose layer count was never written,
+    is taken off the stream and refused (req_error); the others run as the golden model says."""
+    n_mp = 3  # a 2-bit mp field: mp 3 is out of range
+    rng = np.random.default_rng(3)
+    dut = DystaScheduler(depth=8, fmt="fp16", shared=True, lanes=4, n_mp=n_mp, max_layers=MAX_LAYERS, time_shift=2)
+    full = random_luts(dut.config(), rng)
+    luts = SchedLuts.empty(dut.config(), n_mp, MAX_LAYERS)
+    for name in ("R", "inv_rhobar", "inv_shape", "count_shift", "inv_tiso", "layers"):
+        getattr(luts, name)[:2] = getattr(full, name)[:2]  # model-pattern 2 never programmed
+    luts.eta = full.eta
+    n_layers = [int(luts.layers[0]), int(luts.layers[1]), 2, 2]  # (any count for the refused ones)
+    jobs = [Job(5 * i, i + 1, mp, 5 * i + 400, tuple(Layer(12, (1, 2)) for _ in range(n_layers[mp])))
+            for i, mp in enumerate([0, 2, 1, 3, 0, 3, 1, 2, 0])]
+    rec = run(dut, luts.writes(), jobs)
+    assert rec.req_error
+    refused = {j.tag for j in jobs if j.mp >= 2}
+    assert {t for _, t in rec.dones} == {j.tag for j in jobs} - refused
+    assert {a.tag for a in rec.accepts} == {j.tag for j in jobs}, "refused requests were taken, not left waiting"
+    rep = SchedModel(luts, dut.timing).run(rec.accepts, rec.layer_dones)
+    assert sorted(rep.refused) == sorted(refused)
+    assert not diff(rep, dispatches=rec.dispatches, dones=rec.dones, evaluations=rec.trace)
+
+
+def test_table_fills_and_backpressures_without_trace():
+    """A burst twice the table's depth: the host is held back while the table is full, nothing is
+    lost, and the scheduler built without its debug trace port makes the golden model's decisions."""
+    rng = np.random.default_rng(7)
+    dut = DystaScheduler(depth=8, fmt="fp16", mode="lean", shared=True, lanes=4, n_mp=N_MP, max_layers=MAX_LAYERS,
+                         time_shift=3, trace=False)
+    assert dut.trace is None
+    luts = random_luts(dut.config(), rng)
+    jobs = random_jobs(rng, luts, 16, "burst", dut.lanes)
+    rec = run(dut, luts.writes(), jobs)
+    assert rec.max_count == 8 and len(rec.dones) == 16
+    rep = SchedModel(luts, dut.timing).run(rec.accepts, rec.layer_dones)
+    assert not diff(rep, dispatches=rec.dispatches, dones=rec.dones, evaluations=None)
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_one_cycle_layers(shared):
+    """Layers that finish the cycle after their dispatch: mode A reads the LUTs of the layer that
+    ran, addressed from the decision (or the wake-up) on, not stale ones."""
+    rng = np.random.default_rng(1 + shared)
+    dut = DystaScheduler(depth=8, fmt="fp16", shared=shared, lanes=4, n_mp=N_MP, max_layers=MAX_LAYERS, time_shift=1)
+    luts = random_luts(dut.config(), rng)
+    mps = [int(x) for x in rng.integers(0, N_MP, 12)]
+    jobs = [Job(3 * i, i + 1, mp, 3 * i + int(rng.integers(0, 300)), (Layer(1),) * int(luts.layers[mp]))
+            for i, mp in enumerate(mps)]
+    check(dut, luts, jobs)

@@ -234,12 +234,13 @@ class DystaScheduler(wiring.Component):
                              tr.tag.eq(o.payload.meta.tag), tr.gamma.eq(o.payload.meta.gamma),
                              tr.score.eq(o.payload.score)]
 
-        # mode A: the shifted, saturated count, registered
+        # mode A: the shifted count (registered), then saturated (registered)
         cnt = Signal(COUNT_BITS)
         shifted = Signal.like(nnz_l)
-        m.d.comb += [shifted.eq(nnz_l >> luts.count_shift), cu.a.payload.count.eq(cnt),
-                     cu.a.payload.inv_shape.eq(luts.inv_shape), cu.a.payload.inv_rhobar.eq(luts.inv_rhobar)]
-        m.d.sync += cnt.eq(Mux(shifted >> COUNT_BITS != 0, (1 << COUNT_BITS) - 1, shifted))
+        m.d.sync += [shifted.eq(nnz_l >> luts.count_shift),
+                     cnt.eq(Mux(shifted >> COUNT_BITS != 0, (1 << COUNT_BITS) - 1, shifted))]
+        m.d.comb += [cu.a.payload.count.eq(cnt), cu.a.payload.inv_shape.eq(luts.inv_shape),
+                     cu.a.payload.inv_rhobar.eq(luts.inv_rhobar)]
 
         m.d.comb += [self.dispatch.payload.tag.eq(cur_tag), self.dispatch.payload.mp.eq(cur_mp),
                      self.dispatch.payload.layer.eq(cur_next), self.done.payload.eq(cur_tag)]
@@ -251,6 +252,8 @@ class DystaScheduler(wiring.Component):
                 with m.If(pushed):
                     p = rq.payload
                     m.d.sync += [cur_slot.eq(table.count), cur_tag.eq(p.tag), cur_mp.eq(p.mp), cur_next.eq(0)]
+                    # the LUTs are addressed from here: mode A may start two cycles after the dispatch
+                    m.d.comb += [luts.mp.eq(p.mp), luts.layer.eq(0)]
                     m.next = "DISPATCH"
             with m.State("DISPATCH"):
                 m.d.comb += self.dispatch.valid.eq(1)
@@ -262,10 +265,10 @@ class DystaScheduler(wiring.Component):
                 with m.If(self.layer_done):
                     m.d.sync += [now_l.eq(self.now), nnz_l.eq(mon.total)]
                     m.next = "A_SETTLE"
-            with m.State("A_SETTLE"):  # the LUT outputs of the running layer are valid from here
+            with m.State("A_SETTLE"):  # the running layer's LUT outputs are valid (see above): shift
                 m.d.comb += self.busy.eq(1)
                 m.next = "A_COUNT"
-            with m.State("A_COUNT"):  # the shifted count is registered
+            with m.State("A_COUNT"):  # saturate
                 m.d.comb += self.busy.eq(1)
                 m.next = "A_GO"
 
@@ -313,5 +316,6 @@ class DystaScheduler(wiring.Component):
                 with m.If(o.valid & (got == count_m1)):
                     m.d.sync += [cur_slot.eq(win.slot), cur_tag.eq(win.tag), cur_mp.eq(win.mp),
                                  cur_next.eq(win.next)]
+                    m.d.comb += [luts.mp.eq(win.mp), luts.layer.eq(win.next)]
                     m.next = "DISPATCH"
         return m
