@@ -8,7 +8,7 @@ import pytest
 
 from dysta_hw import hil
 from dysta_hw.sched import DystaScheduler
-from dysta_hw.sched.sim import from_trace, run
+from dysta_hw.sched.sim import Record, from_trace, run
 from dysta_sw.cli import main
 from dysta_sw.hwsched import SchedModel
 from dysta_sw.tables import ScenarioTables
@@ -48,6 +48,28 @@ def test_fast_forward_keeps_the_record(shared):
     assert len(slow.dones) == len(jobs)
     for name in ("base", "accepts", "layer_dones", "dispatches", "trace", "dones", "max_count"):
         assert getattr(fast, name) == getattr(slow, name), name
+
+
+def test_hil_fills_the_table():
+    """A burst far above the capacity: the 8-entry table fills, the host is held back, nothing is
+    lost, and every decision is still the golden model's; the gateware's preemptions are counted."""
+    pack = resolve_pack(None)
+    res = hil.run(pack, "attnn", rate=40 * pack.paper_rate("attnn"), requests=20, depth=8, backend="amaranth",
+                  cycles_per_layer=25.0)
+    assert res.identical
+    assert res.max_count == 8
+    assert res.quality["gateware fp16"]["preemptions"] > 0
+
+
+def test_preemption_count_by_hand():
+    """A dispatch of another request while the previous one is unfinished is a preemption; a
+    dispatch after the previous one finished is not."""
+    rec = Record(
+        dispatches=[(1, 7, 0, 0), (5, 8, 0, 0), (9, 7, 0, 1), (12, 7, 0, 2), (20, 9, 0, 0), (25, 8, 0, 1)],
+        dones=[(14, 7), (30, 8), (40, 9)])
+    # 7 -> 8 (7 unfinished): 1; 8 -> 7 (8 unfinished): 2; 7 -> 9 after 7 finished at 14: no;
+    # 9 -> 8 (9 unfinished): 3
+    assert hil.preemptions(rec) == 3
 
 
 def test_compare_finds_differences():

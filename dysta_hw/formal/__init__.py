@@ -35,6 +35,8 @@ from __future__ import annotations
 from amaranth.asserts import AnySeq
 from amaranth.hdl import Assert, Assume, ClockDomain, Cover, Elaboratable, Module, Mux, Signal, Value
 
+from dysta_sw.hwsched import Table
+
 __all__ = ["Properties", "PROPERTIES", "MUTANTS", "COVERS", "small_scheduler", "worst_decision"]
 
 PROPERTIES = ("full_not_ready", "no_loss", "min_score", "bounded_decision")
@@ -101,9 +103,18 @@ class Properties(Elaboratable):
                      dut.dispatch.ready, dut.npu_data.valid, dut.npu_data.payload, dut.layer_done):
             m.d.comb += Value.cast(port).eq(AnySeq(len(Value.cast(port))))
 
+        # the model-patterns programmed so far (a LAYERS write in range): a request naming another
+        # is refused (docs/hw.md), so it is not in flight
+        prog = Signal(dut.n_mp)
+        lw = dut.lut.payload
+        with m.If(dut.lut.valid & dut.lut.ready & (lw.table == int(Table.LAYERS)) & (lw.mp < dut.n_mp)
+                  & (lw.value >= 1) & (lw.value <= dut.max_layers)):
+            m.d.sync += prog.bit_select(lw.mp, 1).eq(1)
+        mp_ok = (dut.req.payload.mp < dut.n_mp) & prog.bit_select(dut.req.payload.mp, 1)
+
         n_tags = 1 << wd.tag
         inflight = Signal(n_tags)
-        accept = dut.req.valid & dut.req.ready
+        accept = dut.req.valid & dut.req.ready & mp_ok
         took_done = dut.done.valid & dut.done.ready
         set_mask = Mux(accept, 1 << dut.req.payload.tag, 0)
         clr_mask = Mux(took_done, 1 << dut.done.payload, 0)
