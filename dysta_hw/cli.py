@@ -79,7 +79,8 @@ def cmd_verilog(a) -> int:
 
     params = _design_params(a)
     params.update(shared=a.shared, lanes=a.lanes, value_width=a.value_width, n_mp=a.n_mp,
-                  max_layers=a.max_layers, tag_bits=a.tag_bits, time_bits=a.time_bits, time_shift=a.time_shift)
+                  max_layers=a.max_layers, tag_bits=a.tag_bits, time_bits=a.time_bits, time_shift=a.time_shift,
+                  trace=a.trace)
     top = DystaScheduler(**params)
     back = rtlil if a.rtlil else verilog
     text = back.convert(top, name=a.name, ports=top.ports())
@@ -220,6 +221,8 @@ def add_verilog(sub) -> None:
     v.add_argument("--time-shift", type=int, default=None, help="log2 of the time quantum in cycles")
     v.add_argument("--name", default="dysta_scheduler", help="top module name")
     v.add_argument("--rtlil", action="store_true", help="emit RTLIL (Yosys' own format) instead of Verilog")
+    v.add_argument("--no-trace", dest="trace", action="store_false",
+                   help="leave out the debug trace port (the production build; with --mode lean, Table 6's lean point)")
     v.add_argument("-o", "--output", default="-", metavar="FILE", help="output file (default: standard output)")
     v.set_defaults(func=cmd_verilog)
 
