@@ -4,10 +4,14 @@ Semantics of one run, given a workload and a policy:
 
 1. If the queue ``Q`` is empty, admit the requests arriving at ``t``, or else jump ``t`` to the next
    arrival and admit it (with every request arriving at the same instant). The decision that
-   follows is a *wake-up* decision.
+   follows is a *wake-up* decision. (``reference`` profile, as the published artifact: admit
+   only the next pending request and set ``t`` to its arrival, even when that is earlier than
+   ``t``: the clock rewinds to a request that arrived during the layer that just ended.)
 2. Admit every pending request with arrival ``a <= t`` (``a < t`` in the ``reference`` profile).
 3. The policy scores every request of ``Q``; the lowest score wins, ties going to the earliest
-   arrival (then the lowest request index). The winner's next layer runs: ``t += lat``, its
+   arrival (then the lowest request index); a policy may choose otherwise (``Policy.choose``:
+   Planaria and SDRM3 scan the queue as the artifact does in the ``reference`` profile).
+   The winner's next layer runs: ``t += lat``, its
    ``last := t``, the monitor reports that layer's density, the predictor updates its ``gamma``;
    a request whose last layer ran leaves ``Q`` with finish time ``t``.
 
@@ -50,6 +54,26 @@ class Profile:
         Dysta's wake-up decisions use the software static score.
     eta_from_beta : bool
         Dysta's dynamic score uses ``beta`` as its weight ``eta``.
+    clock_rewind : bool
+        With an empty queue, admit only the next pending request and set the clock to its
+        arrival, even when it arrived during the layer that just ended (the clock goes back).
+    prema_first_seen : bool
+        PREMA sets a request's token to its priority at the first decision that sees it, with no
+        gain, and leaves that token out of the largest token that sets the threshold.
+    prema_gamma_token : bool
+        PREMA's token grows by ``p * (waited / (gamma * Tiso_est))``: prema-sparse divides by the
+        request's gamma too (gamma = 1 for prema), in the artifact's order of operations.
+    prema_stale_gamma : bool
+        prema-sparse multiplies every candidate's ``Rbar`` by the gamma of the last request in
+        queue order, not by its own.
+    scan_selection : bool
+        Planaria's ``p / (D - t)`` and SDRM3's urgency ``R / (D - t)`` go negative after a
+        deadline, and the queue is scanned in order keeping the best so far, which a request
+        replaces when the best is negative or not above its score
+        (:func:`dysta_sw.formulas.scan_replaces`).
+    penalty_capacity : bool
+        Dysta's penalty is divided by the pack's capacity ``C`` (counted at the paper's time
+        scale); without it, the penalty is the plain ratio ``(w / Tiso_est) / |Q|``.
     """
 
     name: str
@@ -58,12 +82,21 @@ class Profile:
     prema_reaccumulate: bool = False
     static_score: bool = True
     eta_from_beta: bool = False
+    clock_rewind: bool = False
+    prema_first_seen: bool = False
+    prema_gamma_token: bool = False
+    prema_stale_gamma: bool = False
+    scan_selection: bool = False
+    penalty_capacity: bool = True
 
 
 PROFILES = {
     "paper": Profile("paper"),
+    # The published artifact's simulator (SPEC 9): it takes the same decisions on the same requests.
     "reference": Profile("reference", strict_admission=True, predictor="average-all",
-                         prema_reaccumulate=True, static_score=False, eta_from_beta=True),
+                         prema_reaccumulate=True, static_score=False, eta_from_beta=True,
+                         clock_rewind=True, prema_first_seen=True, prema_gamma_token=True,
+                         prema_stale_gamma=True, scan_selection=True, penalty_capacity=False),
 }
 
 
@@ -302,16 +335,23 @@ def simulate(tables: ScenarioTables, workloads: list[Workload], deadlines: list[
         # A decision taken with an empty queue has no layer boundary: it is a wake-up, whether
         # the requests arrive exactly now or time has to jump to the next arrival.
         wake = st.q == 0
-        _admit(st, rows, strict)
-        idle = st.q == 0
-        if idle.any():
-            wr = rows[idle]
-            st.t[wr] = st.next_arrival[wr]
-            _admit(st, wr, False)
+        if profile.clock_rewind:
+            if wake.any():
+                wr = rows[wake]
+                st.t[wr] = st.next_arrival[wr]  # may be earlier than now: the clock goes back
+                st.admit(wr)
+            if not wake.all():
+                _admit(st, rows[~wake], strict)
+        else:
+            _admit(st, rows, strict)
+            idle = st.q == 0
+            if idle.any():
+                wr = rows[idle]
+                st.t[wr] = st.next_arrival[wr]
+                _admit(st, wr, False)
         sl = slice(0, int(st.q.max()))
         valid = st.col[sl] < st.q[:, None]
-        score = policy.score(st, sl, valid, wake)
-        c = np.argmin(np.where(valid, score, np.inf), axis=1)
+        c = policy.choose(st, sl, valid, wake)
         layer = st.next[rows, c]
         rid = st.rid[rows, c]
         flat = st.sample_base[rows, c] + layer

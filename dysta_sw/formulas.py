@@ -58,6 +58,16 @@ def prema_gain(p, waited, tiso):
     return p * np.maximum(waited, 0.0) / tiso
 
 
+def prema_gain_scaled(p, waited, gamma, tiso):
+    """``reference`` profile: ``p * (waited / (gamma * Tiso_est))``, the published artifact's token
+    growth in its order of operations (prema-sparse; ``gamma`` = 1 for prema). A zero
+    ``gamma * Tiso_est`` (every measured density 0), where the artifact divides by zero, gives an
+    infinite gain after any wait and none without one."""
+    den = gamma * tiso
+    pos = den > 0
+    return where(pos, p * (np.maximum(waited, 0.0) / where(pos, den, 1.0)), where(waited > 0, np.inf, 0.0))
+
+
 def prema_threshold(top):
     """The candidates' token threshold from the largest token: 9, 3 or 1."""
     return where(top >= 9, 9.0, where(top >= 3, 3.0, 1.0))
@@ -72,16 +82,37 @@ def planaria_score(p, slack, any_live):
     return where(any_live, where(live, -p / where(live, slack, 1.0), np.inf), -p)
 
 
+def planaria_ratio(p, slack):
+    """``reference`` profile: the artifact's raw ``p / (D - t)``, negative once the deadline has
+    passed (largest wins, see :func:`scan_replaces`); a slack of exactly 0, where the artifact
+    divides by zero, counts as ``+inf``."""
+    zero = slack == 0
+    return where(zero, np.inf, p / where(zero, 1.0, slack))
+
+
 # ----------------------------------------------------------------------------- SDRM3
 
-def sdrm3_score(rem, slack, wait, next_lat, alpha):
-    """``-(urgency + alpha * fairness)``: urgency ``min(1, R / slack)`` (1 when slack <= 0),
-    fairness ``wait / next layer's estimated latency`` (a layer predicted to take no time gets the
-    largest finite fairness)."""
-    live = slack > 0
+def sdrm3_mapscore(rem, slack, wait, next_lat, alpha, negative):
+    """MapScore ``urgency + alpha * fairness`` (largest wins). urgency ``min(1, R / slack)``: 1
+    when slack <= 0, or (``negative``: the ``reference`` profile, as the artifact) negative once
+    the deadline has passed (1 at a slack of exactly 0); fairness ``wait / next layer's estimated
+    latency`` (a layer predicted to take no time gets the largest finite fairness)."""
+    live = where(negative, slack != 0, slack > 0)
     urgency = where(live, np.minimum(1.0, rem / where(live, slack, 1.0)), 1.0)
     fairness = wait / np.maximum(next_lat, 1e-12)
-    return -(urgency + alpha * fairness)
+    return urgency + alpha * fairness
+
+
+# ----------------------------------------------------------------------------- artifact selection
+
+def scan_replaces(best, v, best_arrival, arrival):
+    """``reference`` profile, Planaria and SDRM3: whether queued request ``v`` (its score; largest
+    wins) replaces the running ``best`` as the artifact's scan of the queue in arrival order does.
+
+    It replaces when the best so far is negative (an expired deadline) or not above ``v``, except
+    that an equal score keeps an earlier arrival. So behind an expired best, the next request in
+    queue order takes over whatever its score."""
+    return ((best < 0.0) | (best <= v)) & ((best != v) | (best_arrival >= arrival))
 
 
 # ----------------------------------------------------------------------------- Dysta
@@ -92,7 +123,8 @@ def dysta_static(lat, deadline, arrival, beta):
 
 
 def dysta_dynamic(trem, deadline, t, last, tiso, q, capacity, eta):
-    """Dynamic score ``Trem + eta * (max(0, D - t - Trem) + (w / Tiso) / |Q| / C)``."""
+    """Dynamic score ``Trem + eta * (max(0, D - t - Trem) + (w / Tiso) / |Q| / C)`` (``C`` is 1 in
+    the ``reference`` profile: the artifact counts the penalty as a plain ratio)."""
     slack = np.maximum(deadline - t - trem, 0.0)
     pen = (t - last) / tiso / (q * capacity)
     return (slack + pen) * eta + trem

@@ -5,7 +5,8 @@ A policy is an object the engine calls; it never drives the engine:
 - ``setup(batch)`` allocates its per-request state and asks the engine to keep look-up values
   current (``batch.track``);
 - ``score(batch, window, valid, wake)`` returns one score per request of the window (a
-  ``(runs, W)`` array); the engine picks the lowest valid score, ties to the earliest arrival;
+  ``(runs, W)`` array); ``choose`` picks the lowest valid score, ties to the earliest arrival
+  (Planaria and SDRM3 choose by the artifact's scan in the ``reference`` profile);
 - ``after(batch, rows, chosen, start)`` sees each dispatch (most policies ignore it);
 - ``predictor(profile)`` returns the sparse-latency predictor updating ``gamma``, or ``None``.
 
@@ -141,11 +142,31 @@ class Policy:
     def score(self, st, sl, valid, wake):
         raise NotImplementedError
 
+    def choose(self, st, sl, valid, wake):
+        """The slot each run dispatches: the lowest valid score, ties to the earliest arrival."""
+        score = self.score(st, sl, valid, wake)
+        return np.argmin(np.where(valid, score, np.inf), axis=1)
+
     def after(self, st, rows, c, start) -> None:
         pass
 
     def describe(self) -> str:
         return self.name
+
+
+def scan_choose(value, arrival, valid):
+    """The artifact's selection (``reference`` profile): walk each run's queue in arrival order
+    keeping the best so far, which request ``k`` replaces when
+    :func:`dysta_sw.formulas.scan_replaces` says so (largest ``value`` wins, but behind a negative
+    best the next request takes over)."""
+    c = np.zeros(len(value), np.int64)
+    best, best_arrival = value[:, 0].copy(), arrival[:, 0].copy()
+    for k in range(1, value.shape[1]):
+        v, a = value[:, k], arrival[:, k]
+        rep = valid[:, k] & F.scan_replaces(best, v, best_arrival, a)
+        c[rep] = k
+        best[rep], best_arrival[rep] = v[rep], a[rep]
+    return c
 
 
 class FCFS(Policy):
@@ -180,9 +201,15 @@ class PREMA(Policy):
     """PREMA (HPCA'20): token-based priority with a shortest-remaining tie-break.
 
     Tokens start at ``p_i``; at each decision every waiting request gains
-    ``p_i * (time waited since the previous decision) / Tiso_est_i`` (the ``reference`` profile
-    adds its whole wait since its last layer instead). The threshold is 9 if the largest token is
-    >= 9, else 3 if >= 3, else 1; among requests with token >= threshold the smallest ``R_i`` wins.
+    ``p_i * (time waited since the previous decision) / Tiso_est_i``. The threshold is 9 if the
+    largest token is >= 9, else 3 if >= 3, else 1; among requests with token >= threshold the
+    smallest ``R_i`` wins.
+
+    The ``reference`` profile does what the published artifact does: a request's token is set to
+    ``p_i`` at the first decision that sees it (no gain, and it does not count towards the
+    largest token); later, it gains ``p_i * (t - last_i) / Tiso_est_i``, its whole wait since its
+    last layer, at every decision. prema-sparse divides that gain by the request's ``gamma`` too,
+    and multiplies every candidate's ``Rbar`` by the gamma of the last request in queue order.
     """
 
     uses_deadline = False
@@ -195,22 +222,38 @@ class PREMA(Policy):
     def setup(self, st):
         super().setup(st)
         st.track(["rbar" if self.sparse else "rbar_model"])
-        st.add("tokens", st.req["priority"].astype(np.float64))
+        p = st.req["priority"].astype(np.float64)
+        # first-seen: a negative token marks a request no decision has seen yet
+        st.add("tokens", np.full_like(p, -1.0) if st.profile.prema_first_seen else p)
 
     def score(self, st, sl, valid, wake):
+        prof = st.profile
         t = st.t[:, None]
         p = st.priority[:, sl]
-        if st.profile.prema_reaccumulate:
+        if prof.prema_reaccumulate:
             waited = t - st.last[:, sl]
         else:
             # The request that ran since the previous decision was not waiting.
             running = st.rid[:, sl] == st.prev_rid[:, None]
             waited = F.prema_waited(t, st.tprev[:, None], st.arrival[:, sl], running)
+        if prof.prema_gamma_token:
+            gain = F.prema_gain_scaled(p, waited, st.gamma[:, sl] if self.sparse else 1.0, self.tiso(st, sl))
+        else:
+            gain = F.prema_gain(p, waited, self.tiso(st, sl))
         tok = st.tokens[:, sl]
-        tok += np.where(valid, F.prema_gain(p, waited, self.tiso(st, sl)), 0.0)
-        top = np.where(valid, tok, -np.inf).max(axis=1, keepdims=True)
+        counted = valid
+        if prof.prema_first_seen:
+            new = valid & (tok < 0)
+            counted = valid & ~new
+            tok[...] = np.where(new, p, tok)
+        tok += np.where(counted, gain, 0.0)
+        top = np.where(counted, tok, -np.inf).max(axis=1, keepdims=True)
         threshold = F.prema_threshold(top)
-        return np.where(tok >= threshold, self.remaining(st, sl), np.inf)
+        rem = self.remaining(st, sl)
+        if self.sparse and prof.prema_stale_gamma:
+            last_gamma = st.gamma[st.rows, st.q - 1][:, None]
+            rem = F.remaining_sparse(last_gamma, st.cur["rbar"][:, sl])
+        return np.where(tok >= threshold, rem, np.inf)
 
 
 class Planaria(Policy):
@@ -218,9 +261,17 @@ class Planaria(Policy):
 
     Requests already at or past their deadline (slack <= 0) rank below every request that can
     still make it; among themselves the highest priority, then the earliest arrival, wins.
+    The ``reference`` profile chooses as the published artifact: ``p_i / (D_i - t)``, negative
+    after a deadline, by :func:`scan_choose`.
     """
 
     name = "planaria"
+
+    def choose(self, st, sl, valid, wake):
+        if not st.profile.scan_selection:
+            return super().choose(st, sl, valid, wake)
+        ratio = F.planaria_ratio(st.priority[:, sl], st.deadline[:, sl] - st.t[:, None])
+        return scan_choose(ratio, st.arrival[:, sl], valid)
 
     def score(self, st, sl, valid, wake):
         slack = st.deadline[:, sl] - st.t[:, None]
@@ -233,6 +284,8 @@ class SDRM3(Policy):
 
     urgency = ``min(1, R_i / (D_i - t))`` (1 when slack <= 0); fairness = ``w_i`` over the
     estimated latency of ``i``'s next layer. ``sparse`` uses the pattern-aware LUT and gamma.
+    The ``reference`` profile chooses as the published artifact: urgency ``min(1, R_i / (D_i - t))``,
+    negative after a deadline, by :func:`scan_choose` on MapScore.
     """
 
     def __init__(self, options=None, *, sparse=False):
@@ -244,12 +297,19 @@ class SDRM3(Policy):
         super().setup(st)
         st.track(["rbar", "lbar"] if self.sparse else ["rbar_model", "lbar_model"])
 
-    def score(self, st, sl, valid, wake):
+    def _terms(self, st, sl):
         t = st.t[:, None]
         nxt = (F.remaining_sparse(st.gamma[:, sl], st.cur["lbar"][:, sl]) if self.sparse
                else st.cur["lbar_model"][:, sl])
-        return F.sdrm3_score(self.remaining(st, sl), st.deadline[:, sl] - t, t - st.last[:, sl], nxt,
-                             self.options.alpha)
+        return self.remaining(st, sl), st.deadline[:, sl] - t, t - st.last[:, sl], nxt, self.options.alpha
+
+    def score(self, st, sl, valid, wake):
+        return -F.sdrm3_mapscore(*self._terms(st, sl), False)  # largest MapScore wins
+
+    def choose(self, st, sl, valid, wake):
+        if not st.profile.scan_selection:
+            return super().choose(st, sl, valid, wake)
+        return scan_choose(F.sdrm3_mapscore(*self._terms(st, sl), True), st.arrival[:, sl], valid)
 
 
 class Dysta(Policy):
@@ -265,7 +325,8 @@ class Dysta(Policy):
 
     The penalty is a ratio the paper adds to seconds, so its weight depends on the time scale;
     ``C`` is the pack's capacity (:meth:`dysta_sw.trace.TracePack.capacity`, 1 at the paper's
-    scale), which adds it to seconds at the paper's scale, where ``eta`` was chosen.
+    scale), which adds it to seconds at the paper's scale, where ``eta`` was chosen (the
+    ``reference`` profile, as the published artifact, has no ``C``).
 
     A wake-up decision (the accelerator was idle) has no layer boundary: the newly admitted
     requests compete with their static scores (``paper`` profile).
@@ -307,8 +368,8 @@ class Dysta(Policy):
         else:
             trem, tiso = self.remaining(st, sl), self.tiso(st, sl)
         eta = self.options.beta if st.profile.eta_from_beta else self.options.eta
-        score = F.dysta_dynamic(trem, st.deadline[:, sl], t, st.last[:, sl], tiso, st.q[:, None],
-                                st.tables.capacity, eta)
+        capacity = st.tables.capacity if st.profile.penalty_capacity else 1.0
+        score = F.dysta_dynamic(trem, st.deadline[:, sl], t, st.last[:, sl], tiso, st.q[:, None], capacity, eta)
         if st.profile.static_score and wake.any():
             score = np.where(wake[:, None], st.score0[:, sl], score)
         return score

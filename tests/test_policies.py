@@ -7,11 +7,13 @@ Model-pattern names are ``model/pattern/rate``; every trace here has one sample 
 (so ``rhobar = rho`` and ``gamma`` stays 1) unless the test says otherwise.
 """
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 import helpers as h
-from dysta_sw.engine import simulate
+from dysta_sw.engine import PROFILES, simulate
 from dysta_sw.errors import DystaInputError
 from dysta_sw.policies import POLICY_NAMES, Options, make_policy
 
@@ -454,8 +456,9 @@ def test_dysta_oracle_penalty_uses_true_isolated_latency():
 @pytest.mark.parametrize("profile, finish, first_three", [
     # paper (a <= t): r1 is admitted at t=1; R 0.5 < r0's 1.0 -> r1 1..1.5, r0 1.5..2.5.
     ("paper", [2.5, 1.5], [(0, 0), (1, 0), (0, 1)]),
-    # reference (a < t): at t=1 r1 is not yet admitted, r0 runs 1..2; r1 then 2..2.5.
-    ("reference", [2.0, 2.5], [(0, 0), (0, 1), (1, 0)]),
+    # reference (a < t): at t=1 r1 is not yet admitted, r0 runs 1..2 and empties the queue;
+    # the clock then rewinds to r1's arrival: r1 runs 1..1.5.
+    ("reference", [2.0, 1.5], [(0, 0), (0, 1), (1, 0)]),
 ])
 def test_profile_strict_admission_at_layer_boundary(profile, finish, first_three):
     """SJF; r0 = a (2 x 1 s) at 0; r1 = s (0.5 s) arrives exactly at the boundary t=1."""
@@ -469,14 +472,15 @@ def test_profile_strict_admission_at_layer_boundary(profile, finish, first_three
     # paper: r1 gains 1 * 1 s / 2 s = 0.5 per decision while waiting:
     #   t=1: 1.5, t=2: 2.0, t=3: 2.5, t=4: 3.0 -> eligible (threshold 3); R 2 < r0's 4 -> r1 4..6.
     ("paper", [10.0, 6.0]),
-    # reference: r1 re-gains its whole wait since arrival at every decision:
-    #   t=1: +1/2 -> 1.5, t=2: +2/2 -> 2.5, t=3: +3/2 -> 4.0 -> eligible; R 2 < r0's 5 -> r1 3..5.
+    # reference: the wake-up at t=0 admits r0 alone; r1 is admitted at t=1, where its token is
+    # set to 1 (first seen); then it re-gains its whole wait since arrival at every decision:
+    #   t=2: +2/2 -> 2.0, t=3: +3/2 -> 3.5 -> eligible; R 2 < r0's 5 -> r1 3..5.
     ("reference", [10.0, 5.0]),
 ])
 def test_profile_prema_token_accumulation(profile, finish):
     """PREMA; r0 = big (8 x 1 s, p=3) and r1 = s (one 2 s layer, p=1) both at 0.
 
-    t=0: tokens 3, 1 -> threshold 3 -> only r0. r0 is running, so it never gains tokens.
+    paper, t=0: tokens 3, 1 -> threshold 3 -> only r0. r0 is running, so it never gains tokens.
     """
     tab = h.tables(h.model_pattern("big/p/0.5", [[1.0] * 8]), h.model_pattern("s/p/0.5", [[2.0]]))
     res = run(tab, [0.0, 0.0], [0, 1], [100.0, 100.0], "prema", priority=[3, 1], profile=profile)
@@ -487,9 +491,12 @@ def test_profile_prema_token_accumulation(profile, finish):
     # paper: static scores at the wake-up: r0 2 + 1*(6-5-2) = 1.0, r1 1.5 + 1*(6.5-5-1.5) = 1.5
     # -> r0 0..2, r1 2..3.5.
     ("paper", [2.0, 3.5]),
-    # reference: dynamic score, slack clamped: r0 2 + 1*max(0, -1) = 2.0, r1 1.5 + 0 = 1.5
-    # -> r1 0..1.5, r0 1.5..3.5.
-    ("reference", [3.5, 1.5]),
+    # static_score off alone: dynamic score, slack clamped: r0 2 + 1*max(0, -1) = 2.0,
+    # r1 1.5 + 0 = 1.5 -> r1 0..1.5, r0 1.5..3.5.
+    (replace(PROFILES["paper"], name="no-static", static_score=False), [3.5, 1.5]),
+    # reference: the wake-up admits r0 alone (0..2); the queue empties and the clock rewinds to
+    # r1's arrival: r1 0..1.5.
+    ("reference", [2.0, 1.5]),
 ])
 def test_profile_reference_has_no_static_score_at_wakeup(profile, finish):
     """Options(beta=1, eta=1) (so eta-from-beta changes nothing); both arrive at 5 on an idle

@@ -39,7 +39,9 @@ _PRED = {"last-one": PRED_LAST_ONE, "last-n": PRED_LAST_N, "average-all": PRED_A
 
 # Integer parameters (``ip``) and float parameters (``fpar``) of a run, by index.
 (I_POLICY, I_MUL_GAMMA, I_PRED, I_LAST_N, I_STRICT, I_REACC, I_STATIC_WAKE, I_RECORD,
- I_HW_E, I_HW_M, I_HW_IEEE, I_HW_SHIFT, I_HW_WIDTH, I_HW_DEPTH, I_HW_ETA, I_HW_ONE) = range(16)
+ I_HW_E, I_HW_M, I_HW_IEEE, I_HW_SHIFT, I_HW_WIDTH, I_HW_DEPTH, I_HW_ETA, I_HW_ONE,
+ I_REWIND, I_FIRST_SEEN, I_GAMMA_TOKEN, I_STALE_GAMMA, I_SCAN) = range(21)
+N_IP = 21
 F_SCALE, F_ETA, F_ALPHA, F_CAPACITY, F_CLOCK = range(5)
 
 
@@ -73,6 +75,8 @@ def run(ip, fpar, reqf, reqi, lat, rho, inv_rhobar, rhobar_zero, rsrc, lsrc, hw_
     n = arrival.size
     pol, mul_gamma, pred, last_n = ip[I_POLICY], ip[I_MUL_GAMMA] != 0, ip[I_PRED], ip[I_LAST_N]
     strict, reacc, static_wake, record = ip[I_STRICT] != 0, ip[I_REACC] != 0, ip[I_STATIC_WAKE] != 0, ip[I_RECORD] != 0
+    rewind, first_seen, scan = ip[I_REWIND] != 0, ip[I_FIRST_SEEN] != 0, ip[I_SCAN] != 0
+    gamma_token, stale_gamma = ip[I_GAMMA_TOKEN] != 0, ip[I_STALE_GAMMA] != 0
     E, M, ieee = ip[I_HW_E], ip[I_HW_M], ip[I_HW_IEEE] != 0
     shift, width, depth, eta_bits = ip[I_HW_SHIFT], ip[I_HW_WIDTH], ip[I_HW_DEPTH], ip[I_HW_ETA]
     scale, eta, alpha, capacity, clock = fpar[F_SCALE], fpar[F_ETA], fpar[F_ALPHA], fpar[F_CAPACITY], fpar[F_CLOCK]
@@ -93,16 +97,23 @@ def run(ip, fpar, reqf, reqi, lat, rho, inv_rhobar, rhobar_zero, rsrc, lsrc, hw_
         # A decision taken with an empty queue is a wake-up, whether requests arrive exactly now
         # or time jumps to the next arrival.
         wake = q == 0
-        while hi < n and (arrival[hi] < t if strict else arrival[hi] <= t):
+        if rewind and wake:
+            # the artifact: only the next request, at its arrival, even if that is before now
+            t = arrival[hi]
             slots[q] = hi
             q += 1
             hi += 1
-        if q == 0:
-            t = arrival[hi]
-            while hi < n and arrival[hi] <= t:
+        else:
+            while hi < n and (arrival[hi] < t if strict else arrival[hi] <= t):
                 slots[q] = hi
                 q += 1
                 hi += 1
+            if q == 0:
+                t = arrival[hi]
+                while hi < n and arrival[hi] <= t:
+                    slots[q] = hi
+                    q += 1
+                    hi += 1
 
         # ---- the policy picks a slot
         c = 0
@@ -121,13 +132,21 @@ def run(ip, fpar, reqf, reqi, lat, rho, inv_rhobar, rhobar_zero, rsrc, lsrc, hw_
             top = -np.inf
             for k in range(q):
                 r = slots[k]
+                if first_seen and tokens[r] < 0:
+                    tokens[r] = priority[r]  # first seen: no gain, not counted in the largest
+                    continue
                 if reacc:
                     waited = t - last[r]
                 else:
                     waited = F.prema_waited(t, tprev, arrival[r], r == prev_rid)
-                tokens[r] = tokens[r] + F.prema_gain(priority[r], waited, tiso[r])
+                if gamma_token:
+                    gain = F.prema_gain_scaled(priority[r], waited, gamma[r] if mul_gamma else 1.0, tiso[r])
+                else:
+                    gain = F.prema_gain(priority[r], waited, tiso[r])
+                tokens[r] = tokens[r] + gain
                 top = max(top, tokens[r])
             threshold = F.prema_threshold(top)
+            last_gamma = gamma[slots[q - 1]]
             best = 0.0
             for k in range(q):
                 r = slots[k]
@@ -135,9 +154,16 @@ def run(ip, fpar, reqf, reqi, lat, rho, inv_rhobar, rhobar_zero, rsrc, lsrc, hw_
                 if tokens[r] >= threshold:
                     v = rsrc[rbase[r] + nxt[r]]
                     if mul_gamma:
-                        v = F.remaining_sparse(gamma[r], v)
+                        v = F.remaining_sparse(last_gamma if stale_gamma else gamma[r], v)
                 if k == 0 or _before(v, best):
                     c, best = k, v
+        elif pol == PLANARIA and scan:
+            best, best_arrival = 0.0, 0.0
+            for k in range(q):
+                r = slots[k]
+                v = F.planaria_ratio(priority[r], deadline[r] - t)
+                if k == 0 or F.scan_replaces(best, v, best_arrival, arrival[r]):
+                    c, best, best_arrival = k, v, arrival[r]
         elif pol == PLANARIA:
             live = 0
             for k in range(q):
@@ -151,7 +177,7 @@ def run(ip, fpar, reqf, reqi, lat, rho, inv_rhobar, rhobar_zero, rsrc, lsrc, hw_
                 if k == 0 or _before(v, best):
                     c, best = k, v
         elif pol == SDRM3:
-            best = 0.0
+            best, best_arrival = 0.0, 0.0
             for k in range(q):
                 r = slots[k]
                 rem = rsrc[rbase[r] + nxt[r]]
@@ -159,9 +185,14 @@ def run(ip, fpar, reqf, reqi, lat, rho, inv_rhobar, rhobar_zero, rsrc, lsrc, hw_
                 if mul_gamma:
                     rem = F.remaining_sparse(gamma[r], rem)
                     nl_lat = F.remaining_sparse(gamma[r], nl_lat)
-                v = F.sdrm3_score(rem, deadline[r] - t, t - last[r], nl_lat, alpha)
-                if k == 0 or _before(v, best):
-                    c, best = k, v
+                if scan:
+                    v = F.sdrm3_mapscore(rem, deadline[r] - t, t - last[r], nl_lat, alpha, True)
+                    if k == 0 or F.scan_replaces(best, v, best_arrival, arrival[r]):
+                        c, best, best_arrival = k, v, arrival[r]
+                else:
+                    v = -F.sdrm3_mapscore(rem, deadline[r] - t, t - last[r], nl_lat, alpha, False)
+                    if k == 0 or _before(v, best):
+                        c, best = k, v
         elif pol == DYSTA_STATIC or (pol == DYSTA and wake and static_wake):
             best = 0.0
             for k in range(q):
@@ -260,7 +291,7 @@ def _state(reqf, ip):
     state_f = np.empty((4, n))
     state_f[0] = reqf[0]  # last: the arrival
     state_f[1] = 1.0  # gamma
-    state_f[2] = reqf[2]  # tokens: the priority
+    state_f[2] = -1.0 if ip[I_FIRST_SEEN] else reqf[2]  # tokens: the priority (-1: not seen yet)
     state_f[3] = 0.0
     hist = np.zeros((n if ip[I_PRED] == PRED_LAST_N else 0, max(1, ip[I_LAST_N])))
     return state_i, state_f, hist
@@ -269,7 +300,7 @@ def _state(reqf, ip):
 def warm() -> None:
     """Compile the kernel (or load it from the disk cache) with a one-request, one-layer run."""
     one_f = np.ones(1)
-    ip = np.zeros(16, np.int64)
+    ip = np.zeros(N_IP, np.int64)
     ip[I_LAST_N] = 1
     reqf = np.ones((5, 1))
     run(ip, np.zeros(5), reqf, np.array([[0], [0], [1], [0], [0]], np.int64), one_f, one_f.copy(),
@@ -286,7 +317,7 @@ class _Spec:
 
         self.tables, self.policy, self.profile = tables, policy, profile
         opts = policy.options
-        ip = np.zeros(16, np.int64)
+        ip = np.zeros(N_IP, np.int64)
         fpar = np.zeros(5)
         code = policy_code(policy)
         mode = getattr(policy, "mode", None)
@@ -301,10 +332,15 @@ class _Spec:
         ip[I_STRICT] = profile.strict_admission
         ip[I_REACC] = profile.prema_reaccumulate
         ip[I_STATIC_WAKE] = profile.static_score
+        ip[I_REWIND] = profile.clock_rewind
+        ip[I_FIRST_SEEN] = profile.prema_first_seen
+        ip[I_GAMMA_TOKEN] = profile.prema_gamma_token
+        ip[I_STALE_GAMMA] = profile.prema_stale_gamma
+        ip[I_SCAN] = profile.scan_selection
         fpar[F_SCALE] = opts.gamma_scale
         fpar[F_ETA] = opts.beta if profile.eta_from_beta else opts.eta
         fpar[F_ALPHA] = opts.alpha
-        fpar[F_CAPACITY] = tables.capacity
+        fpar[F_CAPACITY] = tables.capacity if profile.penalty_capacity else 1.0
         t = tables
         # Private writable copies: a read-only array (e.g. deserialized on a cluster worker) is
         # another numba type, which would compile the kernel again.
