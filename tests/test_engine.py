@@ -67,7 +67,8 @@ def test_invariants(case, name, profile):
     for k in range(1, len(log)):
         if profile == "reference" and start[k] != end[k - 1]:
             assert layer[k] == 0 and start[k] == w.arrival[req[k]]
-            assert np.all(res.finish[:req[k]] <= end[k - 1])  # the queue had emptied
+            # the queue had emptied: every earlier request ran its last layer before step k
+            assert all(((req[:k] == i) & (layer[:k] == tab.n_layers[w.mp[i]] - 1)).any() for i in range(req[k]))
             assert req[k] == 0 or w.arrival[req[k]] >= w.arrival[req[k] - 1]
         elif start[k] > end[k - 1] + 1e-12:
             waiting = (w.arrival <= end[k - 1]) & (res.finish > end[k - 1])
@@ -89,8 +90,10 @@ def test_invariants(case, name, profile):
 
 
 @settings(max_examples=60, deadline=None)
-@given(scenarios(), st.sampled_from(["paper", "reference"]))
+@given(scenarios(), st.just("paper"))
 def test_makespan_is_policy_independent(case, profile):
+    """Work conservation. Not in the reference profile: there the clock rewinds whenever the queue
+    empties (SPEC 9), by how much depends on which layer ended last, hence on the policy."""
     tab, w, slo = case
     d = w.deadlines(slo)
     spans = {name: simulate(tab, [w], [d], make_policy(name), profile)[0].finish.max() for name in POLICY_NAMES}
