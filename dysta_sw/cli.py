@@ -199,7 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--seeds", type=positive_int, default=5, help="number of seeds, 0..S-1 (default 5)")
     b.add_argument("--requests", type=positive_int, default=1000, help="requests per workload (default 1000)")
     b.add_argument("--workload", nargs="+", metavar="FILE", help="replay exported workload files instead")
-    b.add_argument("--profile", choices=("paper", "reference"), default="paper", help="semantics profile")
+    b.add_argument("--profile", choices=("paper", "reference"), default="paper",
+                   help="semantics: paper (default) or reference, the published artifact's simulator (README)")
     b.add_argument("--format", choices=("table", "json", "csv"), default="table")
     b.add_argument("--runs-csv", metavar="FILE", help="also write one row per run (tidy) to FILE")
     b.add_argument("--jobs", type=positive_int, default=None, help="processes (default: all cores)")
@@ -217,7 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quick", action="store_true", help="fewer points, 2 seeds, 300 requests (< 2 min)")
     r.add_argument("--seeds", type=positive_int, default=None, help="override the number of seeds")
     r.add_argument("--requests", type=positive_int, default=None, help="override requests per run")
-    r.add_argument("--profile", choices=("paper", "reference"), default="paper")
+    r.add_argument("--profile", choices=("paper", "reference"), default="paper",
+                   help="semantics: paper (default) or reference, the published artifact's simulator (README)")
     r.add_argument("--jobs", type=positive_int, default=None, help="processes (default: all cores)")
     add_cluster(r)
     add_traces(r)

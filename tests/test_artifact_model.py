@@ -69,7 +69,7 @@ def test_same_decisions_as_the_artifact_on_the_shipped_pack(scenario, rate):
     idle spells, deadlines missed at SLO 10)."""
     pack = resolve_pack(None)
     tab = ScenarioTables.build(pack, scenario)
-    w = wl.generate(tab, pack.paper_rate(scenario, rate), 150, 1, pack)
+    w = wl.generate(tab, pack.paper_rate(scenario, rate), 150 if scenario == "attnn" else 100, 1, pack)
     d = w.deadlines(10.0)
     rewinds = 0
     for name in art.ARTIFACT_SCHEDULERS:
