@@ -169,8 +169,9 @@ class Timing:
                    schedule(MODE_B, unit=unit_b, stages=st).latency)
 
     #: Cycles from the layer-done strobe to mode A's input: the strobe latches the monitor's
-    #: count, the LUT outputs settle, the shifted count is registered.
-    A_ENTRY = 3
+    #: count, the LUT outputs of the running layer settle (they are addressed from the dispatch,
+    #: and a layer may last one cycle), the count is shifted, then saturated.
+    A_ENTRY = 4
     #: Cycles from a scan's read address to its entry entering mode B: the registered table read
     #: (2), then the registered LUT read (3) while the time differences are formed.
     B_ENTRY = 5

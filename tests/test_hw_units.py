@@ -40,6 +40,7 @@ def test_request_table_full_and_retire():
         ctx.set(dut.rd_addr, (slot + 3) % depth)  # the next address does not disturb it
         await ctx.tick()
         r = ctx.get(dut.rd)
+        assert r.row == r.mp * 9 + r.next  # the LUT row of the next layer (max_layers 8)
         return r.tag, r.mp, r.deadline, r.next, r.last, r.gamma
 
     async def bench(ctx):
@@ -59,7 +60,7 @@ def test_request_table_full_and_retire():
             assert await read(ctx, s) == (10 + s, s % 4, 1000 + s, 0, 500 + s, 0x3C00)
         # a mode-A write-back: read in the next cycle, it is there
         ctx.set(dut.upd.valid, 1)
-        ctx.set(dut.upd.payload, {"slot": 2, "next": 3, "last": 9999, "gamma": 0x1234})
+        ctx.set(dut.upd.payload, {"slot": 2, "next": 3, "row": 2 * 9 + 3, "last": 9999, "gamma": 0x1234})
         await ctx.tick()
         ctx.set(dut.upd.valid, 0)
         assert (await read(ctx, 2))[3:6] == (3, 9999, 0x1234)
@@ -118,7 +119,7 @@ def test_lut_bank_writes_and_range_checks():
 
     async def read_layer(ctx, mp, layer):  # docs/hw.md: data three cycles after the address
         ctx.set(dut.mp, mp)
-        ctx.set(dut.layer, layer)
+        ctx.set(dut.row, mp * (max_layers + 1) + layer)
         await ctx.tick()
         ctx.set(dut.mp, (mp + 1) % n_mp)  # later addresses do not disturb it
         await ctx.tick().repeat(2)

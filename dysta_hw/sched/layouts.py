@@ -5,7 +5,8 @@ from __future__ import annotations
 from amaranth.lib import data
 from amaranth.utils import bits_for, ceil_log2
 
-__all__ = ["Widths", "request_layout", "lut_write_layout", "dispatch_layout", "entry_layout", "trace_layout"]
+__all__ = ["Widths", "request_layout", "lut_write_layout", "dispatch_layout", "entry_layout", "trace_layout",
+           "times_const"]
 
 
 class Widths:
@@ -19,6 +20,9 @@ class Widths:
         self.layer = bits_for(max_layers)
         self.tag = tag_bits
         self.time = time_bits
+        #: rows of a per-layer LUT per model-pattern, and the width of a LUT row number
+        self.stride = max_layers + 1
+        self.row = max(1, ceil_log2(n_mp * self.stride))
         self.value = max(fmt_width, self.layer)
 
 
@@ -41,7 +45,17 @@ def dispatch_layout(wd: Widths):
 def entry_layout(wd: Widths):
     """A request-table entry as read back."""
     return data.StructLayout({"tag": wd.tag, "mp": wd.mp, "deadline": wd.time, "next": wd.layer,
-                              "last": wd.time, "gamma": wd.w})
+                              "row": wd.row, "last": wd.time, "gamma": wd.w})
+
+
+def times_const(value, k: int):
+    """``value * k`` for a constant ``k`` as a sum of shifted copies (a few adders, no multiplier:
+    synthesis would otherwise map it to a DSP block and its slow clock-to-output)."""
+    terms = [value << i for i in range(k.bit_length()) if k >> i & 1]
+    out = terms[0] if terms else value * 0
+    for t in terms[1:]:
+        out = out + t
+    return out
 
 
 def trace_layout(wd: Widths):

@@ -10,7 +10,7 @@ from amaranth.lib.wiring import In, Out
 from dysta_sw import fp
 from dysta_sw.hwsched import COUNT_SHIFT_BITS, Table
 
-from .layouts import Widths, lut_write_layout
+from .layouts import Widths, lut_write_layout, times_const
 from .ram import RegisteredRam
 
 __all__ = ["LutBank"]
@@ -23,9 +23,10 @@ class LutBank(wiring.Component):
     """``R``, ``inv_rhobar``, ``inv_shape``, ``count_shift`` per (model-pattern, layer),
     ``inv_tiso`` and the layer count per model-pattern, the ``1/n`` ROM and ``eta``.
 
-    Per-layer tables hold exactly ``n_mp * (max_layers + 1)`` rows, addressed
-    ``mp * (max_layers + 1) + layer``. Every table is read through a registered address and a
-    :class:`RegisteredRam`: the outputs are those of the ``mp``, ``layer`` and ``n`` presented
+    Per-layer tables hold exactly ``n_mp * (max_layers + 1)`` rows, row
+    ``mp * (max_layers + 1) + layer`` for a layer of a model-pattern (the request table keeps each
+    request's row). Every table is read through a registered address and a
+    :class:`RegisteredRam`: the outputs are those of the ``row``, ``mp`` and ``n`` presented
     ``READ_LATENCY`` (3) cycles earlier. A write outside the tables (``mp >= n_mp``,
     ``layer > max_layers``, a table number above 6, a ``count_shift`` of
     ``2**COUNT_SHIFT_BITS`` or more, a layer count outside ``1..max_layers``) changes nothing and
@@ -49,9 +50,9 @@ class LutBank(wiring.Component):
         Allow writes (the controller lowers it while it reads the tables for a decision).
     error : Out(1)
         Sticky: a write was out of range.
-    mp, layer : In
-        Address of the tables: ``R``, ``inv_rhobar``, ``inv_shape``, ``count_shift`` (per layer),
-        ``inv_tiso``, ``layers`` (per model-pattern) Out.
+    row, mp : In
+        Addresses of the per-layer tables (``R``, ``inv_rhobar``, ``inv_shape``, ``count_shift``
+        Out) and of the per-model-pattern tables (``inv_tiso``, ``layers`` Out).
     n : In
         Queue length for the ``1/n`` ROM; ``inv_q`` Out.
     eta : Out
@@ -68,7 +69,7 @@ class LutBank(wiring.Component):
             "w": In(stream.Signature(lut_write_layout(widths))),
             "w_en": In(1),
             "error": Out(1),
-            "mp": In(widths.mp), "layer": In(widths.layer),
+            "row": In(widths.row), "mp": In(widths.mp),
             "R": Out(w), "inv_rhobar": Out(w), "inv_shape": Out(w), "count_shift": Out(COUNT_SHIFT_BITS),
             "inv_tiso": Out(w), "layers": Out(widths.layer),
             "n": In(range(depth + 1)), "inv_q": Out(w),
@@ -79,7 +80,7 @@ class LutBank(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         wd = self._wd
-        stride = self._max_layers + 1
+        stride = wd.stride
         rows = self._n_mp * stride
         p = self.w.payload
         in_mp = p.mp < self._n_mp
@@ -100,13 +101,13 @@ class LutBank(wiring.Component):
         # the write, registered: decoded in the cycle it is taken, written in the next
         we = Signal(7)
         w_row, w_mp, w_val = Signal(range(max(rows, 2))), Signal(wd.mp), Signal(wd.value)
-        m.d.sync += [we.eq(0), w_row.eq(p.mp * stride + p.layer), w_mp.eq(p.mp), w_val.eq(p.value)]
+        m.d.sync += [we.eq(0), w_row.eq(times_const(p.mp, stride) + p.layer), w_mp.eq(p.mp), w_val.eq(p.value)]
         with m.If(fire & ok):
             m.d.sync += we.eq(1 << tab)
 
         # the read address, registered
         r_row, r_mp, r_n = Signal.like(w_row), Signal(wd.mp), Signal(range(self._depth + 1))
-        m.d.sync += [r_row.eq(self.mp * stride + self.layer), r_mp.eq(self.mp), r_n.eq(self.n)]
+        m.d.sync += [r_row.eq(self.row), r_mp.eq(self.mp), r_n.eq(self.n)]
 
         for name, table, shape in (("R", Table.R, wd.w), ("inv_rhobar", Table.INV_RHOBAR, wd.w),
                                    ("inv_shape", Table.INV_SHAPE, wd.w),

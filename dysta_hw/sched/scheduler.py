@@ -14,7 +14,7 @@ from dysta_sw.hwmodel import COUNT_BITS, DEFAULT_TIME_SHIFT, DIFF_BITS, HwConfig
 from dysta_sw.hwsched import Timing, normalise_stages
 
 from .compute import ComputeUnit
-from .layouts import Widths, dispatch_layout, lut_write_layout, request_layout, trace_layout
+from .layouts import Widths, dispatch_layout, lut_write_layout, request_layout, times_const, trace_layout
 from .luts import LutBank
 from .monitor import Monitor
 from .table import RequestTable
@@ -154,7 +154,8 @@ class DystaScheduler(wiring.Component):
         wd = self.widths
         fmt, mode, tb, s = self.fmt, self.mode, self.time_bits, self.time_shift
         one = int(fp.from_float(np.float64(1.0), fmt, mode))
-        meta = data.StructLayout({"slot": wd.slot, "tag": wd.tag, "mp": wd.mp, "next": wd.layer, "gamma": wd.w})
+        meta = data.StructLayout({"slot": wd.slot, "tag": wd.tag, "mp": wd.mp, "next": wd.layer, "row": wd.row,
+                                  "gamma": wd.w})
 
         m.submodules.table = table = RequestTable(widths=wd, one=one)
         m.submodules.luts = luts = LutBank(widths=wd, n_mp=self.n_mp, max_layers=self.max_layers,
@@ -181,7 +182,7 @@ class DystaScheduler(wiring.Component):
 
         # the running request (or the one about to be dispatched)
         cur_slot, cur_tag = Signal(wd.slot), Signal(wd.tag)
-        cur_mp, cur_next = Signal(wd.mp), Signal(wd.layer)
+        cur_mp, cur_next, cur_row = Signal(wd.mp), Signal(wd.layer), Signal(wd.row)
         now_l, nnz_l = Signal(tb), Signal.like(mon.total)
         # the scan
         issue = Signal(range(self.depth + 1))
@@ -195,16 +196,16 @@ class DystaScheduler(wiring.Component):
         # read (3 cycles) while the time differences are formed, saturated and aligned
         rd = table.rd
         scan_rd = Signal()
-        m.d.comb += [luts.n.eq(table.count), luts.mp.eq(cur_mp), luts.layer.eq(cur_next)]
+        m.d.comb += [luts.n.eq(table.count), luts.mp.eq(cur_mp), luts.row.eq(cur_row)]
         v = [Signal(name=f"v{k}") for k in range(6)]  # v[k]: an entry's read address was k cycles ago
         m.d.sync += [v[k + 1].eq(v[k]) for k in range(5)]
         slot_r = [Signal(wd.slot, name=f"slot{k}") for k in range(2)]  # the address of the entry in rd
         m.d.sync += [slot_r[0].eq(table.rd_addr), slot_r[1].eq(slot_r[0])]
         with m.If(scan_rd):
-            m.d.comb += [luts.mp.eq(rd.mp), luts.layer.eq(rd.next)]
+            m.d.comb += [luts.mp.eq(rd.mp), luts.row.eq(rd.row)]
         f3, f4, f5 = Signal(meta), Signal(meta), Signal(meta)
         m.d.sync += [f3.slot.eq(slot_r[1]), f3.tag.eq(rd.tag), f3.mp.eq(rd.mp), f3.next.eq(rd.next),
-                     f3.gamma.eq(rd.gamma), f4.eq(f3), f5.eq(f4)]
+                     f3.row.eq(rd.row), f3.gamma.eq(rd.gamma), f4.eq(f3), f5.eq(f4)]
         d3, w3 = Signal(signed(tb)), Signal(tb)
         m.d.sync += [d3.eq(rd.deadline - now_l), w3.eq(now_l - rd.last)]
         dmax, dmin, wmax = (1 << (DIFF_BITS - 1)) - 1, -(1 << (DIFF_BITS - 1)), (1 << DIFF_BITS) - 1
@@ -237,8 +238,10 @@ class DystaScheduler(wiring.Component):
         # mode A: the shifted count (registered), then saturated (registered)
         cnt = Signal(COUNT_BITS)
         shifted = Signal.like(nnz_l)
-        m.d.sync += [shifted.eq(nnz_l >> luts.count_shift),
-                     cnt.eq(Mux(shifted >> COUNT_BITS != 0, (1 << COUNT_BITS) - 1, shifted))]
+        shift_en = Signal()
+        with m.If(shift_en):
+            m.d.sync += shifted.eq(nnz_l >> luts.count_shift)
+        m.d.sync += cnt.eq(Mux(shifted >> COUNT_BITS != 0, (1 << COUNT_BITS) - 1, shifted))
         m.d.comb += [cu.a.payload.count.eq(cnt), cu.a.payload.inv_shape.eq(luts.inv_shape),
                      cu.a.payload.inv_rhobar.eq(luts.inv_rhobar)]
 
@@ -251,9 +254,8 @@ class DystaScheduler(wiring.Component):
                 m.d.comb += [accept.eq(1), luts.w_en.eq(1)]
                 with m.If(pushed):
                     p = rq.payload
-                    m.d.sync += [cur_slot.eq(table.count), cur_tag.eq(p.tag), cur_mp.eq(p.mp), cur_next.eq(0)]
-                    # the LUTs are addressed from here: mode A may start two cycles after the dispatch
-                    m.d.comb += [luts.mp.eq(p.mp), luts.layer.eq(0)]
+                    m.d.sync += [cur_slot.eq(table.count), cur_tag.eq(p.tag), cur_mp.eq(p.mp), cur_next.eq(0),
+                                 cur_row.eq(times_const(p.mp, wd.stride))]
                     m.next = "DISPATCH"
             with m.State("DISPATCH"):
                 m.d.comb += self.dispatch.valid.eq(1)
@@ -265,10 +267,15 @@ class DystaScheduler(wiring.Component):
                 with m.If(self.layer_done):
                     m.d.sync += [now_l.eq(self.now), nnz_l.eq(mon.total)]
                     m.next = "A_SETTLE"
-            with m.State("A_SETTLE"):  # the running layer's LUT outputs are valid (see above): shift
+            # the running layer's LUTs are addressed from the dispatch on (cur_*), so valid 3 cycles
+            # later: from the second cycle after a layer-done at the earliest (a one-cycle layer)
+            with m.State("A_SETTLE"):
                 m.d.comb += self.busy.eq(1)
-                m.next = "A_COUNT"
-            with m.State("A_COUNT"):  # saturate
+                m.next = "A_SHIFT"
+            with m.State("A_SHIFT"):  # the count is shifted
+                m.d.comb += [self.busy.eq(1), shift_en.eq(1)]
+                m.next = "A_SAT"
+            with m.State("A_SAT"):  # and saturated
                 m.d.comb += self.busy.eq(1)
                 m.next = "A_GO"
 
@@ -276,7 +283,8 @@ class DystaScheduler(wiring.Component):
                 with m.If(cu.a_out.valid):
                     g = cu.a_out.payload
                     m.d.comb += [table.upd.valid.eq(1), table.upd.payload.slot.eq(cur_slot),
-                                 table.upd.payload.next.eq(cur_next + 1), table.upd.payload.last.eq(now_l),
+                                 table.upd.payload.next.eq(cur_next + 1), table.upd.payload.row.eq(cur_row + 1),
+                                 table.upd.payload.last.eq(now_l),
                                  table.upd.payload.gamma.eq(g)]
                     if self.trace is not None:
                         m.d.comb += [self.trace.valid.eq(1), tr.mode.eq(0), tr.slot.eq(cur_slot),
@@ -315,7 +323,6 @@ class DystaScheduler(wiring.Component):
                     m.d.sync += issue.eq(issue + 1)
                 with m.If(o.valid & (got == count_m1)):
                     m.d.sync += [cur_slot.eq(win.slot), cur_tag.eq(win.tag), cur_mp.eq(win.mp),
-                                 cur_next.eq(win.next)]
-                    m.d.comb += [luts.mp.eq(win.mp), luts.layer.eq(win.next)]
+                                 cur_next.eq(win.next), cur_row.eq(win.row)]
                     m.next = "DISPATCH"
         return m

@@ -6,7 +6,7 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .layouts import Widths, entry_layout, request_layout
+from .layouts import Widths, entry_layout, request_layout, times_const
 from .ram import RegisteredRam
 
 __all__ = ["RequestTable"]
@@ -14,7 +14,9 @@ __all__ = ["RequestTable"]
 
 class RequestTable(wiring.Component):
     """Up to ``depth`` in-flight requests, in two memories (static fields ``tag, mp,
-    deadline``; dynamic fields ``next, last, gamma``), so that large depths map to block RAM.
+    deadline``; dynamic fields ``next, row, last, gamma``), so that large depths map to block RAM.
+    ``row`` is the LUT row of the ``next`` layer, ``mp * (max_layers + 1) + next``, kept so that
+    no LUT address is computed on the scan's path.
 
     Slots are packed: the valid entries are exactly slots ``0 .. count-1``. A new request takes
     slot ``count``; retiring slot ``s`` moves the entry of slot ``count-1`` into ``s``: the last
@@ -66,7 +68,8 @@ class RequestTable(wiring.Component):
             "rd_addr": In(wd.slot),
             "rd": Out(entry_layout(wd)),
             "upd": In(stream.Signature(data.StructLayout(
-                {"slot": wd.slot, "next": wd.layer, "last": wd.time, "gamma": wd.w}), always_ready=True)),
+                {"slot": wd.slot, "next": wd.layer, "row": wd.row, "last": wd.time, "gamma": wd.w}),
+                always_ready=True)),
             "retire": In(stream.Signature(wd.slot, always_ready=True)),
             "busy": Out(1),
         })
@@ -75,7 +78,7 @@ class RequestTable(wiring.Component):
         m = Module()
         wd = self._wd
         static = data.StructLayout({"tag": wd.tag, "mp": wd.mp, "deadline": wd.time})
-        dynamic = data.StructLayout({"next": wd.layer, "last": wd.time, "gamma": wd.w})
+        dynamic = data.StructLayout({"next": wd.layer, "row": wd.row, "last": wd.time, "gamma": wd.w})
         m.submodules.mem_static = ms = RegisteredRam(static, wd.depth)
         m.submodules.mem_dynamic = md = RegisteredRam(dynamic, wd.depth)
 
@@ -103,7 +106,8 @@ class RequestTable(wiring.Component):
         m.d.comb += [ms.r_addr.eq(raddr), md.r_addr.eq(raddr), self.busy.eq(busy_r | mv2)]
         r = self.rd
         m.d.comb += [r.tag.eq(ms.r_data.tag), r.mp.eq(ms.r_data.mp), r.deadline.eq(ms.r_data.deadline),
-                     r.next.eq(md.r_data.next), r.last.eq(md.r_data.last), r.gamma.eq(md.r_data.gamma)]
+                     r.next.eq(md.r_data.next), r.row.eq(md.r_data.row), r.last.eq(md.r_data.last),
+                     r.gamma.eq(md.r_data.gamma)]
 
         p = self.push.payload
         with m.If(mv2):
@@ -113,11 +117,13 @@ class RequestTable(wiring.Component):
             slot = self.count[:wd.slot]
             m.d.comb += [ms.w_addr.eq(slot), ms.w_data.tag.eq(p.tag), ms.w_data.mp.eq(p.mp),
                          ms.w_data.deadline.eq(p.deadline), ms.w_en.eq(1),
-                         md.w_addr.eq(slot), md.w_data.next.eq(0), md.w_data.last.eq(self.now),
+                         md.w_addr.eq(slot), md.w_data.next.eq(0), md.w_data.row.eq(times_const(p.mp, wd.stride)),
+                         md.w_data.last.eq(self.now),
                          md.w_data.gamma.eq(self._one), md.w_en.eq(1)]
         with m.Else():
             u = self.upd
             m.d.comb += [md.w_addr.eq(u.payload.slot), md.w_data.next.eq(u.payload.next),
+                         md.w_data.row.eq(u.payload.row),
                          md.w_data.last.eq(u.payload.last), md.w_data.gamma.eq(u.payload.gamma),
                          md.w_en.eq(u.valid)]
         return m
