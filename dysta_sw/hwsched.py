@@ -179,12 +179,15 @@ class Timing:
     #: move of the table's last entry into the freed slot.
     RETIRE = 3
 
+    #: Cycles from the last score to the dispatch: its order key, then the argmin register.
+    ARGMIN = 2
+
     def decision(self, n_queued: int, retired: bool) -> int:
         """Cycles from the layer-done strobe to the dispatch (valid) for ``n_queued`` entries left
         in the table, when the dispatch and done streams are ready: mode A, its write-back, one
         entry into the scan per cycle, mode B of the last one, the argmin, the dispatch."""
         return (self.A_ENTRY + self.lat_a + 1 + self.RETIRE * retired + (n_queued - 1) + self.B_ENTRY
-                + self.lat_b + 1)
+                + self.lat_b + self.ARGMIN)
 
     #: Cycles from the acceptance of a request into an empty, idle scheduler to its dispatch.
     wake = 1

@@ -176,13 +176,13 @@ def test_done_backpressure():
 
 
 #: docs/hw.md, "Timing": layer-done to dispatch with N requests left and default stages.
-DOCUMENTED_DECISION = {False: lambda n: n + 19, True: lambda n: n + 19}
+DOCUMENTED_DECISION = {False: lambda n: n + 20, True: lambda n: n + 20}
 
 
 @pytest.mark.parametrize("shared", [True, False])
 @pytest.mark.parametrize("n", [1, 8])
 def test_decision_latency(shared, n):
-    """The simulated decision takes the documented cycles (N + 19 with shared or separate units:
+    """The simulated decision takes the documented cycles (N + 20 with shared or separate units:
     the scan streams an entry per cycle in both), and the timing model the golden model uses
     predicts the same."""
     r = decision_latency(n, shared=shared, depth=16)
@@ -259,9 +259,9 @@ def test_latency_report():
 
     rows = latency_report((1, 4), depth=8)
     assert [(r["shared"], r["n_queued"]) for r in rows] == [(False, 1), (False, 4), (True, 1), (True, 4)]
-    # docs/hw.md: N + 19 cycles with either unit; 3 more when the running request retires
-    assert [r["measured"] for r in rows] == [r["model"] for r in rows] == [20, 23, 20, 23]
-    assert [r["retired_model"] for r in rows] == [23, 26, 23, 26]
+    # docs/hw.md: N + 20 cycles with either unit; 3 more when the running request retires
+    assert [r["measured"] for r in rows] == [r["model"] for r in rows] == [21, 24, 21, 24]
+    assert [r["retired_model"] for r in rows] == [24, 27, 24, 27]
     with pytest.raises(ValueError, match="depth"):
         latency_report((9,), depth=8, simulate=False)
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Const, Module, Mux, Signal, Value, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from dysta_hw.fp import FPMin
 from dysta_sw import fp
 from dysta_sw.errors import DystaInputError
 from dysta_sw.hwmodel import COUNT_BITS, DEFAULT_TIME_SHIFT, DIFF_BITS, HwConfig
@@ -20,6 +19,19 @@ from .monitor import Monitor
 from .table import RequestTable
 
 __all__ = ["DystaScheduler"]
+
+
+def _order_key(x, fmt, mode):
+    """An unsigned key whose order is :func:`dysta_sw.fp.lt_total`'s (``-inf < ... < -0 < +0 <
+    ... < +inf < NaN``, all NaNs equal; in lean mode a subnormal as the zero of its sign): the
+    argmin compares keys, two levels of logic from the score instead of a comparator of two
+    floating-point numbers."""
+    w = fmt.width
+    e, f, sign = x[fmt.man_bits:fmt.man_bits + fmt.exp_bits], x[:fmt.man_bits], x[w - 1]
+    if mode == "lean":
+        x = Mux(e.any(), x, Cat(Const(0, w - 1), sign))
+    key = Mux(sign, ~x, Cat(x[:w - 1], 1))
+    return Mux(e.all() & f.any(), (1 << w) - 1, key)
 
 
 class DystaScheduler(wiring.Component):
@@ -163,7 +175,6 @@ class DystaScheduler(wiring.Component):
         m.submodules.monitor = mon = Monitor(lanes=self.lanes, value_width=self.value_width)
         m.submodules.cu = cu = ComputeUnit(fmt=fmt, mode=mode, shared=self.shared, stages=self.stages,
                                            meta_shape=meta)
-        m.submodules.argmin = amin = FPMin(fmt=fmt, mode=mode, stages=0)
         wiring.connect(m, wiring.flipped(self.lut), luts.w)
         wiring.connect(m, wiring.flipped(self.npu_data), mon.data)
         m.d.comb += [self.lut_error.eq(luts.error), table.now.eq(self.now), self.count.eq(table.count)]
@@ -188,7 +199,7 @@ class DystaScheduler(wiring.Component):
         issue = Signal(range(self.depth + 1))
         got = Signal(range(self.depth + 1))
         best = Signal(meta)
-        best_score = Signal(wd.w)
+        best_key = Signal(wd.w)
         count_m1 = Signal(range(self.depth + 1))
         m.d.comb += count_m1.eq(table.count - 1)
 
@@ -218,16 +229,17 @@ class DystaScheduler(wiring.Component):
         m.d.comb += [cu.b.valid.eq(v[5]), b.gamma.eq(f5.gamma), b.R.eq(luts.R), b.dt.eq(d5), b.wt.eq(w5),
                      b.inv_tiso.eq(luts.inv_tiso), b.inv_q.eq(luts.inv_q), b.eta.eq(luts.eta), b.meta.eq(f5)]
 
-        # scan back end: argmin (candidate as a: the first of equal scores stays)
+        # scan back end: each score's order key registered, then the argmin over keys (a strict
+        # less-than: the first of equal scores stays)
         o = cu.b_out
-        m.d.comb += [amin.i.valid.eq(o.valid), amin.i.payload.a.eq(o.payload.score),
-                     amin.i.payload.b.eq(best_score)]
+        kv, k_key, k_meta = Signal(), Signal(wd.w), Signal(meta)
+        m.d.sync += [kv.eq(o.valid), k_key.eq(_order_key(o.payload.score, fmt, mode)), k_meta.eq(o.payload.meta)]
         take = Signal()
-        m.d.comb += take.eq((got == 0) | amin.o.payload.lt)
+        m.d.comb += take.eq((got == 0) | (k_key < best_key))
         win = Signal(meta)
-        m.d.comb += win.eq(Mux(take, o.payload.meta, best))
-        with m.If(o.valid):
-            m.d.sync += [got.eq(got + 1), best.eq(win), best_score.eq(Mux(take, o.payload.score, best_score))]
+        m.d.comb += win.eq(Mux(take, k_meta, best))
+        with m.If(kv):
+            m.d.sync += [got.eq(got + 1), best.eq(win), best_key.eq(Mux(take, k_key, best_key))]
         if self.trace is not None:
             tr = self.trace.payload
             with m.If(o.valid):
@@ -321,7 +333,7 @@ class DystaScheduler(wiring.Component):
                 with m.If(issue != table.count):
                     m.d.comb += v[0].eq(1)
                     m.d.sync += issue.eq(issue + 1)
-                with m.If(o.valid & (got == count_m1)):
+                with m.If(kv & (got == count_m1)):
                     m.d.sync += [cur_slot.eq(win.slot), cur_tag.eq(win.tag), cur_mp.eq(win.mp),
                                  cur_next.eq(win.next), cur_row.eq(win.row)]
                     m.next = "DISPATCH"
