@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -14,7 +14,9 @@ __all__ = ["Monitor"]
 
 class Monitor(wiring.Component):
     """Zero-counting circuit over ``lanes`` lanes of NPU output: a popcount of the non-zero
-    lanes of every beat, accumulated in a saturating ``NNZ_BITS``-bit counter.
+    lanes of every beat, registered, then accumulated in a saturating ``NNZ_BITS``-bit counter
+    (two pipeline stages, so neither the popcount nor the counter's carry chain has to share a
+    cycle with the other).
 
     Parameters
     ----------
@@ -30,9 +32,8 @@ class Monitor(wiring.Component):
     clear : In(1)
         Restart the count (at a dispatch); a beat in the same cycle is not counted.
     count : Out(NNZ_BITS)
-        Non-zeros of the beats before this cycle.
-    total : Out(NNZ_BITS)
-        ``count`` plus the non-zeros of this cycle's beat: what a layer-done in this cycle sees.
+        Non-zeros of the beats since the last ``clear``, up to two cycles ago: two cycles after a
+        layer-done, ``count`` is that layer's count (the beat of the layer-done cycle included).
     """
 
     def __init__(self, *, lanes=8, value_width=16):
@@ -45,19 +46,18 @@ class Monitor(wiring.Component):
             "data": In(stream.Signature(data.ArrayLayout(value_width, lanes), always_ready=True)),
             "clear": In(1),
             "count": Out(NNZ_BITS),
-            "total": Out(NNZ_BITS),
         })
 
     def elaborate(self, platform):
         m = Module()
         beat = sum((v != 0 for v in self.data.payload), start=0) if self.lanes > 1 else \
             (self.data.payload[0] != 0)
-        inc = Mux(self.data.valid, beat, 0)
+        inc = Signal(range(self.lanes + 1))
+        m.d.sync += inc.eq(Mux(self.data.valid & ~self.clear, beat, 0))
         top = (1 << NNZ_BITS) - 1
         s = self.count + inc
-        m.d.comb += self.total.eq(Mux(s > top, top, s))
         with m.If(self.clear):
             m.d.sync += self.count.eq(0)
         with m.Else():
-            m.d.sync += self.count.eq(self.total)
+            m.d.sync += self.count.eq(Mux(s > top, top, s))
         return m

@@ -194,7 +194,7 @@ class DystaScheduler(wiring.Component):
         # the running request (or the one about to be dispatched)
         cur_slot, cur_tag = Signal(wd.slot), Signal(wd.tag)
         cur_mp, cur_next, cur_row = Signal(wd.mp), Signal(wd.layer), Signal(wd.row)
-        now_l, nnz_l = Signal(tb), Signal.like(mon.total)
+        now_l = Signal(tb)
         # the scan
         issue = Signal(range(self.depth + 1))
         got = Signal(range(self.depth + 1))
@@ -249,10 +249,10 @@ class DystaScheduler(wiring.Component):
 
         # mode A: the shifted count (registered), then saturated (registered)
         cnt = Signal(COUNT_BITS)
-        shifted = Signal.like(nnz_l)
+        shifted = Signal.like(mon.count)
         shift_en = Signal()
         with m.If(shift_en):
-            m.d.sync += shifted.eq(nnz_l >> luts.count_shift)
+            m.d.sync += shifted.eq(mon.count >> luts.count_shift)  # the layer's count (2 cycles on)
         m.d.sync += cnt.eq(Mux(shifted >> COUNT_BITS != 0, (1 << COUNT_BITS) - 1, shifted))
         m.d.comb += [cu.a.payload.count.eq(cnt), cu.a.payload.inv_shape.eq(luts.inv_shape),
                      cu.a.payload.inv_rhobar.eq(luts.inv_rhobar)]
@@ -277,7 +277,7 @@ class DystaScheduler(wiring.Component):
             with m.State("RUN"):
                 m.d.comb += [accept.eq(1), luts.w_en.eq(~self.layer_done)]
                 with m.If(self.layer_done):
-                    m.d.sync += [now_l.eq(self.now), nnz_l.eq(mon.total)]
+                    m.d.sync += now_l.eq(self.now)
                     m.next = "A_SETTLE"
             # the running layer's LUTs are addressed from the dispatch on (cur_*), so valid 3 cycles
             # later: from the second cycle after a layer-done at the earliest (a one-cycle layer)
