@@ -13,11 +13,12 @@ from dysta_hw.formal import MUTANTS, PROPERTIES, Properties, small_scheduler, wo
 from dysta_hw.formal.run import check
 from dysta_hw.sched.sim import Job, Layer, Table, run
 
-# BMC steps on the separate units (shorter decisions, so more of them fit in a bound): the table
-# fills within 9 steps; 16-20 steps hold requests accepted, scored, dispatched and retired; 34 steps
-# reach the longest decision (a full table, the running request retiring, 22 cycles), which the
-# ``tight_bound`` mutant shows. The shared unit and longer bounds: ``nox -s formal``.
-STEPS = {"full_not_ready": 12, "no_loss": 16, "min_score": 20, "bounded_decision": 34}
+# BMC steps on the separate units: a layer count is programmed (step 0) before a request is
+# accepted; the table fills within 10 steps; 16 steps hold requests accepted, dispatched and
+# retired; a rescoring decision of two requests ends by step ~28 (N + 20 cycles after a layer-done);
+# 44 steps reach the longest decision (a full table, the running request retiring, 30 cycles),
+# which the ``tight_bound`` mutant shows. The shared unit and longer bounds: ``nox -s formal``.
+STEPS = {"full_not_ready": 12, "no_loss": 16, "min_score": 30, "bounded_decision": 44}
 
 
 @pytest.mark.formal
@@ -41,7 +42,7 @@ def test_full_not_ready_proven(shared, tmp_path, formal_tools):
 @pytest.mark.parametrize("shared", [True, False], ids=["shared", "separate"])
 def test_assumptions_not_vacuous(shared, tmp_path, formal_tools):
     """Under the same assumptions a done, a full table and a rescoring decision are reachable."""
-    r = check("reach", mode="cover", steps=24, workdir=tmp_path, timeout=600, shared=shared)
+    r = check("reach", mode="cover", steps=32, workdir=tmp_path, timeout=600, shared=shared)
     assert r.status == "PASS", r.log
 
 
