@@ -21,7 +21,7 @@ fraction of a layer, so the gateware's schedule pays more overhead than on the r
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -69,6 +69,9 @@ class HilResult:
     first_mismatch: str | None
     max_count: int
     quality: dict  #: scheduler name -> metrics.compute() of that schedule on this workload
+    #: (requests queued N, running request retired) -> cycles from the layer-done to the dispatch,
+    #: as the simulated gateware took them (first decision of each kind); empty unless identical
+    latencies: dict = field(default_factory=dict)
 
     @property
     def identical(self) -> bool:
@@ -108,6 +111,18 @@ def run_verilator(dut, lut_writes, jobs, *, max_cycles: int, cache=None):
             keep[int(np.argmax(f["lut_done"]))] = based = True
         chunks.append(recs[keep])
     return bench.record(np.concatenate(chunks))
+
+
+def decision_latencies(rec, rep) -> dict:
+    """``{(N, retired): cycles}``: for each queue length N (and whether the request that ran
+    finished), the cycles the run took from a layer-done to its dispatch, from the run's own
+    dispatch cycles (the golden model's replay ``rep`` says which decision each was)."""
+    out = {}
+    for (cycle, *_), d in zip(rec.dispatches, rep.decisions):
+        if not d.wake:
+            n = sum(1 for e in d.evaluations if e.mode == "B")
+            out.setdefault((n, d.done is not None), cycle - d.now)
+    return out
 
 
 def preemptions(rec) -> int:
@@ -227,11 +242,13 @@ def run(pack: TracePack, scenario: str, *, rate: float, requests: int = 64, slo:
     for policy in ("dysta", f"dysta-hw-{name}", "fcfs"):
         res = simulate(tables, [wl], [deadlines], make_policy(policy, options))[0]
         quality[policy] = met.compute(tables, wl, res.finish, deadlines, res.preemptions, res.decisions)
+    latencies = decision_latencies(rec, rep) if not n_diff else {}
     last = max((c for c, _ in rec.dones), default=rec.base)
     return HilResult(scenario=scenario, backend=backend, requests=requests, depth=depth, fmt=name, shared=shared,
                      clock_hz=clock, time_shift=shift, cycles=last - rec.base, sim_seconds=sim_s, layers=n_layers,
                      decisions=len(rep.decisions), evaluations=len(rep.evaluations),
-                     mismatches=n_diff + unfinished, first_mismatch=first, max_count=rec.max_count, quality=quality)
+                     mismatches=n_diff + unfinished, first_mismatch=first, max_count=rec.max_count, quality=quality,
+                     latencies=latencies)
 
 def quality_rows(res: HilResult) -> list[dict]:
     """One row per schedule of :attr:`HilResult.quality`: ANTT, violation rate, p99 turnaround."""

@@ -58,8 +58,9 @@ def hil_section(ctx: Context) -> str:
     try:
         import amaranth  # noqa: F401
 
+        from dysta_sw.hwsched import Timing
+
         from . import hil
-        from .sched.sim import latency_report
     except ImportError as e:
         return "\n".join(head + [f"Not run: the gateware needs the hardware extra ({e}). Install it with "
                                   "`pip install -e '.[hw]'` and run `dysta reproduce` again.", ""])
@@ -94,15 +95,20 @@ def hil_section(ctx: Context) -> str:
                f"{res.max_count} requests in the table, {res.cycles:,} cycles at {res.clock_hz:,.0f} Hz "
                f"(time quantum 2^{res.time_shift} cycles), simulated in {res.sim_seconds:.1f} s: {verdict}.", "",
                rows_table(hil.quality_rows(res), markdown=True), ""]
-    rows = latency_report((1, 8, 32), simulate=True, depth=64, fmt="fp16")
-    lat = [{"unit": "shared" if r["shared"] else "separate", "queued N": r["n_queued"],
-            "simulated": r["measured"], "timing model": r["model"], "goal N + 16": r["n_queued"] + 16}
-           for r in rows]
+    lat = []
+    for (g, shared), res in zip(cases, results):
+        timing = Timing.of(shared=shared)
+        keys = sorted(res.latencies)
+        for n, retired in sorted({keys[0], keys[len(keys) // 2], keys[-1]} if keys else ()):
+            lat.append({"workload": g.label, "unit": "shared" if shared else "separate", "queued N": n,
+                        "retired": "yes" if retired else "no", "simulated": res.latencies[(n, retired)],
+                        "timing model": timing.decision(n, retired), "goal N + 24": n + 24})
     md += ["### Decision latency", "",
-           "Cycles from the layer-done strobe to the next dispatch with N requests queued (depth 64, FP16), "
-           "simulated (`dysta hw-latency`). The separate units are pipelined (one request per cycle); the "
-           "shared unit reuses one multiplier and one adder, four cycles per request.", "",
-           rows_table(lat, markdown=True), ""]
+           f"Cycles from the layer-done strobe to the next dispatch with N requests queued, as the gateware "
+           f"took them in the runs above ({backend}; the shortest, a middle and the longest queue of each run), "
+           "beside `dysta_sw.hwsched.Timing` (docs/hw.md, \"Timing\"). Both units stream one request per "
+           "cycle into the score pipeline; `dysta hw-latency` simulates any N.", "",
+           rows_table(lat, markdown=True) if lat else "(no rescoring decision in these runs)", ""]
     if not all(r.identical for r in results):
         md.insert(2, "> **The gateware disagreed with the golden model**; see below.\n")
     return "\n".join(md)

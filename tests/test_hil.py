@@ -59,6 +59,11 @@ def test_hil_fills_the_table():
     assert res.identical
     assert res.max_count == 8
     assert res.quality["gateware fp16"]["preemptions"] > 0
+    # every decision of the run took the documented cycles (docs/hw.md: N + 20, 3 more when the
+    # request that ran finished), for short and full queues alike
+    assert {r for _, r in res.latencies} == {True, False} and max(n for n, _ in res.latencies) >= 7
+    for (n, retired), cycles in res.latencies.items():
+        assert cycles == n + 20 + 3 * retired, (n, retired)
 
 
 def test_preemption_count_by_hand():
