@@ -74,6 +74,9 @@ class Profile:
     penalty_capacity : bool
         Dysta's penalty is divided by the pack's capacity ``C`` (counted at the paper's time
         scale); without it, the penalty is the plain ratio ``(w / Tiso_est) / |Q|``.
+    all_samples : bool
+        Sweeps build the look-up tables from every sample of the pack, not its calibration split
+        (``ScenarioTables.build(..., all_samples=True)``), as the artifact does.
     """
 
     name: str
@@ -88,6 +91,7 @@ class Profile:
     prema_stale_gamma: bool = False
     scan_selection: bool = False
     penalty_capacity: bool = True
+    all_samples: bool = False
 
 
 PROFILES = {
@@ -96,7 +100,8 @@ PROFILES = {
     "reference": Profile("reference", strict_admission=True, predictor="average-all",
                          prema_reaccumulate=True, static_score=False, eta_from_beta=True,
                          clock_rewind=True, prema_first_seen=True, prema_gamma_token=True,
-                         prema_stale_gamma=True, scan_selection=True, penalty_capacity=False),
+                         prema_stale_gamma=True, scan_selection=True, penalty_capacity=False,
+                         all_samples=True),
 }
 
 

@@ -79,13 +79,15 @@ def grid(scenario: str, rates, slos, schedulers, **kw) -> Sweep:
 _TABLES: dict = {}
 
 
-def _tables(traces: str | None, scenario: str, pack=None):
-    """The pack and one scenario's tables, built once per process (``pack`` given: keyed by its
-    fingerprint, as on a cluster worker; else resolved from ``traces``)."""
-    key = (pack.fingerprint if pack is not None else traces, scenario)
+def _tables(traces: str | None, scenario: str, pack=None, profile: str = "paper"):
+    """The pack and one scenario's tables for ``profile`` (its look-up tables from the calibration
+    split, or every sample), built once per process (``pack`` given: keyed by its fingerprint, as
+    on a cluster worker; else resolved from ``traces``)."""
+    all_samples = get_profile(profile).all_samples
+    key = (pack.fingerprint if pack is not None else traces, scenario, all_samples)
     if key not in _TABLES:
         pack = pack if pack is not None else resolve_pack(traces)
-        _TABLES[key] = (pack, ScenarioTables.build(pack, scenario))
+        _TABLES[key] = (pack, ScenarioTables.build(pack, scenario, all_samples=all_samples))
     return _TABLES[key]
 
 
@@ -124,7 +126,7 @@ def warm() -> None:
 
 def _run_task(task: _Task, pack=None) -> list[dict]:
     sw = task.sweep
-    pack, tables = _tables(sw.traces, sw.scenario, pack)
+    pack, tables = _tables(sw.traces, sw.scenario, pack, sw.profile)
     rows = []
     for rate, seed, w, runs in task.items:
         for name, slos in runs:

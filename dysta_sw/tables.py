@@ -6,14 +6,16 @@ flat index of (sample ``s``, layer ``l``). Its look-up tables (what a scheduler 
 stored back to back too, ``lut_base[m] + l`` indexing layer ``l`` with one extra trailing entry
 so that ``Rbar[L] = 0`` can be read after the last layer:
 
-- ``rbar`` / ``lbar`` / ``rhobar``: pattern-aware LUTs from the calibration split;
-- ``rbar_model`` / ``lbar_model``: pattern-unaware LUTs, the mean over all patterns of the model;
+- ``rbar`` / ``lbar`` / ``rhobar``: pattern-aware LUTs from the calibration split (from every
+  sample with ``all_samples``, as the published artifact builds them: the ``reference`` profile);
+- ``rbar_model`` / ``lbar_model``: pattern-unaware LUTs, the mean over all patterns of the model
+  (``all_samples``: over all samples of the model, so a pattern weighs as many samples as it has);
 - ``rem_true``: true remaining latency of a sample from layer ``l`` (oracle only).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -51,8 +53,10 @@ class ScenarioTables:
     capacity: float = 1.0
 
     @classmethod
-    def build(cls, pack: TracePack, scenario: str) -> ScenarioTables:
+    def build(cls, pack: TracePack, scenario: str, *, all_samples: bool = False) -> ScenarioTables:
         mps: list[ModelPattern] = pack.scenario(scenario)
+        if all_samples:  # the look-up tables from every sample, as the published artifact builds them
+            mps = [replace(mp, calib=np.ones(mp.n_samples, bool)) for mp in mps]
         names = [mp.name for mp in mps]
         models = list(dict.fromkeys(mp.model for mp in mps))
         model_of = np.array([models.index(mp.model) for mp in mps])
@@ -82,7 +86,8 @@ class ScenarioTables:
                 raise DystaInputError(
                     f"trace pack {pack.name!r}: model {model!r} has patterns with different layer "
                     "counts; the per-model look-up table needs one layer structure per model")
-            lbar_m[model] = np.mean([g.lbar for g in group], axis=0)
+            weights = [g.n_samples for g in group] if all_samples else None
+            lbar_m[model] = np.average([g.lbar for g in group], axis=0, weights=weights)
             tbar_m[model] = float(np.mean(np.concatenate([g.tiso for g in group])))
         lbar_model = lut([np.append(lbar_m[mp.model], 0.0) for mp in mps])
         rbar_model = np.concatenate([np.append(np.cumsum(lbar_m[mp.model][::-1])[::-1], 0.0) for mp in mps])

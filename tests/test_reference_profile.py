@@ -14,9 +14,12 @@ import numpy as np
 import pytest
 
 import helpers as h
+from dysta_sw import sweep
 from dysta_sw.compiled import engine as compiled
 from dysta_sw.engine import PROFILES, simulate
 from dysta_sw.policies import Options, make_policy
+from dysta_sw.tables import ScenarioTables
+from dysta_sw.trace import resolve_pack
 
 REF = PROFILES["reference"]
 PAPER = PROFILES["paper"]
@@ -236,3 +239,36 @@ def test_reference_profile_lists_every_artifact_behaviour():
     assert REF.predictor == "average-all" and PAPER.predictor is None
     assert REF.static_score is False and PAPER.static_score is True
     assert REF.penalty_capacity is False and PAPER.penalty_capacity is True
+    assert REF.all_samples is True and PAPER.all_samples is False
+
+
+# ----------------------------------------------------------------------------- look-up tables
+
+def test_reference_look_up_tables_use_every_sample():
+    """m/a: sample 0 (calibration) 2 x 1 s, sample 1 (test) 3 s + 1 s; m/b: one calibration
+    sample of 2 x 2 s. Calibration split: Rbar(m/a) = [2, 1, 0]; per model, the mean of the two
+    patterns' means: Lbar = [1.5, 1.5]. Every sample (the artifact): Rbar(m/a) = [3, 1, 0]
+    (Lbar [2, 1]); per model, the mean over the model's 3 samples: Lbar = [(1+3+2)/3,
+    (1+1+2)/3] = [2, 4/3]."""
+    a = h.model_pattern("m/a/0.5", [[1.0, 1.0], [3.0, 1.0]], calib=[True, False])
+    b = h.model_pattern("m/b/0.5", [[2.0, 2.0]])
+    pack = h.pack(a, b)
+    calib = ScenarioTables.build(pack, "attnn")
+    every = ScenarioTables.build(pack, "attnn", all_samples=True)
+    np.testing.assert_allclose(calib.rbar[:3], [2.0, 1.0, 0.0])
+    np.testing.assert_allclose(every.rbar[:3], [3.0, 1.0, 0.0])
+    np.testing.assert_allclose(calib.lbar_model[:2], [1.5, 1.5])
+    np.testing.assert_allclose(every.lbar_model[:2], [2.0, 4.0 / 3.0])
+    np.testing.assert_allclose(every.tiso_est_model, [2.0 + 4.0 / 3.0] * 2)
+    # the true traces and the SLO base do not depend on it
+    np.testing.assert_array_equal(calib.lat, every.lat)
+    np.testing.assert_array_equal(calib.tbar_model, every.tbar_model)
+
+
+def test_sweeps_in_the_reference_profile_use_every_sample():
+    pack = resolve_pack(None)
+    _, paper = sweep._tables(None, "attnn", profile="paper")
+    _, ref = sweep._tables(None, "attnn", profile="reference")
+    np.testing.assert_array_equal(ref.rbar, ScenarioTables.build(pack, "attnn", all_samples=True).rbar)
+    np.testing.assert_array_equal(paper.rbar, ScenarioTables.build(pack, "attnn").rbar)
+    assert not np.array_equal(ref.rbar, paper.rbar)  # measured-v2 has a test split
