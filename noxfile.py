@@ -101,6 +101,13 @@ def fp_synth(session):
     session.run("python", "benchmarks/fp_synth.py", *session.posargs)
 
 
+@nox.session(name="fp-fmax")
+def fp_fmax(session):
+    """Standalone ECP5 timing of the FP units: nextpnr Fmax, resources and critical path per depth."""
+    session.install("-e", ".[test,synth]")
+    session.run("python", "benchmarks/fp_fmax.py", *session.posargs)
+
+
 @nox.session(name="fp-speed")
 def fp_speed(session):
     """Golden-model speed: FP operations per second on one core."""

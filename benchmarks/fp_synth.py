@@ -27,13 +27,14 @@ from dysta_hw.fp import FPAdd, FPClamp0, FPFromInt, FPMin, FPMul  # noqa: E402
 from dysta_hw.synth import synthesize  # noqa: E402
 from dysta_sw.fp import FORMATS  # noqa: E402
 
-# unit name -> (constructor, pipeline depths to report: 0 and the full internal depth)
+# unit name -> (constructor, pipeline depths to report: 0 and "full", a register at every cut point)
 UNITS = {
-    "add": (lambda **kw: FPAdd(**kw), (0, 2, 4)),
-    "mul": (lambda **kw: FPMul(**kw), (0, 1, 3)),
-    "from_int32": (lambda **kw: FPFromInt(width=32, signed=True, **kw), (0, 2)),
-    "min": (lambda **kw: FPMin(**kw), (0, 1)),
-    "clamp0": (lambda **kw: FPClamp0(**kw), (0,)),
+    "add": (lambda **kw: FPAdd(**kw), (0, "full")),
+    "mul": (lambda **kw: FPMul(**kw), (0, "full")),
+    "mul_fabric": (lambda **kw: FPMul(dsp=False, **kw), (0, "full")),
+    "from_int32": (lambda **kw: FPFromInt(width=32, signed=True, **kw), (0, "full")),
+    "min": (lambda **kw: FPMin(**kw), (0, "full")),
+    "clamp0": (lambda **kw: FPClamp0(**kw), (0, "full")),
 }
 
 
@@ -65,7 +66,9 @@ def main(argv=None) -> int:
 
     def job(cfg):
         u, f, mode, st = cfg
-        return cfg, measure(lambda: UNITS[u][0](fmt=f, mode=mode, stages=st), not args.no_fmax)
+        if st == "full":
+            st = UNITS[u][0](fmt=f, mode=mode).cut_points
+        return (u, f, mode, st), measure(lambda: UNITS[u][0](fmt=f, mode=mode, stages=st), not args.no_fmax)
 
     print(f"{'unit':<11} {'fmt':<5} {'mode':<5} {'stages':>6} | {'xcup LUT':>8} {'FF':>4} {'DSP':>3} "
           f"{'CARRY':>5} | {'ecp5 LUT4':>9} {'MULT18':>6} {'Fmax MHz':>8}", flush=True)

@@ -1,7 +1,8 @@
 # amaranth: UnusedElaboratable=no
 """Cross-simulation: the generated Verilog of every FP16 unit under Verilator vs the golden model.
 
-One Verilated bundle holds every unit (both modes, combinational and pipelined); each unit gets
+One Verilated bundle holds every unit (both modes, combinational and with a register at every cut
+point, the multiplier also in the fabric); each unit gets
 its own stream of a million random vectors (with bubbles), led by the conformance cases, and every
 output is compared with :mod:`dysta_sw.fp`. Without Verilator the test is skipped with the reason,
 or fails under CI=true (.ci/run installs it).
@@ -19,16 +20,23 @@ from fp_cases import conformance_pairs, int_cases
 N = 1_000_000
 
 
+def _full(unit_class, **kw):
+    """``unit_class(**kw)`` with a register slice at each of its cut points."""
+    return unit_class(stages=unit_class(**kw).cut_points, **kw)
+
+
 def _units():
     units = {}
     for mode in fp.MODES:
         units[f"add_{mode}"] = FPAdd(fmt=FP16, mode=mode)
-        units[f"add4_{mode}"] = FPAdd(fmt=FP16, mode=mode, stages=4)
+        units[f"addp_{mode}"] = _full(FPAdd, fmt=FP16, mode=mode)
         units[f"mul_{mode}"] = FPMul(fmt=FP16, mode=mode)
-        units[f"mul3_{mode}"] = FPMul(fmt=FP16, mode=mode, stages=3)
-        units[f"min_{mode}"] = FPMin(fmt=FP16, mode=mode, stages=1 if mode == "lean" else 0)
-        units[f"clamp0_{mode}"] = FPClamp0(fmt=FP16, mode=mode)
-    units["i32"] = FPFromInt(width=32, signed=True, fmt=FP16, stages=2)
+        units[f"mulp_{mode}"] = _full(FPMul, fmt=FP16, mode=mode)
+        units[f"mulf_{mode}"] = _full(FPMul, fmt=FP16, mode=mode, dsp=False)
+        units[f"min_{mode}"] = FPMin(fmt=FP16, mode=mode, stages=0 if mode == "ieee" else 4)
+        units[f"clamp0_{mode}"] = FPClamp0(fmt=FP16, mode=mode, stages=0 if mode == "ieee" else 2)
+    units["i32"] = _full(FPFromInt, width=32, signed=True, fmt=FP16)
+    units["u24"] = _full(FPFromInt, width=24, fmt=FP16)
     units["u16"] = FPFromInt(width=16, fmt=FP16)
     return units
 

@@ -1,8 +1,9 @@
 """Building blocks shared by the floating-point units: parameters, pipelining, unpacking, rounding.
 
-Every unit is combinational logic cut into segments at a few *cut points*; :class:`Pipeline`
-places the unit's ``stages`` register slices at those cut points (the last cut point is the
-output), with the ``valid`` bit travelling alongside the data.
+Every unit is combinational logic cut into short segments at *cut points* (about one carry
+chain, or two or three LUT levels, each); :class:`Pipeline` places the unit's ``stages``
+register slices at the cut points that best balance the path (the last cut point is the output,
+which is registered first), with the ``valid`` bit travelling alongside the data.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from amaranth.utils import bits_for, ceil_log2
 from dysta_sw.errors import DystaInputError
 from dysta_sw.fp import Format, check_mode, get_format
 
-__all__ = ["FPUnit", "Pipeline", "Unpacked", "bind", "unpack", "lzc", "round_normal", "check_stages",
-           "check_width", "const_inf", "const_zero", "const_nan"]
+__all__ = ["FPUnit", "Pipeline", "Unpacked", "bind", "unpack", "lzc", "lzc_nibbles", "lzc_merge", "round_flags",
+           "round_encode", "check_stages", "check_width", "const_inf", "const_zero", "const_nan"]
 
 
 def bind(m: Module, value, name: str) -> Signal:
@@ -57,6 +58,8 @@ class FPUnit(wiring.Component):
     ----------
     latency : int
         Cycles from ``i.valid`` to the matching ``o.valid``; equal to ``stages``.
+    cut_points : int
+        Places in the datapath a register slice can go (the output included).
     """
 
     def __init__(self, signature, *, fmt, mode, stages):
@@ -69,29 +72,51 @@ class FPUnit(wiring.Component):
     def latency(self) -> int:
         return self.stages
 
+    @property
+    def cut_points(self) -> int:
+        """Places a register slice can go, the output included; stages beyond this number all
+        go to the output (they add latency, not speed)."""
+        return len(self.weights())
+
+    def weights(self) -> list[float]:
+        """Estimated delay of each segment of the datapath, in LUT levels (a carry chain counts
+        about 2); :class:`Pipeline` places the registers by them."""
+        raise NotImplementedError
+
 
 def _spread(stages: int, weights: list[float]) -> list[int]:
-    """Registers at each cut point: one at the output, the rest balanced over internal cuts.
+    """Registers at each cut point: one at the output, the rest where they best balance the path.
 
-    ``weights[k]`` estimates the logic depth of segment ``k`` (before cut ``k``). Stages beyond
-    one per cut point all go to the output.
+    ``weights[k]`` estimates the delay of segment ``k`` (the logic before cut ``k``; the last cut
+    is the output), in LUT levels. With ``stages`` registers the datapath becomes ``stages``
+    groups of consecutive segments; the internal registers go to the cuts that minimise the
+    heaviest group (ties: the earliest cuts). Stages beyond one per cut point all go to the output.
     """
     n = len(weights)
     counts = [0] * n
     if stages == 0:
         return counts
-    internal = min(stages - 1, n - 1)
-    counts[-1] = stages - internal
-    total = sum(weights)
-    cum = [sum(weights[:k + 1]) for k in range(n - 1)]
-    last = -1
-    for j in range(1, internal + 1):
-        target = total * j / (internal + 1)
-        # the nearest cut after the previous one, leaving room for the remaining registers
-        lo, hi = last + 1, n - 1 - (internal - j)
-        best = min(range(lo, hi), key=lambda k: abs(cum[k] - target))
-        counts[best] += 1
-        last = best
+    groups = min(stages, n)
+    counts[-1] = stages - groups + 1
+    prefix = [0.0]
+    for w in weights:
+        prefix.append(prefix[-1] + w)
+    # best[g][k]: the least heaviest group splitting segments 0..k-1 into g groups; cut[g][k] the
+    # start of the last group
+    inf = float("inf")
+    best = [[inf] * (n + 1) for _ in range(groups + 1)]
+    cut = [[0] * (n + 1) for _ in range(groups + 1)]
+    best[0][0] = 0.0
+    for g in range(1, groups + 1):
+        for k in range(g, n + 1):
+            for j in range(g - 1, k):
+                cost = max(best[g - 1][j], prefix[k] - prefix[j])
+                if cost < best[g][k] - 1e-9:
+                    best[g][k], cut[g][k] = cost, j
+    k = n
+    for g in range(groups, 1, -1):
+        k = cut[g][k]
+        counts[k - 1] += 1
     return counts
 
 
@@ -166,40 +191,75 @@ def unpack(m: Module, x, fmt: Format, mode: str) -> Unpacked:
 def lzc(m: Module, v, name: str = "lzc"):
     """Leading-zero count of ``v``, built in ``m``; ``len(v)`` when ``v`` is zero.
 
-    A balanced tree: each level merges the counts of two halves, so the depth is logarithmic.
+    :func:`lzc_nibbles` then :func:`lzc_merge`; a unit may register the nibbles' counts between.
     """
+    return lzc_merge(m, lzc_nibbles(m, v, name), len(v), name)
+
+
+def lzc_nibbles(m: Module, v, name: str = "lzc"):
+    """First level of a leading-zero count: for each nibble of ``v`` (from the top; the last one
+    padded with ones), 3 bits: its count (2 bits, 3 if zero) and whether it is zero. One LUT
+    level."""
     width = len(v)
-    size = 1 << ceil_log2(max(width, 1))
+    size = max(4, 1 << ceil_log2(max(width, 1)))
     bits = [v[width - 1 - i] if i < width else Const(1) for i in range(size)]  # MSB first
+    out = []
+    for g in range(size // 4):
+        b = bits[4 * g:4 * g + 4]
+        count = Mux(b[0], 0, Mux(b[1], 1, Mux(b[2], 2, 3)))
+        out.append(Cat(count[:2], ~(b[0] | b[1] | b[2] | b[3])))
+    return bind(m, Cat(*out), f"{name}_nibbles")
 
-    def tree(lo: int, n: int):
-        if n == 1:
-            return ~bits[lo], Const(0, 0)  # (all zero, count below this level)
-        hz, hc = tree(lo, n // 2)
-        lz, lc = tree(lo + n // 2, n // 2)
-        zero = bind(m, hz & lz, f"{name}_z{lo}_{n}")
-        return zero, bind(m, Cat(Mux(hz, lc, hc), hz), f"{name}_c{lo}_{n}")
 
-    zero, count = tree(0, size)
+def lzc_merge(m: Module, nibbles, width: int, name: str = "lzc"):
+    """The leading-zero count of a ``width``-bit value from its :func:`lzc_nibbles`: a balanced
+    tree, each level merging the counts of two halves."""
+    n = len(nibbles) // 3
+    size = 4 * n
+
+    def tree(lo: int, k: int):
+        if k == 1:
+            leaf = nibbles[3 * lo:3 * lo + 3]
+            return leaf[2], leaf[:2]
+        hz, hc = tree(lo, k // 2)
+        lz, lc = tree(lo + k // 2, k // 2)
+        zero = bind(m, hz & lz, f"{name}_z{lo}_{k}")
+        return zero, bind(m, Cat(Mux(hz, lc, hc), hz), f"{name}_c{lo}_{k}")
+
+    zero, count = tree(0, n)
     if size > width:  # a zero v reaches the padding's first one: exactly width zeros
         return bind(m, count[:bits_for(width)], name)
     return bind(m, Mux(zero, width, count), name)
 
 
-def round_normal(mod: Module, sign, field, kept, guard, sticky, fmt: Format):
-    """Round to nearest even and encode, for results whose exponent field ``field`` >= 0.
+def round_flags(mod: Module, field, kept, guard, sticky, fmt: Format, *, at_max=None, below_max=None):
+    """Round to nearest even, part one: the decision, ahead of the carry chain.
 
     ``kept`` holds the ``man_bits + 1`` significand bits with the hidden bit on top (0 for an
-    IEEE subnormal, whose ``field`` must then be 0); ``guard`` and ``sticky`` are the rest.
-    ``field`` is unsigned and may exceed the format's range. Returns ``(bits, overflow)``:
-    the encoded pattern, valid unless ``overflow`` says the result is an infinity.
+    IEEE subnormal, whose ``field`` must then be 0); ``guard`` and ``sticky`` are the rest;
+    ``field`` (the exponent field, >= 0) is unsigned and may exceed the format's range.
+    Returns ``(up, over)``: round the significand up (nearest even), and the rounded result
+    overflows to infinity. ``over`` is found from ``field`` and ``kept`` rather than from the
+    rounded sum, so that :func:`round_encode` is a carry chain and nothing after it. A unit that
+    knows ``field >= exp_max`` (``at_max``) and ``field == exp_max - 1`` (``below_max``) sooner
+    than ``field`` itself may pass them.
     """
-    m, e = fmt.man_bits, fmt.exp_bits
-    up = guard & (sticky | kept[0])
-    # a carry out of the fraction increments the exponent field, as the encoding wants
-    r = bind(mod, Cat(kept[:m], field) + up, "rounded")
-    over = r[m + e:].any() | r[m:m + e].all()
-    return Cat(r[:m + e], sign), over
+    mb, emax = fmt.man_bits, fmt.exp_max
+    up = bind(mod, guard & (sticky | kept[0]), "round_up")
+    carry = up & kept[:mb].all()  # rounding carries into the exponent field
+    at_max = field >= emax if at_max is None else at_max
+    below_max = field == emax - 1 if below_max is None else below_max
+    over = bind(mod, at_max | (below_max & carry), "round_over")
+    return up, over
+
+
+def round_encode(mod: Module, sign, field, kept, up, fmt: Format):
+    """Round to nearest even, part two: the encoding of a finite result rounded by ``up`` (see
+    :func:`round_flags`), one carry chain over the fraction and the exponent field, whose carry
+    out of the fraction increments the exponent as the encoding wants."""
+    mb, e = fmt.man_bits, fmt.exp_bits
+    r = bind(mod, Cat(kept[:mb], field[:e]) + up, "rounded")
+    return Cat(r[:mb + e], sign)
 
 
 def const_inf(sign, fmt: Format):

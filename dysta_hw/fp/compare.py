@@ -2,29 +2,28 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux
 from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
 from dysta_sw.fp import Format, get_format
 
-from ._base import FPUnit, Pipeline, const_nan, unpack
+from ._base import FPUnit, Pipeline, bind, const_nan, unpack
 
 __all__ = ["FPMin", "FPClamp0"]
 
 
-def _flush(m, x, fmt: Format, mode: str):
-    """``x`` with, in lean mode, a subnormal replaced by the zero of its sign; and its fields."""
-    u = unpack(m, x, fmt, mode)
+def _keyed(x, nan, normal, fmt: Format, mode: str):
+    """``x`` with, in lean mode, a subnormal replaced by the zero of its sign; and its order key.
+
+    The key is an unsigned number ordered like :func:`dysta_sw.fp.lt_total`: negatives reversed,
+    every NaN equal and on top.
+    """
+    sign = x[fmt.width - 1]
     if mode == "lean":
-        x = Mux(u.normal, x, Cat(Const(0, fmt.width - 1), u.sign))
-    return x, u
-
-
-def _key(x, u, fmt: Format):
-    """Unsigned key ordered like :func:`dysta_sw.fp.lt_total`: negatives reversed, NaN on top."""
-    key = Mux(u.sign, ~x, Cat(x[:fmt.width - 1], 1))
-    return Mux(u.nan, Const((1 << fmt.width) - 1, fmt.width), key)
+        x = Cat(x[:fmt.width - 1] & normal.replicate(fmt.width - 1), sign)
+    key = Mux(sign, ~x, Cat(x[:fmt.width - 1], 1))
+    return x, Mux(nan, Const((1 << fmt.width) - 1, fmt.width), key)
 
 
 class FPMin(FPUnit):
@@ -42,7 +41,9 @@ class FPMin(FPUnit):
     mode : str
         ``"ieee"`` or ``"lean"`` (subnormals compare and pass as the zero of their sign).
     stages : int
-        Register slices (latency in cycles); 0 is combinational. All sit at the output.
+        Register slices (latency in cycles); 0 is combinational. Up to 3 are placed inside the
+        datapath (after the NaN tests, after the keys, after the comparison); more go to the
+        output.
 
     Attributes
     ----------
@@ -59,18 +60,31 @@ class FPMin(FPUnit):
             "o": Out(stream.Signature(data.StructLayout({"min": w, "lt": 1}), always_ready=True)),
         }, fmt=fmt, mode=mode, stages=stages)
 
+    def weights(self) -> list[float]:
+        # classes, keys, compare, pick
+        return [2.5, 1, 2.5, 1]
+
     def elaborate(self, platform):
         m = Module()
         fmt = self.fmt
-        pipe = Pipeline(m, self.stages, [1], self.i.valid)
-        a, ua = _flush(m, self.i.payload.a, fmt, self.mode)
-        b, ub = _flush(m, self.i.payload.b, fmt, self.mode)
-        lt = Signal()
-        m.d.comb += lt.eq(_key(a, ua, fmt) < _key(b, ub, fmt))
-        res = Mux(lt, a, b)
-        # ua.nan/ub.nan are the NaN flags of a and b: the result is a NaN only if b is
-        res = Mux(~lt & ub.nan, const_nan(fmt), res)
-        s = pipe.cut(res=res, lt=lt)
+        pipe = Pipeline(m, self.stages, self.weights(), self.i.valid)
+        # 1. the operands' classes (a NaN test reduces the whole fraction)
+        a, b = self.i.payload.a, self.i.payload.b
+        ua, ub = unpack(m, a, fmt, self.mode), unpack(m, b, fmt, self.mode)
+        s = pipe.cut(a=a, b=b, a_nan=ua.nan, b_nan=ub.nan, a_normal=ua.normal, b_normal=ub.normal)
+
+        # 2. flush (lean) and form the order keys: one LUT per bit
+        a, ka = _keyed(s.a, s.a_nan, s.a_normal, fmt, self.mode)
+        b, kb = _keyed(s.b, s.b_nan, s.b_normal, fmt, self.mode)
+        s = pipe.cut(a=a, b=b, ka=ka, kb=kb, b_nan=s.b_nan)
+
+        # 3. compare the keys: one carry chain
+        lt = bind(m, s.ka < s.kb, "lt")
+        s = pipe.cut(a=s.a, b=s.b, lt=lt, b_nan=s.b_nan)
+
+        # 4. pick; the result is a NaN only if b is (a NaN a never wins)
+        res = Mux(s.lt, s.a, Mux(s.b_nan, const_nan(fmt), s.b))
+        s = pipe.cut(res=res, lt=s.lt)
         m.d.comb += [self.o.payload.min.eq(s.res), self.o.payload.lt.eq(s.lt),
                      self.o.valid.eq(pipe.valid)]
         return m
@@ -89,7 +103,8 @@ class FPClamp0(FPUnit):
     mode : str
         ``"ieee"`` or ``"lean"``.
     stages : int
-        Register slices (latency in cycles); 0 is combinational. All sit at the output.
+        Register slices (latency in cycles); 0 is combinational. One may be placed inside the
+        datapath (after the NaN test); more go to the output.
 
     Attributes
     ----------
@@ -106,12 +121,20 @@ class FPClamp0(FPUnit):
             "o": Out(stream.Signature(w, always_ready=True)),
         }, fmt=fmt, mode=mode, stages=stages)
 
+    def weights(self) -> list[float]:
+        # classes, pick
+        return [2.5, 1]
+
     def elaborate(self, platform):
         m = Module()
         fmt = self.fmt
-        pipe = Pipeline(m, self.stages, [1], self.i.valid)
-        x, u = _flush(m, self.i.payload, fmt, self.mode)
-        res = Mux(u.nan, const_nan(fmt), Mux(u.sign, 0, x))
+        pipe = Pipeline(m, self.stages, self.weights(), self.i.valid)
+        x = self.i.payload
+        u = unpack(m, x, fmt, self.mode)
+        # a positive number passes (in lean mode only a normal one), anything else gives +0
+        keep = ~u.sign & (u.normal if self.mode == "lean" else Const(1))
+        s = pipe.cut(x=x, nan=u.nan, keep=keep)
+        res = Mux(s.nan, const_nan(fmt), s.x & s.keep.replicate(fmt.width))
         s = pipe.cut(res=res)
         m.d.comb += [self.o.payload.eq(s.res), self.o.valid.eq(pipe.valid)]
         return m

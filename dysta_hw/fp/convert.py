@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
+from types import SimpleNamespace
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, unsigned
 from amaranth.hdl import signed as signed_shape
 from amaranth.lib import stream
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import bits_for
+from amaranth.utils import bits_for, ceil_log2
 
 from dysta_sw.fp import get_format
 
-from ._base import FPUnit, Pipeline, bind, check_width, const_inf, lzc, round_normal
+from ._base import FPUnit, Pipeline, bind, check_width, const_inf, lzc_merge, lzc_nibbles, round_encode, round_flags
 
 __all__ = ["FPFromInt"]
 
@@ -32,8 +34,10 @@ class FPFromInt(FPUnit):
     mode : str
         ``"ieee"`` or ``"lean"`` (accepted for uniformity).
     stages : int
-        Register slices (latency in cycles); 0 is combinational. Up to 2 are placed inside the
-        datapath (after normalisation, at the output); more go to the output.
+        Register slices (latency in cycles); 0 is combinational. They are placed where they
+        best balance the path: after the negation, after the leading-zero count, between the
+        two halves of the normalising shift, after the rounding decision, at the output; more
+        go to the output.
 
     Attributes
     ----------
@@ -52,39 +56,78 @@ class FPFromInt(FPUnit):
             "o": Out(stream.Signature(get_format(fmt).width, always_ready=True)),
         }, fmt=fmt, mode=mode, stages=stages)
 
+    def weights(self) -> list[float]:
+        # negate, count (2), shift (two count bits each), round decision, round
+        n_in, p = self.width, self.fmt.man_bits + 1
+        chunks = -(-bits_for(n_in) // 2)
+        return ([3] if self.signed else []) + [1.5, 0.7 * max(ceil_log2(n_in) - 2, 0) + 1] + [
+            1.4] * chunks + [_or_levels(max(n_in - p - 1, 0)) + 1.5, 3]
+
     def elaborate(self, platform):
         m = Module()
         fmt, n_in = self.fmt, self.width
         e, mb = fmt.exp_bits, fmt.man_bits
         p = mb + 1
-        pipe = Pipeline(m, self.stages, [4, 3], self.i.valid)
+        count_bits = bits_for(n_in)
+        chunks = [(lo, min(lo + 2, count_bits)) for lo in reversed(range(0, count_bits, 2))]
+        pipe = Pipeline(m, self.stages, self.weights(), self.i.valid)
 
-        # 1. magnitude and normalisation: leading one to the top bit
+        # 1. magnitude: -(-2**(n-1)) is 2**(n-1), which fits unsigned
         x = self.i.payload
-        sign = x[n_in - 1] if self.signed else Const(0)
-        mag = Signal(n_in)
-        m.d.comb += mag.eq(Mux(sign, -x, x))  # -(-2**(n-1)) is 2**(n-1): fits unsigned
-        lz = lzc(m, mag)
-        norm = bind(m, (mag << lz)[:n_in], "normalised")
+        if self.signed:
+            sign = x[n_in - 1]
+            mag = Signal(n_in)
+            m.d.comb += mag.eq(Mux(sign, -x, x))
+            s = pipe.cut(v=mag, sign=sign)
+        else:
+            s = SimpleNamespace(v=Value.cast(x), sign=Const(0))
+
+        # 2. normalise: count the leading zeros (per nibble, then merged), then shift the leading
+        # one to the top bit, two bits of the count at a time from the top
+        s = pipe.cut(v=s.v, sign=s.sign, nibbles=lzc_nibbles(m, s.v))
+        count = lzc_merge(m, s.nibbles, n_in)
+        s = pipe.cut(v=s.v, sign=s.sign, count=count)
+        # the exponent field of the leading one, and how it compares with the top exponent
+        top = fmt.bias + n_in - 1
+        field = Signal(max(e + 1, bits_for(top)))
+        m.d.comb += field.eq(top - s.count)
+        at_max = bind(m, s.count <= top - fmt.exp_max, "at_max") if top >= fmt.exp_max else Const(0)
+        below_max = (s.count == top - fmt.exp_max + 1) if top >= fmt.exp_max - 1 else Const(0)
+        keep = dict(sign=s.sign, field=field, at_max=at_max, below_max=below_max)
+        v, count = s.v, s.count
+        for lo, hi in chunks:
+            v = bind(m, (v << Cat(Const(0, lo), count[lo:hi]))[:n_in], f"v{lo}")
+            s = pipe.cut(v=v, count=count[:lo], **keep)
+            keep = {k: getattr(s, k) for k in keep}
+            v, count = s.v, s.count
+
+        # 3. the rounding decision
+        norm = s.v
         if n_in > p:
             kept, guard = norm[n_in - p:], norm[n_in - p - 1]
             sticky = norm[:n_in - p - 1].any() if n_in - p - 1 > 0 else Const(0)
         else:
             kept, guard, sticky = Cat(Const(0, p - n_in), norm), Const(0), Const(0)
-        field = Signal(max(e + 1, bits_for(fmt.bias + n_in)))  # exponent of the leading one
-        m.d.comb += field.eq(fmt.bias + n_in - 1 - lz)
-        s = pipe.cut(kept=kept, guard=guard, sticky=sticky, field=field, sign=sign,
-                     zero=~mag.any())
+        up, over = round_flags(m, s.field, kept, guard, sticky, fmt, at_max=s.at_max, below_max=s.below_max)
+        s = pipe.cut(kept=kept, field=s.field, up=up, over=over, sign=s.sign, zero=~norm[n_in - 1])
 
-        # 2. round to nearest even
-        bits, over = round_normal(m, s.sign, s.field, s.kept, s.guard, s.sticky, fmt)
+        # 4. round to nearest even (one carry chain) and pick
+        bits = round_encode(m, s.sign, s.field, s.kept, s.up, fmt)
         res = Signal(fmt.width)
         with m.If(s.zero):
             m.d.comb += res.eq(0)
-        with m.Elif(over):
+        with m.Elif(s.over):
             m.d.comb += res.eq(const_inf(s.sign, fmt))
         with m.Else():
             m.d.comb += res.eq(bits)
         s = pipe.cut(res=res)
         m.d.comb += [self.o.payload.eq(s.res), self.o.valid.eq(pipe.valid)]
         return m
+
+
+def _or_levels(n: int) -> int:
+    """LUT4 levels of an ``n``-input OR."""
+    levels = 0
+    while n > 1:
+        n, levels = -(-n // 4), levels + 1
+    return levels

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import bits_for
+from amaranth.utils import bits_for, ceil_log2
 
 from dysta_sw.fp import get_format
 
-from ._base import FPUnit, Pipeline, bind, const_inf, const_nan, const_zero, lzc, round_normal, unpack
+from ._base import (
+    FPUnit,
+    Pipeline,
+    bind,
+    const_inf,
+    const_nan,
+    const_zero,
+    lzc_merge,
+    lzc_nibbles,
+    round_encode,
+    round_flags,
+    unpack,
+)
 
 __all__ = ["FPMul"]
 
@@ -17,9 +31,11 @@ __all__ = ["FPMul"]
 class FPMul(FPUnit):
     """``a * b``; bit-exact with :func:`dysta_sw.fp.mul`.
 
-    The significand product is one ``(man_bits+1)``-square multiplier (one DSP at FP16 and
-    BF16). Lean mode needs only a one-bit normalisation of the product; IEEE mode adds a
-    leading-zero count for subnormal operands and a sticky right shift for subnormal results.
+    The significand product is one ``(man_bits+1)``-square multiplier: a DSP block (one at
+    FP16 and BF16), or, with ``dsp=False``, an adder tree in the fabric that the pipeline can
+    cut after every level. Lean mode needs only a one-bit normalisation of the product; IEEE
+    mode adds a leading-zero count for subnormal operands and a sticky right shift for
+    subnormal results.
 
     Parameters
     ----------
@@ -28,9 +44,14 @@ class FPMul(FPUnit):
     mode : str
         ``"ieee"`` or ``"lean"``.
     stages : int
-        Register slices (latency in cycles); 0 is combinational. Up to 3 are placed inside the
-        datapath (after the multiplier, after normalisation, at the output); more go to the
-        output.
+        Register slices (latency in cycles); 0 is combinational. They are placed where they
+        best balance the path (see :attr:`cut_points`): after the unpacking, after the product
+        (or each level of the adder tree), between the steps of the normalisation, after the
+        rounding decision and at the output.
+    dsp : bool
+        Multiply in a DSP block (the default: least logic). An ECP5 MULT18X18D is
+        combinational in nextpnr's timing model (3.9 ns), which caps a unit around it near
+        150 MHz; the fabric multiplier (``dsp=False``) is pipelined like the rest.
 
     Attributes
     ----------
@@ -40,36 +61,68 @@ class FPMul(FPUnit):
         The product, ``latency`` cycles later.
     """
 
-    def __init__(self, *, fmt="fp16", mode="ieee", stages=0):
+    def __init__(self, *, fmt="fp16", mode="ieee", stages=0, dsp=True):
         w = get_format(fmt).width
+        self.dsp = bool(dsp)
         super().__init__({
             "i": In(stream.Signature(data.StructLayout({"a": w, "b": w}), always_ready=True)),
             "o": Out(stream.Signature(w, always_ready=True)),
         }, fmt=fmt, mode=mode, stages=stages)
 
+    def weights(self) -> list[float]:
+        # unpack, multiply (a DSP, or an adder tree level by level), normalise, round
+        # decision, round
+        w = [1.5] + ([6] if self.dsp else [3] + [2.5] * (ceil_log2(self.fmt.man_bits + 1) - 1))
+        if self.mode == "ieee":  # count (2), compare, shift left (2), shift right (2)
+            w += [2.5, 0.7 * ceil_log2(2 * self.fmt.man_bits + 2) - 0.5, 2.5, 2.3, 1.3, 2, 3]
+        else:
+            w += [2.5]
+        return w + [3, 3]
+
     def elaborate(self, platform):
         m = Module()
-        fmt = self.fmt
+        fmt, ieee = self.fmt, self.mode == "ieee"
         w, e, mb = fmt.width, fmt.exp_bits, fmt.man_bits
         p = mb + 1
-        pipe = Pipeline(m, self.stages, [4, 3, 3], self.i.valid)
         be_shape = signed(bits_for(2 * fmt.exp_max) + 1)
+        levels = ceil_log2(p)  # adder-tree levels of the fabric multiplier
+        pipe = Pipeline(m, self.stages, self.weights(), self.i.valid)
 
-        # 1. multiply the significands, add the exponents
+        # 1. unpack; the exponent of the product's bit 2p-1
         ua = unpack(m, self.i.payload.a, fmt, self.mode)
         ub = unpack(m, self.i.payload.b, fmt, self.mode)
-        prod = Signal(2 * p)
-        m.d.comb += prod.eq(ua.sig * ub.sig)
-        # exponent of the product's bit 2p-1
         be0 = Signal(be_shape)
         m.d.comb += be0.eq(ua.exp + ub.exp - fmt.bias + 1)
-        s = pipe.cut(
-            prod=prod, be0=be0, sign=ua.sign ^ ub.sign,
-            nan=ua.nan | ub.nan | (ua.inf & ub.zero) | (ub.inf & ua.zero),
-            inf=ua.inf | ub.inf, zero=ua.zero | ub.zero)
+        keep = dict(be0=be0, sign=ua.sign ^ ub.sign,
+                    nan=ua.nan | ub.nan | (ua.inf & ub.zero) | (ub.inf & ua.zero),
+                    inf=ua.inf | ub.inf, zero=ua.zero | ub.zero)
+        s = pipe.cut(ga=ua.sig, gb=ub.sig, **keep)
+        keep = {k: getattr(s, k) for k in keep}
 
-        # 2. normalise to p kept bits, a guard and a sticky bit
-        if self.mode == "lean":
+        # 2. multiply the significands: one DSP multiplier, or in the fabric an adder tree over
+        # the partial products (rows of a AND one bit of b), one carry chain per level
+        if self.dsp:
+            prod = bind(m, s.ga * s.gb, "prod")
+            s = pipe.cut(prod=prod, **keep)
+        else:
+            rows = [(s.ga & s.gb[i].replicate(p), i) for i in range(p)]
+            for level in range(levels):
+                pairs = []
+                for j in range(0, len(rows) - 1, 2):
+                    (v0, s0), (v1, s1) = rows[j], rows[j + 1]
+                    pairs.append((bind(m, v0 + (v1 << (s1 - s0)), f"pp{level}_{j // 2}"), s0))
+                if len(rows) % 2:
+                    pairs.append(rows[-1])
+                rows = pairs
+                s = pipe.cut(**{f"r{j}": v for j, (v, _) in enumerate(rows)}, **keep)
+                rows = [(getattr(s, f"r{j}"), sh) for j, (_, sh) in enumerate(rows)]
+                keep = {k: getattr(s, k) for k in keep}
+            (v, sh), = rows
+            s = SimpleNamespace(prod=Cat(Const(0, sh), v)[:2 * p], **keep)
+        keep = {k: getattr(s, k) for k in keep}
+
+        # 3. normalise to p kept bits, a guard and a sticky bit
+        if not ieee:
             top = s.prod[2 * p - 1]
             n = bind(m, Mux(top, s.prod, s.prod << 1)[:2 * p], "normalised")
             be = Signal(be_shape)
@@ -78,42 +131,67 @@ class FPMul(FPUnit):
             field = be[:e + 1]
             # ftz after IEEE rounding: one binade below the normals, an all-ones fraction
             # rounds up to the smallest normal on the subnormal grid; all else is a zero
-            tiny, to_min = be <= 0, (be == 0) & n[p:2 * p - 1].all()
+            keep["tiny"] = be <= 0
+            keep["to_min"] = (be == 0) & n[p:2 * p - 1].all()
+            del keep["be0"]
+            s = pipe.cut(win=win, field=field, **keep)
         else:
-            lz = lzc(m, s.prod)
-            be = Signal(be_shape)
-            m.d.comb += be.eq(s.be0 - lz)
-            normal = bind(m, be >= 1, "normal_result")
-            # subnormal result: shift so that bit 2p-1 has exponent 1, right if be0 < 1
-            left = Mux(normal, lz, Mux(s.be0 >= 1, s.be0 - 1, 0)[:len(lz)])
-            n = bind(m, (s.prod << left)[:2 * p], "normalised")
-            win = bind(m, Cat(n[:p - 1].any(), n[p - 1:]), "window")
-            right = Signal(range(p + 3))
-            with m.If(~normal & (s.be0 < 1)):
+            # a subnormal operand: count the product's leading zeros (per nibble, then merged)
+            c1 = Mux(s.be0 >= 1, s.be0 - 1, 0)[:bits_for(2 * p)]
+            right = Signal(range(p + 3))  # a subnormal result: the right shift, at most p+2
+            with m.If(s.be0 < 1):
                 m.d.comb += right.eq(Mux(1 - s.be0 > p + 2, p + 2, (1 - s.be0)[:len(right)]))
-            lost = Cat(*[win[k] & (right > k) for k in range(p + 2)]).any()
-            win = bind(m, win >> right, "denormalised")
-            win = Cat(win[0] | lost, win[1:])
-            field = Mux(normal, be[:e + 1], 0)
-            tiny, to_min = Const(0), Const(0)
-        s = pipe.cut(kept=win[2:], guard=win[1], sticky=win[0], field=field, tiny=tiny,
-                     to_min=to_min, sign=s.sign, nan=s.nan, inf=s.inf, zero=s.zero)
+            keep.update(c1=c1, right=right)
+            s = pipe.cut(prod=s.prod, nibbles=lzc_nibbles(m, s.prod), **keep)
+            keep = {k: getattr(s, k) for k in keep}
+            lz = lzc_merge(m, s.nibbles, 2 * p)
+            s = pipe.cut(prod=s.prod, lz=lz, **keep)
+            keep = {k: getattr(s, k) for k in keep}
+            # a normal result shifts its leading one to the top; a subnormal one shifts so that
+            # bit 2p-1 has exponent 1 (left if be0 >= 1, right if not)
+            be = Signal(be_shape)
+            m.d.comb += be.eq(s.be0 - s.lz)
+            normal = bind(m, s.lz < s.be0, "normal_result")
+            del keep["be0"]
+            s = pipe.cut(prod=s.prod, lz=s.lz, be=be, normal=normal, **keep)
+            keep = {k: getattr(s, k) for k in keep}
+            left = bind(m, Mux(s.normal, s.lz, s.c1), "left")
+            n = bind(m, (s.prod << Cat(Const(0, 2), left[2:]))[:2 * p], "normalised_hi")
+            s = pipe.cut(n=n, left=left[:2], be=s.be, normal=s.normal, **keep)
+            keep = {k: getattr(s, k) for k in keep}
+            n = bind(m, (s.n << s.left)[:2 * p], "normalised")
+            s = pipe.cut(n=n, be=s.be, normal=s.normal, **keep)
+            keep = {k: getattr(s, k) for k in keep}
+            win = bind(m, Cat(s.n[:p - 1].any(), s.n[p - 1:]), "window")
+            right = Mux(s.normal, 0, s.right)
+            lost = Cat(*[win[k] & (right > k) for k in range(p + 2)])
+            del keep["right"], keep["c1"]
+            s = pipe.cut(win=bind(m, win >> right[:2], "denormalised_lo"), right=right[2:], lost=lost,
+                         field=Mux(s.normal, s.be[:e + 1], 0), **keep)
+            keep = {k: getattr(s, k) for k in keep}
+            win = bind(m, s.win >> Cat(Const(0, 2), s.right), "denormalised")
+            keep.update(tiny=Const(0), to_min=Const(0))
+            s = pipe.cut(win=Cat(win[0] | s.lost.any(), win[1:]), field=s.field, **keep)
 
-        # 3. round to nearest even and pick special results
-        bits, over = round_normal(m, s.sign, s.field, s.kept, s.guard, s.sticky, fmt)
-        res = Signal(w)
+        # 4. the rounding decision and the special results
+        kept, guard, sticky = s.win[2:], s.win[1], s.win[0]
+        up, over = round_flags(m, s.field, kept, guard, sticky, fmt)
+        special = Signal(w)
         with m.If(s.nan):
-            m.d.comb += res.eq(const_nan(fmt))
+            m.d.comb += special.eq(const_nan(fmt))
         with m.Elif(s.inf):
-            m.d.comb += res.eq(const_inf(s.sign, fmt))
+            m.d.comb += special.eq(const_inf(s.sign, fmt))
         with m.Elif(s.zero | (s.tiny & ~s.to_min)):
-            m.d.comb += res.eq(const_zero(s.sign, fmt))
+            m.d.comb += special.eq(const_zero(s.sign, fmt))
         with m.Elif(s.tiny):
-            m.d.comb += res.eq(Cat(Const(fmt.min_normal, w - 1), s.sign))
-        with m.Elif(over):
-            m.d.comb += res.eq(const_inf(s.sign, fmt))
+            m.d.comb += special.eq(Cat(Const(fmt.min_normal, w - 1), s.sign))
         with m.Else():
-            m.d.comb += res.eq(bits)
-        s = pipe.cut(res=res)
+            m.d.comb += special.eq(const_inf(s.sign, fmt))
+        s = pipe.cut(kept=kept, field=s.field, up=up, sign=s.sign, special=special,
+                     is_special=s.nan | s.inf | s.zero | s.tiny | over)
+
+        # 5. round to nearest even: one carry chain
+        bits = round_encode(m, s.sign, s.field, s.kept, s.up, fmt)
+        s = pipe.cut(res=Mux(s.is_special, s.special, bits))
         m.d.comb += [self.o.payload.eq(s.res), self.o.valid.eq(pipe.valid)]
         return m
