@@ -103,6 +103,10 @@ def workload_for(board: str, **overrides):
     return board_workload(**main, sched=c)
 
 
+#: The board's link timeout on hardware, in seconds (:class:`boards.link.HostLink`'s ``timeout``).
+LINK_TIMEOUT_S = 0.1
+
+
 class BoardTop(Elaboratable):
     """:class:`HostLink` on a platform: UART 0 and the first LEDs."""
 
@@ -112,7 +116,11 @@ class BoardTop(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         divisor = divisor_for(platform.default_clk_frequency, self.baud)
-        m.submodules.link = link = HostLink(self.sched, self.jobs, divisor=divisor, queue_depth=self.queue_depth)
+        # the host reads the serial port every 50 ms and a USB-serial adapter may hold bytes back
+        # for 16 ms more: 100 ms without an acknowledgement before the board sends again
+        timeout = round(LINK_TIMEOUT_S * platform.default_clk_frequency)
+        m.submodules.link = link = HostLink(self.sched, self.jobs, divisor=divisor, queue_depth=self.queue_depth,
+                                            timeout=timeout)
         uart = platform.request("uart", 0, dir="-")
         m.submodules.rx_buf = rx_buf = io.Buffer("i", uart.rx)
         m.submodules.tx_buf = tx_buf = io.Buffer("o", uart.tx)

@@ -59,7 +59,7 @@ def cmd_sim(a) -> int:
 
     w = workload_for(a.board, **_overrides(a))
     link = HostLink(w.params, w.jobs, divisor=4, queue_depth=BOARDS[a.board].queue_depth)
-    client = HostClient(SimTransport(link), time_bits=link.dut.time_bits)
+    client = HostClient(SimTransport(link), depth=link.dut.depth, time_bits=link.dut.time_bits)
     client.program(w.luts.writes())
     return _check_run(a, client.run(w.jobs, SchedModel(w.luts, link.dut.timing)))
 
@@ -73,9 +73,10 @@ def cmd_run(a) -> int:
     from .client import HostClient, SerialTransport
 
     w = workload_for(a.board, **_overrides(a))
-    client = HostClient(SerialTransport(a.port, a.baud), time_bits=w.params.get("time_bits", 48))
+    dut = DystaScheduler(**w.params)
+    client = HostClient(SerialTransport(a.port, a.baud), depth=dut.depth, time_bits=dut.time_bits)
     client.program(w.luts.writes())
-    return _check_run(a, client.run(w.jobs, SchedModel(w.luts, DystaScheduler(**w.params).timing)))
+    return _check_run(a, client.run(w.jobs, SchedModel(w.luts, dut.timing)))
 
 
 def _guard(cmd):

@@ -1,8 +1,9 @@
 """The host side of the link: program a workload into a board, run it, check it against the golden model.
 
-A *transport* has ``write(data: bytes)`` and ``read() -> bytes`` (what has arrived, possibly
-nothing, after waiting a little). :class:`SerialTransport` talks to a real board through
-pyserial; :class:`boards.simlink.SimTransport` to the simulated board top-level.
+A *transport* has ``write(data: bytes)``, ``read() -> bytes`` (what has arrived, possibly
+nothing, after waiting a little) and ``bytes_per_read``. :class:`SerialTransport` talks to a
+real board through pyserial; :class:`boards.simlink.SimTransport` to the simulated board
+top-level. Frames, CRCs, acknowledgements and retransmissions are :class:`boards.arq.ArqLink`'s.
 """
 
 from __future__ import annotations
@@ -12,13 +13,10 @@ from dataclasses import dataclass, field
 from dysta_sw.hwdiff import diff
 from dysta_sw.hwsched import Accept, LayerDone, SchedModel
 
-from .protocol import RX_BUFFER, Decoder, Event, Status, encode_lut, encode_request, encode_status
+from .arq import ArqLink, LinkError
+from .protocol import Status, lut_command, request_command
 
 __all__ = ["HostClient", "BoardRun", "LinkError", "SerialTransport"]
-
-
-class LinkError(RuntimeError):
-    """The board did not answer, or refused a command."""
 
 
 @dataclass
@@ -41,80 +39,61 @@ class BoardRun:
 class HostClient:
     """Drives a board running :class:`boards.link.HostLink` over ``transport``.
 
-    ``time_bits``: the width of the board scheduler's cycle counter (its deadlines wrap there);
-    ``idle_reads``: how many empty reads in a row mean the board stopped answering.
+    ``depth``: the board scheduler's request table depth (the client keeps at most that many
+    requests unfinished, so a request never waits in the link); ``time_bits``: the width of its
+    cycle counter (its deadlines wrap there); ``link``: options of :class:`boards.arq.ArqLink`.
     """
 
-    def __init__(self, transport, *, time_bits: int = 48, idle_reads: int = 200):
-        self.t = transport
+    def __init__(self, transport, *, depth: int, time_bits: int = 48, **link):
+        self.link = ArqLink(transport, **link)
+        self.depth = depth
         self.time_mask = (1 << time_bits) - 1  # the board's deadlines are ``now + rel`` in time_bits bits
-        self.idle_reads = idle_reads
-        self.decoder = Decoder()
-        self.pending: list = []
-
-    def _next(self, want=None):
-        """The next frame (of type ``want`` if given, keeping the others in order)."""
-        idle = 0
-        while True:
-            for i, f in enumerate(self.pending):
-                if want is None or isinstance(f, want):
-                    return self.pending.pop(i)
-            data = self.t.read()
-            if data:
-                idle = 0
-                self.pending += self.decoder.feed(data)
-            else:
-                idle += 1
-                if idle > self.idle_reads:
-                    raise LinkError("the board stopped answering (check the cable, the port and the baud rate)")
 
     def status(self) -> Status:
-        """Ask for and return the board's :class:`Status` (every earlier command has then been read)."""
-        self.t.write(encode_status())
-        st = self._next(Status)
-        if st.rx_overflow:
-            raise LinkError("the board's receive buffer overflowed: commands were lost (host sent too fast)")
-        return st
+        """The board's :class:`Status`, after every command sent has been acknowledged."""
+        return self.link.status()
+
+    def _refused(self) -> None:
+        for ev in self.link.events:
+            if ev.kind == "E":
+                raise LinkError(f"the board refused a command ({chr(ev.tag)!r}): a field out of its range")
 
     def program(self, lut_writes) -> Status:
-        """Write the LUTs (``(table, mp, layer, value)`` tuples), a buffer's worth at a time."""
-        writes = [encode_lut(*w) for w in lut_writes]
-        per = (RX_BUFFER - 1) // len(writes[0]) if writes else 1
-        st = None
-        for i in range(0, len(writes), per):
-            self.t.write(b"".join(writes[i:i + per]))
-            st = self.status()
-        st = st or self.status()
+        """Write the LUTs (``(table, mp, layer, value)`` tuples)."""
+        for w in lut_writes:
+            self.link.send(*lut_command(*w))
+        st = self.status()
+        self._refused()
         if st.lut_error or st.bad_field:
             raise LinkError("the board refused a LUT write (out of the range it was built for)")
         return st
 
     def run(self, jobs, model: SchedModel | None = None) -> BoardRun:
         """Submit ``jobs`` (:class:`dysta_hw.sched.sim.Job`; ``deadline - arrival`` is sent as the
-        relative deadline) in order, with at most a receive buffer of bytes outstanding; collect
-        every event until each request has finished; compare with ``model``'s replay if given."""
+        relative deadline) in order, at most ``depth`` unfinished; collect every event until each
+        request has finished; compare with ``model``'s replay if given."""
         jobs = list(jobs)
         by_tag = {j.tag: j for j in jobs}
         out = BoardRun()
         rel = {j.tag: max(0, j.deadline - j.arrival) for j in jobs}
-        frames = [encode_request(j.tag, j.mp, rel[j.tag], 0) for j in jobs]
-        sent = acked = 0
-        per = len(frames[0]) if frames else 1
+        sent = unfinished = 0
         while len(out.dones) < len(jobs):
-            while sent < len(frames) and (sent - acked + 1) * per < RX_BUFFER:
-                self.t.write(frames[sent])
+            while sent < len(jobs) and unfinished < self.depth:
+                j = jobs[sent]
+                self.link.send(*request_command(j.tag, j.mp, rel[j.tag], 0))
                 sent += 1
-            ev = self._next(Event)
+                unfinished += 1
+            ev = self.link.next_event()
             if ev.kind == "A":
                 j = by_tag[ev.tag]
                 out.accepts.append(Accept(ev.cycle, ev.tag, j.mp, (ev.cycle + rel[ev.tag]) & self.time_mask))
-                acked += 1
             elif ev.kind == "D":
                 out.dispatches.append((ev.cycle, ev.tag, ev.layer))
             elif ev.kind == "L":
                 out.layer_dones.append(LayerDone(ev.cycle, ev.nnz))
             elif ev.kind == "F":
                 out.dones.append((ev.cycle, ev.tag))
+                unfinished -= 1
             else:
                 raise LinkError(f"the board refused a command ({chr(ev.tag)!r}): a field out of its range")
         out.status = self.status()
@@ -140,7 +119,12 @@ class SerialTransport:
             import serial
         except ImportError:
             raise LinkError("talking to a board needs pyserial: pip install pyserial") from None
-        self.port = serial.Serial(port, baud, timeout=timeout)
+        try:
+            self.port = serial.Serial(port, baud, timeout=timeout)
+        except (serial.SerialException, OSError, ValueError) as e:
+            raise LinkError(f"cannot open the serial port {port!r} ({e}); give the board's port with --port, "
+                            "e.g. /dev/ttyUSB0") from None
+        self.bytes_per_read = baud / 10 * timeout
 
     def write(self, data: bytes) -> None:
         self.port.write(data)

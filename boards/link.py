@@ -1,7 +1,8 @@
 """The board's gateware: the scheduler, an NPU stand-in and the host link over a UART.
 
 :class:`HostLink` is platform independent (ports ``rx``, ``tx``, ``leds``); the board
-top-levels (:mod:`boards.build`) connect it to pins. The framing is in :mod:`boards.protocol`.
+top-levels (:mod:`boards.build`) connect it to pins. The frames, their CRC and the sequence
+numbers are described in :mod:`boards.protocol`; the framing gateware is in :mod:`boards.frames`.
 """
 
 from __future__ import annotations
@@ -9,17 +10,26 @@ from __future__ import annotations
 from amaranth.hdl import Cat, Const, Elaboratable, EnableInserter, Module, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
+from amaranth.utils import exact_log2
 
 from dysta_hw.sched import DystaScheduler
 from dysta_hw.sched.npu import NpuReplay
 
-from .protocol import CMD_LEN, EVENT_LEN, RX_BUFFER, check_params
+from .frames import FrameRx, FrameTx
+from .protocol import BOARD_PAYLOAD, HEADER, HOST_PAYLOAD, check_params
 from .uart import UARTRx, UARTTx
 
-__all__ = ["HostLink"]
+__all__ = ["HostLink", "default_timeout"]
 
-_MAX_CMD = max(CMD_LEN.values()) - 1  # payload bytes of the longest command
+_EVENT_BITS = 8 * max(BOARD_PAYLOAD[ord(k)] for k in "ADLF")  # the widest event payload (L)
+
+
+def default_timeout(divisor: int) -> int:
+    """The retransmission and receive timeout, in clock cycles, for a UART of ``divisor``
+    cycles per bit: 80 byte times (the host answers every read with an acknowledgement)."""
+    return 80 * 10 * divisor
 
 
 class _Core(Elaboratable):
@@ -40,11 +50,23 @@ class HostLink(wiring.Component):
     with tags ``0 .. n-1``: the ROM is addressed by tag and layer), commanded over a UART of
     ``divisor`` clock cycles per bit.
 
+    Parameters
+    ----------
+    queue_depth : int
+        Entries of each event queue in front of the window.
+    window : int
+        Events kept until the host acknowledges them (a power of two, 2 .. 64).
+    timeout : int
+        Clock cycles without an acknowledgement, once every event is sent, after which the
+        board sends its unacknowledged events again; also how long a frame may stop half-way
+        before the receiver drops it. Default :func:`default_timeout`.
+
     ``leds``: bit 0 a request is in the table, bit 1 the scheduler is deciding, bit 2 a LUT
-    write was out of range, bit 3 the receive buffer overflowed or a command was refused.
+    write was out of range, bit 3 a damaged frame was received or a command was refused.
     """
 
-    def __init__(self, sched: dict, jobs, *, divisor: int, queue_depth: int = 16):
+    def __init__(self, sched: dict, jobs, *, divisor: int, queue_depth: int = 16, window: int = 16,
+                 timeout: int | None = None):
         self.dut = DystaScheduler(**sched)
         wd = self.dut.widths
         check_params(tag_bits=wd.tag, n_mp=self.dut.n_mp, max_layers=self.dut.max_layers, time_bits=wd.time,
@@ -55,8 +77,18 @@ class HostLink(wiring.Component):
                 raise ValueError("the NPU stand-in's ROM is addressed by tag: jobs need tags 0 .. n-1 in order")
         if queue_depth < 2:
             raise ValueError(f"queue_depth must be at least 2, not {queue_depth!r}")
-        self.divisor, self.queue_depth = divisor, queue_depth
+        if window not in (2, 4, 8, 16, 32, 64):
+            raise ValueError(f"window must be a power of two from 2 to 64, not {window!r}")
+        timeout = default_timeout(divisor) if timeout is None else timeout
+        if timeout < 20 * divisor:
+            raise ValueError(f"timeout must be at least two byte times ({20 * divisor} cycles), not {timeout!r}")
+        self.divisor, self.queue_depth, self.window, self.timeout = divisor, queue_depth, window, timeout
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "leds": Out(4)})
+        #: Signals a simulation bench may watch (not ports): ``event`` strobes when an event enters
+        #: the window, with ``data`` (kind, then payload); ``unacked`` events in the window;
+        #: ``pending`` events still in the queues in front of it; ``rx_bad``, ``timeouts`` as in the status.
+        self.monitor = {"event": Signal(), "data": Signal(8 + _EVENT_BITS), "unacked": Signal(8),
+                        "pending": Signal(), "rx_bad": Signal(16), "timeouts": Signal(16)}
 
     def elaborate(self, platform):
         m = Module()
@@ -66,12 +98,13 @@ class HostLink(wiring.Component):
         m.submodules.uart_tx = utx = UARTTx(self.divisor)
         m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx)]
 
-        # receive buffer; an overflow is flagged, never silent
-        m.submodules.rx_fifo = rxf = SyncFIFOBuffered(width=8, depth=RX_BUFFER)
-        rx_overflow = Signal()
-        m.d.comb += [rxf.w_data.eq(urx.data.payload), rxf.w_en.eq(urx.data.valid)]
-        with m.If(urx.data.valid & ~rxf.w_rdy):
-            m.d.sync += rx_overflow.eq(1)
+        # frames in: a damaged one (CRC, length, escaping, a UART framing error, stopped half-way)
+        # is dropped and counted; the host sends it again
+        m.submodules.frame_rx = frx = FrameRx(lengths=HOST_PAYLOAD, timeout=self.timeout)
+        m.d.comb += [frx.byte.valid.eq(urx.data.valid), frx.byte.payload.eq(urx.data.payload),
+                     frx.framing_error.eq(urx.framing_error)]
+        m.submodules.frame_tx = ftx = FrameTx(max_raw=HEADER + BOARD_PAYLOAD[ord("S")])
+        wiring.connect(m, ftx.byte, utx.data)
 
         # the core, stopped while an event queue is full
         core = _Core(dut, self.jobs)
@@ -79,55 +112,59 @@ class HostLink(wiring.Component):
         en = Signal()
         m.submodules.core = EnableInserter(en)(core)
         queues = {}
-        for kind, width in (("A", 16 + 48), ("D", 16 + 8 + 48), ("L", 32 + 48), ("F", 16 + 48)):
-            queues[kind] = q = SyncFIFOBuffered(width=width, depth=self.queue_depth)
+        for kind, width in (("A", 16 + 48), ("D", 16 + 8 + 48), ("L", 32 + 48), ("F", 16 + 48), ("E", 8)):
+            queues[kind] = q = SyncFIFOBuffered(width=width, depth=self.queue_depth if kind != "E" else 2)
             m.submodules[f"queue_{kind}"] = q
-        m.d.comb += en.eq(Cat(q.w_rdy for q in queues.values()).all())
+        m.d.comb += en.eq(Cat(q.w_rdy for k, q in queues.items() if k != "E").all())
+        eq = queues["E"]
 
-        # command parser: one command at a time; it stops reading while a command waits
-        op = Signal(8)
-        have = Signal(range(_MAX_CMD + 1))
-        buf = Signal(8 * _MAX_CMD)
-        req_pending, lut_pending, status_pending, err_pending = Signal(), Signal(), Signal(), Signal()
-        bad_opcode, bad_field = Signal(), Signal()
-        err_byte = Signal(8)
-        m.d.comb += rxf.r_en.eq(~(req_pending | lut_pending | status_pending | err_pending))
-        byte = rxf.r_data
+        # sequence numbers: commands expected; events acknowledged (base), next to send, next to write
+        cmd_exp = Signal(8)
+        base, send, wr = Signal(8), Signal(8), Signal(8)
+        unacked = Signal(8)
+        m.d.comb += unacked.eq(wr - base)
+
+        # commands: executed once, in order; a frame out of order or arriving while the previous
+        # command still waits is dropped unacknowledged (the host sends it again)
+        req_pending, lut_pending, status_pending = Signal(), Signal(), Signal()
+        bad_opcode, bad_field, damaged = Signal(), Signal(), Signal()
+        rx_bad, timeouts = Signal(16), Signal(16)
         req_f = {"tag": Signal(16), "mp": Signal(8), "rel": Signal(32), "score0": Signal(32)}
         lut_f = {"table": Signal(8), "mp": Signal(8), "layer": Signal(8), "value": Signal(32)}
-        with m.If(rxf.r_rdy & rxf.r_en):
-            with m.If(have == 0):
-                with m.Switch(byte):
-                    with m.Case(ord("S")):
-                        m.d.sync += status_pending.eq(1)
-                    with m.Case(ord("L"), ord("R")):
-                        m.d.sync += [op.eq(byte), have.eq(1)]
-                    with m.Default():
-                        m.d.sync += [err_pending.eq(1), err_byte.eq(byte), bad_opcode.eq(1)]
-            with m.Else():
-                # payload bytes shift in from the top: the last byte of an n-byte payload ends at
-                # the top of ``full``, its first at byte _MAX_CMD - n
-                full = Cat(buf[8:], byte)
-                m.d.sync += [buf.eq(full), have.eq(have + 1)]
-                # a field wider than the scheduler's port is refused (flagged, answered with E),
-                # not cut to an alias; the LUT bank checks the rest of the range itself
-                with m.If((op == ord("L")) & (have == CMD_LEN[ord("L")] - 1)):
-                    p = full[8 * (_MAX_CMD - 7):]
-                    m.d.sync += [have.eq(0), lut_f["table"].eq(p[0:8]), lut_f["mp"].eq(p[8:16]),
+        p = frx.payload
+        ack_n = Signal(8)
+        m.d.comb += ack_n.eq(frx.ack - base)
+        acked = Signal()  # the host acknowledged events this cycle
+        m.d.comb += acked.eq(frx.valid & (ack_n != 0) & (ack_n <= unacked))
+        with m.If(frx.valid & ((frx.kind == ord("L")) | (frx.kind == ord("R")))):
+            with m.If((frx.seq == cmd_exp) & ~req_pending & ~lut_pending & eq.w_rdy):
+                m.d.sync += cmd_exp.eq(cmd_exp + 1)
+                # a field wider than the scheduler's port is refused (flagged, answered
+                # with E), not cut to an alias; the LUT bank checks the rest of the range
+                with m.If(frx.kind == ord("L")):
+                    m.d.sync += [lut_f["table"].eq(p[0:8]), lut_f["mp"].eq(p[8:16]),
                                  lut_f["layer"].eq(p[16:24]), lut_f["value"].eq(p[24:56])]
                     with m.If(_fits(p[0:8], 3) & _fits(p[8:16], wd.mp) & _fits(p[16:24], wd.layer)
                               & _fits(p[24:56], wd.value)):
                         m.d.sync += lut_pending.eq(1)
                     with m.Else():
-                        m.d.sync += [err_pending.eq(1), err_byte.eq(op), bad_field.eq(1)]
-                with m.If((op == ord("R")) & (have == CMD_LEN[ord("R")] - 1)):
-                    p = full[8 * (_MAX_CMD - 11):]
-                    m.d.sync += [have.eq(0), req_f["tag"].eq(p[0:16]), req_f["mp"].eq(p[16:24]),
+                        m.d.comb += [eq.w_en.eq(1), eq.w_data.eq(ord("L"))]
+                        m.d.sync += bad_field.eq(1)
+                with m.Else():
+                    m.d.sync += [req_f["tag"].eq(p[0:16]), req_f["mp"].eq(p[16:24]),
                                  req_f["rel"].eq(p[24:56]), req_f["score0"].eq(p[56:88])]
                     with m.If(_fits(p[0:16], wd.tag) & (p[16:24] < dut.n_mp) & _fits(p[56:88], wd.w)):
                         m.d.sync += req_pending.eq(1)
                     with m.Else():
-                        m.d.sync += [err_pending.eq(1), err_byte.eq(op), bad_field.eq(1)]
+                        m.d.comb += [eq.w_en.eq(1), eq.w_data.eq(ord("R"))]
+                        m.d.sync += bad_field.eq(1)
+        with m.If(frx.unknown):
+            m.d.sync += bad_opcode.eq(1)
+            m.d.comb += [eq.w_en.eq(eq.w_rdy), eq.w_data.eq(frx.kind)]
+        with m.If(frx.bad):
+            m.d.sync += damaged.eq(1)
+            with m.If(rx_bad != 0xFFFF):
+                m.d.sync += rx_bad.eq(rx_bad + 1)
 
         # the commands into the core (a handshake counts only in an enabled cycle)
         r = dut.req.payload
@@ -159,29 +196,71 @@ class HostLink(wiring.Component):
         for kind, (push, word) in pushes.items():
             m.d.comb += [queues[kind].w_en.eq(push), queues[kind].w_data.eq(word)]
 
-        # serializer: one frame at a time, the queues first, then a status, then an error
-        frame = Signal(8 * max(EVENT_LEN.values()))
-        left = Signal(range(max(EVENT_LEN.values()) + 1))
-        m.d.comb += [utx.data.valid.eq(left != 0), utx.data.payload.eq(frame[:8])]
-        with m.If(utx.data.valid & utx.data.ready):
-            m.d.sync += [frame.eq(frame >> 8), left.eq(left - 1)]
-        flags = Cat(dut.lut_error, dut.busy, rx_overflow, bad_opcode, bad_field)
-        with m.If(left == 0):
+        # the window: every event, numbered, until the host acknowledges it
+        slot = exact_log2(self.window)
+        m.submodules.ring = ring = Memory(shape=8 + _EVENT_BITS, depth=self.window, init=[])
+        wp = ring.write_port()
+        rp = ring.read_port(domain="sync")
+        with m.If(unacked != self.window):
             chosen = Const(0)
             for kind, q in queues.items():
                 with m.If(~chosen & q.r_rdy):
-                    m.d.comb += q.r_en.eq(1)
-                    m.d.sync += [frame.eq(Cat(Const(ord(kind), 8), q.r_data)), left.eq(EVENT_LEN[ord(kind)])]
+                    m.d.comb += [q.r_en.eq(1), wp.en.eq(1), wp.data.eq(Cat(Const(ord(kind), 8), q.r_data))]
                 chosen = chosen | q.r_rdy
-            with m.If(~chosen & status_pending):
-                m.d.sync += [frame.eq(Cat(Const(ord("S"), 8), now, _field(dut.count, 16), flags, Const(0, 3),
-                                          n_disp, n_done, stalled)),
-                             left.eq(EVENT_LEN[ord("S")]), status_pending.eq(0)]
-            with m.Elif(~chosen & err_pending):
-                m.d.sync += [frame.eq(Cat(Const(ord("E"), 8), err_byte)), left.eq(EVENT_LEN[ord("E")]),
-                             err_pending.eq(0)]
+            with m.If(chosen):
+                m.d.sync += wr.eq(wr + 1)
+        m.d.comb += [wp.addr.eq(wr[:slot]), rp.addr.eq(send[:slot])]
 
-        m.d.comb += self.leds.eq(Cat(dut.count != 0, dut.busy, dut.lut_error, rx_overflow | bad_opcode | bad_field))
+        # frames out: a status first, then the events from ``send`` on
+        load, moved = Signal(), Signal()
+        avail = Signal()  # the read port holds the event at ``send``, which is not sent yet
+        m.d.sync += avail.eq((send != wr) & ~load & ~moved)
+        fr = ftx.frame.payload
+        flags = Cat(dut.lut_error, dut.busy, damaged, bad_opcode, bad_field)
+        kind_r = rp.data[:8]
+        length = Signal(range(HEADER + 11))
+        for k in "ADLFE":
+            with m.If(kind_r == ord(k)):
+                m.d.comb += length.eq(HEADER + BOARD_PAYLOAD[ord(k)])
+        with m.If(status_pending):
+            m.d.comb += [ftx.frame.valid.eq(1),
+                         fr.data.eq(Cat(Const(ord("S"), 8), wr, cmd_exp, now, _field(dut.count, 16), flags,
+                                        Const(0, 3), n_disp, n_done, stalled, rx_bad, timeouts)),
+                         fr.length.eq(HEADER + BOARD_PAYLOAD[ord("S")])]
+            with m.If(ftx.frame.ready):
+                m.d.sync += status_pending.eq(0)
+        with m.Elif(avail):
+            m.d.comb += [ftx.frame.valid.eq(1), fr.data.eq(Cat(kind_r, send, cmd_exp, rp.data[8:])),
+                         fr.length.eq(length), load.eq(ftx.frame.ready)]
+            with m.If(load):
+                m.d.sync += send.eq(send + 1)
+        with m.If(frx.valid & (frx.kind == ord("S"))):
+            m.d.sync += status_pending.eq(1)  # after the clear above: asked again while one went out
+
+        # acknowledgements, and the timeout that goes back to the oldest unacknowledged event
+        timer = Signal(range(self.timeout + 1))
+        waiting = (unacked != 0) & (send == wr) & ftx.frame.ready & ~status_pending
+        with m.If(acked):
+            m.d.sync += [base.eq(frx.ack), timer.eq(0)]
+            with m.If(Value.cast(send - base)[:8] < ack_n):
+                m.d.comb += moved.eq(1)
+                m.d.sync += send.eq(frx.ack)
+        with m.Elif(waiting):
+            with m.If(timer == self.timeout):
+                m.d.comb += moved.eq(1)
+                m.d.sync += [send.eq(base), timer.eq(0)]
+                with m.If(timeouts != 0xFFFF):
+                    m.d.sync += timeouts.eq(timeouts + 1)
+            with m.Else():
+                m.d.sync += timer.eq(timer + 1)
+        with m.Else():
+            m.d.sync += timer.eq(0)
+
+        mon = self.monitor
+        m.d.comb += [mon["event"].eq(wp.en), mon["data"].eq(wp.data), mon["unacked"].eq(unacked),
+                     mon["pending"].eq(Cat(q.r_rdy for q in queues.values()).any()), mon["rx_bad"].eq(rx_bad),
+                     mon["timeouts"].eq(timeouts)]
+        m.d.comb += self.leds.eq(Cat(dut.count != 0, dut.busy, dut.lut_error, damaged | bad_opcode | bad_field))
         return m
 
 

@@ -1,39 +1,50 @@
-"""The host link's framing (UART, 8N1): what the host sends and what the board answers.
+"""The host link's framing (UART, 8N1): SLIP frames with a CRC-16, sequence numbers and acknowledgements.
 
-Every frame is an opcode byte followed by fixed-width little-endian fields; no escaping, no
-checksums (the link is a short USB-serial cable). Host to board:
+Every frame, in both directions, is ``kind seq ack payload crc`` (``crc`` the CRC-16/CCITT-FALSE
+of everything before it, big-endian, so that the CRC over the whole frame is 0), SLIP-escaped
+(RFC 1055: ``0xC0`` becomes ``0xDB 0xDC``, ``0xDB`` becomes ``0xDB 0xDD``) and ended by ``END``
+(``0xC0``). A frame whose CRC, length (fixed per kind) or escaping is wrong, or in which the UART
+saw a stop-bit (framing) error, is dropped by the receiver; the sequence numbers make the sender
+send it again (go-back-N), so nothing is lost and nothing is delivered twice or out of order.
 
-=========  ======  ==================================================================
-opcode     bytes   fields
-=========  ======  ==================================================================
-``L`` 0x4C  8      LUT write: ``table`` u8, ``mp`` u8, ``layer`` u8, ``value`` u32
-``R`` 0x52  12     request: ``tag`` u16, ``mp`` u8, ``rel_deadline`` u32 (cycles after
-                   acceptance), ``score0`` u32 (reserved: the scheduler takes no static score)
-``S`` 0x53  1      status request
-=========  ======  ==================================================================
+Host to board (``seq`` numbers the commands that do something; ``ack`` is the sequence number of
+the next event the host expects, acknowledging every earlier one):
 
-Board to host (``cycle`` is the scheduler's cycle counter, 48 bits):
+=========  ========  ==================================================================
+kind       payload   fields (little-endian)
+=========  ========  ==================================================================
+``L`` 0x4C  7        LUT write: ``table`` u8, ``mp`` u8, ``layer`` u8, ``value`` u32
+``R`` 0x52  11       request: ``tag`` u16, ``mp`` u8, ``rel_deadline`` u32 (cycles after
+                     acceptance), ``score0`` u32 (reserved: the scheduler takes no static score)
+``S`` 0x53  0        status request (not sequenced)
+``K`` 0x4B  0        acknowledgement only (not sequenced)
+=========  ========  ==================================================================
 
-=========  ======  ==================================================================
-``A`` 0x41  9      request accepted: ``tag`` u16, ``cycle`` u48
-``D`` 0x44  10     dispatch to the NPU: ``tag`` u16, ``layer`` u8, ``cycle`` u48
-``L`` 0x4C  11     layer done: ``nnz`` u32 (non-zeros the monitor saw), ``cycle`` u48
-``F`` 0x46  9      request finished (``done``): ``tag`` u16, ``cycle`` u48
-``S`` 0x53  22     status: ``now`` u48, ``count`` u16 (requests in the table), ``flags`` u8
-                   (bit 0 LUT write out of range, bit 1 deciding, bit 2 receive overflow,
-                   bit 3 unknown opcode seen, bit 4 a command refused: a field wider than
-                   the scheduler's port), ``dispatches`` u32, ``dones`` u32, ``stalled`` u32
-                   (cycles the scheduler stood still waiting for the UART to drain events)
-``E`` 0x45  2      a command refused: the unknown opcode, or ``L``/``R`` whose field did
-                   not fit (not executed)
-=========  ======  ==================================================================
+Board to host (``seq`` numbers the events; ``ack`` is the sequence number of the next command the
+board expects; ``cycle`` is the scheduler's cycle counter, 48 bits):
 
-Nothing is lost on the way out: when an event queue of the board is full, the scheduler and
-the NPU stand-in stop (their clock enable drops, so their cycle counter stops too) until the
-UART has drained it. On the way in the UART has no flow control: the board buffers
-:data:`RX_BUFFER` bytes, the host keeps fewer than that outstanding (a request is answered by
-its ``A``, a status request by ``S``), and an overflow is flagged in the status, never silent.
-Requests wait in the board while the request table is full (back-pressure, not loss).
+=========  ========  ==================================================================
+``A`` 0x41  8        request accepted: ``tag`` u16, ``cycle`` u48
+``D`` 0x44  9        dispatch to the NPU: ``tag`` u16, ``layer`` u8, ``cycle`` u48
+``L`` 0x4C  10       layer done: ``nnz`` u32 (non-zeros the monitor saw), ``cycle`` u48
+``F`` 0x46  8        request finished (``done``): ``tag`` u16, ``cycle`` u48
+``E`` 0x45  1        a command refused: the unknown kind, or ``L``/``R`` whose field did not
+                     fit (not executed)
+``S`` 0x53  25       status (not sequenced; ``seq`` is the next event's number): ``now`` u48,
+                     ``count`` u16 (requests in the table), ``flags`` u8 (bit 0 LUT write
+                     out of range, bit 1 deciding, bit 2 a damaged frame was received, bit 3
+                     an unknown kind, bit 4 a command refused: a field wider than the
+                     scheduler's port), ``dispatches`` u32, ``dones`` u32, ``stalled`` u32
+                     (cycles the scheduler stood still waiting for the link), ``rx_bad`` u16
+                     (damaged frames dropped), ``timeouts`` u16 (times the board sent its
+                     unacknowledged events again)
+=========  ========  ==================================================================
+
+The board keeps every event until the host acknowledges it (a window of
+:attr:`boards.link.HostLink.window` events); when no acknowledgement comes for its timeout it sends
+them again from the oldest. The host sends its unacknowledged commands again when the board's
+acknowledgement does not move (:mod:`boards.arq`). The board executes a command only if its
+``seq`` is the one it expects, so a command sent twice runs once.
 """
 
 from __future__ import annotations
@@ -41,14 +52,20 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-__all__ = ["RX_BUFFER", "CMD_LEN", "EVENT_LEN", "encode_lut", "encode_request", "encode_status", "Decoder",
-           "Event", "Status", "check_params"]
+__all__ = ["END", "ESC", "HOST_PAYLOAD", "BOARD_PAYLOAD", "EVENT_KINDS", "crc16", "slip_encode", "encode_frame",
+           "lut_command", "request_command", "Frame", "FrameDecoder", "Event", "Status", "parse_board_frame",
+           "check_params", "frame_bytes"]
 
-#: Bytes the board's receive buffer holds.
-RX_BUFFER = 256
+END, ESC, ESC_END, ESC_ESC = 0xC0, 0xDB, 0xDC, 0xDD
 
-CMD_LEN = {ord("L"): 8, ord("R"): 12, ord("S"): 1}
-EVENT_LEN = {ord("A"): 9, ord("D"): 10, ord("L"): 11, ord("F"): 9, ord("S"): 22, ord("E"): 2}
+#: Payload bytes of each kind of frame the host sends.
+HOST_PAYLOAD = {ord("L"): 7, ord("R"): 11, ord("S"): 0, ord("K"): 0}
+#: Payload bytes of each kind of frame the board sends.
+BOARD_PAYLOAD = {ord("A"): 8, ord("D"): 9, ord("L"): 10, ord("F"): 8, ord("E"): 1, ord("S"): 25}
+#: The board's sequenced frames (events); ``S`` is not one.
+EVENT_KINDS = "ADLFE"
+#: Bytes of a frame before its payload (kind, seq, ack) and after it (CRC).
+HEADER, TRAILER = 3, 2
 
 
 def check_params(*, tag_bits: int, n_mp: int, max_layers: int, time_bits: int, fmt_width: int) -> None:
@@ -61,24 +78,129 @@ def check_params(*, tag_bits: int, n_mp: int, max_layers: int, time_bits: int, f
             raise ValueError(f"the host link carries {what} {fix}")
 
 
+def _crc_table() -> list[int]:
+    table = []
+    for b in range(256):
+        c = b << 8
+        for _ in range(8):
+            c = ((c << 1) ^ 0x1021) if c & 0x8000 else c << 1
+        table.append(c & 0xFFFF)
+    return table
+
+
+_CRC_TABLE = _crc_table()
+
+
+def crc16(data: bytes, crc: int = 0xFFFF) -> int:
+    """CRC-16/CCITT-FALSE (polynomial 0x1021, initial 0xFFFF, no reflection, no final XOR);
+    ``crc16(b"123456789") == 0x29B1``. The CRC of a frame followed by its CRC (big-endian) is 0."""
+    for b in data:
+        crc = ((crc << 8) & 0xFFFF) ^ _CRC_TABLE[(crc >> 8) ^ b]
+    return crc
+
+
+def slip_encode(raw: bytes) -> bytes:
+    """``raw`` with ``END`` and ``ESC`` escaped, followed by ``END``."""
+    return raw.replace(b"\xdb", b"\xdb\xdd").replace(b"\xc0", b"\xdb\xdc") + b"\xc0"
+
+
+def encode_frame(kind: int, seq: int, ack: int, payload: bytes = b"") -> bytes:
+    """One frame on the wire: header, payload, CRC, SLIP-escaped and ended."""
+    raw = bytes([kind, seq & 0xFF, ack & 0xFF]) + payload
+    return slip_encode(raw + crc16(raw).to_bytes(2, "big"))
+
+
+def frame_bytes(kind: int, payload_len: int) -> int:
+    """Bytes of a frame of ``kind`` on the wire, not counting escapes."""
+    return HEADER + payload_len + TRAILER + 1
+
+
 def _u(value: int, bits: int, what: str) -> int:
     if not 0 <= value < 1 << bits:
         raise ValueError(f"{what}={value!r} does not fit the frame's {bits}-bit field")
     return value
 
 
-def encode_lut(table: int, mp: int, layer: int, value: int) -> bytes:
-    return struct.pack("<BBBBI", ord("L"), _u(table, 8, "table"), _u(mp, 8, "mp"), _u(layer, 8, "layer"),
-                       _u(value, 32, "value"))
+def lut_command(table: int, mp: int, layer: int, value: int) -> tuple[int, bytes]:
+    """The ``L`` command (kind, payload) writing ``value`` at ``(table, mp, layer)``."""
+    return ord("L"), struct.pack("<BBBI", _u(table, 8, "table"), _u(mp, 8, "mp"), _u(layer, 8, "layer"),
+                                 _u(value, 32, "value"))
 
 
-def encode_request(tag: int, mp: int, rel_deadline: int, score0: int) -> bytes:
-    return struct.pack("<BHBII", ord("R"), _u(tag, 16, "tag"), _u(mp, 8, "mp"),
-                       _u(rel_deadline, 32, "rel_deadline"), _u(score0, 32, "score0"))
+def request_command(tag: int, mp: int, rel_deadline: int, score0: int) -> tuple[int, bytes]:
+    """The ``R`` command (kind, payload) submitting a request."""
+    return ord("R"), struct.pack("<HBII", _u(tag, 16, "tag"), _u(mp, 8, "mp"), _u(rel_deadline, 32, "rel_deadline"),
+                                 _u(score0, 32, "score0"))
 
 
-def encode_status() -> bytes:
-    return b"S"
+@dataclass(frozen=True)
+class Frame:
+    """A frame that arrived whole: its CRC, length and escaping were right."""
+
+    kind: int
+    seq: int
+    ack: int
+    payload: bytes
+
+
+class FrameDecoder:
+    """Splits a byte stream at ``END``, undoes the escaping and keeps the frames whose CRC and
+    length (``lengths``: payload bytes per kind) are right. ``bad`` counts the frames dropped;
+    ``unknown`` the frames with a right CRC but a kind not in ``lengths`` (also dropped)."""
+
+    def __init__(self, lengths: dict[int, int]):
+        self.lengths = dict(lengths)
+        self.max_len = HEADER + max(self.lengths.values()) + TRAILER
+        self.buf = bytearray()
+        self.esc = self.broken = False
+        self.bad = self.unknown = 0
+
+    def damage(self) -> None:
+        """The byte source saw a damaged byte (a UART framing error): drop the frame in progress."""
+        self.broken = True
+
+    def feed(self, data: bytes) -> list[Frame]:
+        out = []
+        for b in data:
+            if b == END:
+                f = self._end()
+                if f is not None:
+                    out.append(f)
+            elif self.esc:
+                self.esc = False
+                if b == ESC_END:
+                    self._push(END)
+                elif b == ESC_ESC:
+                    self._push(ESC)
+                else:
+                    self.broken = True
+            elif b == ESC:
+                self.esc = True
+            else:
+                self._push(b)
+        return out
+
+    def _push(self, b: int) -> None:
+        if len(self.buf) <= self.max_len:  # one past the longest frame is enough to refuse it
+            self.buf.append(b)
+
+    def _end(self) -> Frame | None:
+        raw, broken, esc = bytes(self.buf), self.broken, self.esc
+        self.buf.clear()
+        self.esc = self.broken = False
+        if not raw and not broken:
+            return None  # END END: nothing between
+        if broken or esc or len(raw) < HEADER + TRAILER or crc16(raw) != 0:
+            self.bad += 1
+            return None
+        n = self.lengths.get(raw[0])
+        if n is None:
+            self.unknown += 1
+            return None
+        if len(raw) != HEADER + n + TRAILER:
+            self.bad += 1
+            return None
+        return Frame(raw[0], raw[1], raw[2], raw[HEADER:-TRAILER])
 
 
 @dataclass(frozen=True)
@@ -94,55 +216,39 @@ class Event:
 
 @dataclass(frozen=True)
 class Status:
+    """The board's status frame (see the module's table)."""
+
     now: int
     count: int
     lut_error: bool
     busy: bool
-    rx_overflow: bool
+    damaged: bool
     bad_opcode: bool
     bad_field: bool
     dispatches: int
     dones: int
     stalled: int
+    rx_bad: int
+    timeouts: int
 
 
-def _u48(b: bytes) -> int:
-    return int.from_bytes(b[:6], "little")
+def _le(b: bytes) -> int:
+    return int.from_bytes(b, "little")
 
 
-class Decoder:
-    """Turns the board's byte stream into :class:`Event` and :class:`Status` objects."""
-
-    def __init__(self):
-        self.buf = bytearray()
-
-    def feed(self, data: bytes) -> list:
-        self.buf += data
-        out = []
-        while self.buf:
-            op = self.buf[0]
-            n = EVENT_LEN.get(op)
-            if n is None:
-                raise ValueError(f"the board sent an unknown frame byte 0x{op:02x}: the link is out of step "
-                                 "(wrong baud rate, or a board built with another protocol)")
-            if len(self.buf) < n:
-                break
-            f, self.buf = bytes(self.buf[:n]), self.buf[n:]
-            kind = chr(op)
-            if kind in "AF":
-                out.append(Event(kind, tag=int.from_bytes(f[1:3], "little"), cycle=_u48(f[3:])))
-            elif kind == "D":
-                out.append(Event(kind, tag=int.from_bytes(f[1:3], "little"), layer=f[3], cycle=_u48(f[4:])))
-            elif kind == "L":
-                out.append(Event(kind, nnz=int.from_bytes(f[1:5], "little"), cycle=_u48(f[5:])))
-            elif kind == "E":
-                out.append(Event(kind, tag=f[1]))
-            else:
-                flags = f[9]
-                out.append(Status(now=_u48(f[1:7]), count=int.from_bytes(f[7:9], "little"), lut_error=bool(flags & 1),
-                                  busy=bool(flags & 2), rx_overflow=bool(flags & 4), bad_opcode=bool(flags & 8),
-                                  bad_field=bool(flags & 16),
-                                  dispatches=int.from_bytes(f[10:14], "little"),
-                                  dones=int.from_bytes(f[14:18], "little"),
-                                  stalled=int.from_bytes(f[18:22], "little")))
-        return out
+def parse_board_frame(f: Frame) -> Event | Status:
+    """The :class:`Event` or :class:`Status` a board frame carries."""
+    p, kind = f.payload, chr(f.kind)
+    if kind in "AF":
+        return Event(kind, tag=_le(p[0:2]), cycle=_le(p[2:8]))
+    if kind == "D":
+        return Event(kind, tag=_le(p[0:2]), layer=p[2], cycle=_le(p[3:9]))
+    if kind == "L":
+        return Event(kind, nnz=_le(p[0:4]), cycle=_le(p[4:10]))
+    if kind == "E":
+        return Event(kind, tag=p[0])
+    flags = p[8]
+    return Status(now=_le(p[0:6]), count=_le(p[6:8]), lut_error=bool(flags & 1), busy=bool(flags & 2),
+                  damaged=bool(flags & 4), bad_opcode=bool(flags & 8), bad_field=bool(flags & 16),
+                  dispatches=_le(p[9:13]), dones=_le(p[13:17]), stalled=_le(p[17:21]), rx_bad=_le(p[21:23]),
+                  timeouts=_le(p[23:25]))

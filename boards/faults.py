@@ -1,0 +1,184 @@
+"""Fault campaigns on the host link: damage bytes on the line, count what was detected and that
+no wrong event was ever delivered (``python -m boards.faults``, ``nox -s link-faults``).
+
+Two benches run the real host side (:class:`boards.arq.ArqLink`):
+
+- ``model``: against :class:`boards.linkmodel.BoardLinkModel`, the board's link logic in Python,
+  thousands of faults a minute;
+- ``sim``: against the gateware (:class:`boards.link.HostLink` in Amaranth's simulator, through
+  :class:`boards.simlink.SimTransport`), the faults made on the serial lines themselves (a bit
+  inverted, a stop bit pulled low, a byte or a run of bytes replaced by an idle line).
+
+Each fault is injected alone, at a random byte of a random direction while traffic flows; the
+bench then lets the link settle (every command acknowledged, every event delivered and
+acknowledged). A fault counts as *detected* when a receiver dropped a damaged frame, discarded
+an out-of-order one, or a sender timed out and sent again; as *recovered* when the link settled
+by itself. Every delivered event is compared with what the board produced: a *wrong event* is
+one that differs, is missing, repeated or out of order. The commands the board executed are
+compared with those the host sent, in order, each once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+
+from .arq import ArqLink, LinkError
+from .linkmodel import FAULT_KINDS, BoardLinkModel, Fault, ModelCore, ModelTransport
+from .protocol import Frame, lut_command, parse_board_frame, request_command
+
+__all__ = ["CampaignResult", "model_campaign", "sim_campaign", "main"]
+
+
+@dataclass
+class CampaignResult:
+    """What a campaign counted."""
+
+    bench: str
+    injected: int = 0
+    detected: int = 0
+    recovered: int = 0
+    wrong_events: int = 0
+    wrong_commands: int = 0
+    events: int = 0
+    commands: int = 0
+    seconds: float = 0.0
+    by_kind: dict = field(default_factory=lambda: {k: [0, 0] for k in FAULT_KINDS})  #: kind -> [injected, detected]
+
+    @property
+    def ok(self) -> bool:
+        return (self.wrong_events == 0 and self.wrong_commands == 0 and self.detected == self.injected
+                and self.recovered == self.injected)
+
+    def lines(self) -> list[str]:
+        kinds = ", ".join(f"{k} {n}/{d}" for k, (n, d) in self.by_kind.items())
+        return [f"bench {self.bench}: faults injected {self.injected}, detected {self.detected}, "
+                f"recoveries {self.recovered}, wrong events delivered {self.wrong_events}, "
+                f"wrong commands executed {self.wrong_commands}",
+                f"  by kind (injected/detected): {kinds}",
+                f"  events delivered {self.events}, commands executed {self.commands}, {self.seconds:.1f} s"]
+
+
+def _fault(rng: random.Random, kind: str, to: str, at: int) -> Fault:
+    arg = rng.randrange(8) if kind == "flip" else rng.randint(2, 12) if kind == "truncate" else 0
+    return Fault(to, at, kind, arg)
+
+
+def model_campaign(faults: int, seed: int = 0, *, window: int = 16, timeout: int = 80, depth: int = 8,
+                   settle_reads: int = 2000, quiet_reads: int = 4) -> CampaignResult:
+    """``faults`` faults (the kinds in turn) against the Python model of the board's link."""
+    rng = random.Random(seed)
+    core = ModelCore(seed)
+    board = BoardLinkModel(core, window=window, timeout=timeout)
+    t = ModelTransport(board)
+    host = ArqLink(t, window=8)
+    res = CampaignResult("model")
+    sent: list = []
+    state = {"tag": 0, "inflight": 0, "delivered": 0}
+    t0 = time.perf_counter()
+
+    def drive(submit: bool) -> None:
+        if submit:
+            while state["inflight"] < depth:
+                cmd = request_command(state["tag"] & 0xFFFF, 0, 1000, 0)
+                host.send(*cmd)
+                sent.append(cmd)
+                state["tag"] += 1
+                state["inflight"] += 1
+            if rng.random() < 0.05:
+                cmd = lut_command(rng.randrange(4), rng.randrange(4), rng.randrange(8), rng.randrange(1 << 32))
+                host.send(*cmd)
+                sent.append(cmd)
+            if rng.random() < 0.02:
+                host.ask_status()
+        host.pump()
+        host.statuses.clear()
+        while host.events:
+            ev = host.events.popleft()
+            i = state["delivered"]
+            if i >= len(core.emitted) or ev != parse_board_frame(Frame(*core.emitted[i][:1], 0, 0,
+                                                                          core.emitted[i][1])):
+                res.wrong_events += 1
+            state["delivered"] += 1
+            if ev.kind == "F":
+                state["inflight"] -= 1
+
+    def settled() -> bool:
+        return (not host.unacked and not host.queue and state["delivered"] == len(core.emitted)
+                and board.base == board.wr and not board.queue)
+
+    def signs() -> int:
+        return (host.decoder.bad + host.decoder.unknown + host.discarded + host.resends + board.rx_bad
+                + board.timeouts)
+
+    for j in range(faults):
+        kind = FAULT_KINDS[j % len(FAULT_KINDS)]
+        to = rng.choice(("board", "host"))
+        f = _fault(rng, kind, to, t.count[to] + rng.randint(1, 60))
+        t.inject(f)
+        before = signs()
+        for _ in range(settle_reads):
+            if (f.to, f.index) not in t.faults and not t.cut[f.to]:
+                break
+            drive(submit=True)
+        for _ in range(settle_reads):
+            if settled():
+                break
+            drive(submit=False)
+        for _ in range(quiet_reads):  # a damaged frame that carried no event ends later
+            if signs() > before:
+                break
+            drive(submit=False)
+        res.injected += 1
+        res.by_kind[kind][0] += 1
+        if signs() > before:
+            res.detected += 1
+            res.by_kind[kind][1] += 1
+        if settled():
+            res.recovered += 1
+    res.wrong_commands = sum(a != b for a, b in zip(core.commands, sent)) + abs(len(core.commands) - len(sent))
+    res.events, res.commands = state["delivered"], len(core.commands)
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+def sim_campaign(faults: int, seed: int = 0, **kw) -> CampaignResult:
+    """``faults`` faults on the serial lines of the gateware in Amaranth's simulator (see
+    :func:`boards.simlink.fault_bench`)."""
+    from .simlink import fault_bench
+
+    return fault_bench(faults, seed, **kw)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m boards.faults", description=__doc__.split("\n\n")[0])
+    p.add_argument("--faults", type=int, default=10_000, help="faults against the Python model of the board")
+    p.add_argument("--sim-faults", type=int, default=200, help="faults against the gateware in simulation")
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args(argv)
+    if a.faults < 0 or a.sim_faults < 0:
+        print("python -m boards.faults: error: --faults and --sim-faults must be >= 0", file=sys.stderr)
+        return 2
+    results = []
+    try:
+        if a.faults:
+            results.append(model_campaign(a.faults, a.seed))
+            print("\n".join(results[-1].lines()), flush=True)
+        if a.sim_faults:
+            results.append(sim_campaign(a.sim_faults, a.seed))
+            print("\n".join(results[-1].lines()), flush=True)
+    except LinkError as e:
+        print(f"python -m boards.faults: the link did not recover: {e}", file=sys.stderr)
+        return 1
+    total = sum(r.injected for r in results)
+    print(f"total: faults injected {total}, detected {sum(r.detected for r in results)}, "
+          f"wrong events delivered {sum(r.wrong_events for r in results)}, "
+          f"recoveries {sum(r.recovered for r in results)}")
+    return 0 if all(r.ok for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
