@@ -159,6 +159,24 @@ def boards(session):
         session.run("dysta", "board", "sim", board)
 
 
+@nox.session(name="link-faults")
+def link_faults(session):
+    """The board link under injected faults (``python -m boards.faults``): 10,000 against the Python
+    model of the board's link logic and 200 on the serial lines of the gateware in Amaranth's
+    simulator; prints faults injected, detected, wrong events delivered (must be 0) and recoveries.
+    About 15 minutes on 2 cores, the gateware's part most of it."""
+    session.install("-e", ".[board]")
+    session.run("python", "-m", "boards.faults", "--faults", "10000", "--sim-faults", "200", *session.posargs)
+
+
+@nox.session(name="link-throughput")
+def link_throughput(session):
+    """Events per second the board link carries at 115200 baud, protocol v1 (before) and v2 (SLIP,
+    CRC, acknowledgements), on the simulated board (benchmarks/link_throughput.py; ~3 min)."""
+    session.install("-e", ".[board]")
+    session.run("python", "benchmarks/link_throughput.py", *session.posargs)
+
+
 @nox.session(name="pack")
 def measured_pack(session):
     """Regenerate the default measured trace pack ``measured-v2`` from scratch, deterministically from

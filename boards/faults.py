@@ -45,6 +45,10 @@ class CampaignResult:
     wrong_commands: int = 0
     events: int = 0
     commands: int = 0
+    rejected: int = 0  #: damaged frames the two receivers dropped
+    discarded: int = 0  #: whole frames the host dropped as out of order (repeats)
+    timeouts: int = 0  #: times the board sent its unacknowledged events again
+    resends: int = 0  #: times the host sent its unacknowledged commands again
     seconds: float = 0.0
     by_kind: dict = field(default_factory=lambda: {k: [0, 0] for k in FAULT_KINDS})  #: kind -> [injected, detected]
 
@@ -59,6 +63,8 @@ class CampaignResult:
                 f"recoveries {self.recovered}, wrong events delivered {self.wrong_events}, "
                 f"wrong commands executed {self.wrong_commands}",
                 f"  by kind (injected/detected): {kinds}",
+                f"  frames dropped as damaged {self.rejected}, repeats discarded {self.discarded}, board "
+                f"timeouts {self.timeouts}, host resends {self.resends}",
                 f"  events delivered {self.events}, commands executed {self.commands}, {self.seconds:.1f} s"]
 
 
@@ -141,6 +147,8 @@ def model_campaign(faults: int, seed: int = 0, *, window: int = 16, timeout: int
             res.recovered += 1
     res.wrong_commands = sum(a != b for a, b in zip(core.commands, sent)) + abs(len(core.commands) - len(sent))
     res.events, res.commands = state["delivered"], len(core.commands)
+    res.rejected = host.decoder.bad + host.decoder.unknown + board.rx_bad
+    res.discarded, res.timeouts, res.resends = host.discarded, board.timeouts, host.resends
     res.seconds = time.perf_counter() - t0
     return res
 

@@ -133,6 +133,8 @@ def fault_bench(faults: int, seed: int = 0, *, requests: int | None = None, step
     :func:`boards.workload.small_workload`; a :class:`boards.faults.CampaignResult`. The events
     the host receives are compared with those the board put in its window, and the run with the
     golden model's replay (a mismatch counts as a wrong event)."""
+    import time
+
     import numpy as np
 
     from dysta_sw.hwsched import Accept, LayerDone, SchedModel, Timing
@@ -142,8 +144,6 @@ def fault_bench(faults: int, seed: int = 0, *, requests: int | None = None, step
     from .link import HostLink
     from .protocol import BOARD_PAYLOAD, Frame, parse_board_frame, request_command
     from .workload import SMALL_PARAMS, small_workload
-
-    import time
 
     t0 = time.perf_counter()
     rng = random.Random(seed)
@@ -237,5 +237,7 @@ def fault_bench(faults: int, seed: int = 0, *, requests: int | None = None, step
     tags = sorted(a.tag for a in out.accepts)
     res.wrong_commands = int(tags != list(range(len(jobs)))) + int(status.dones != len(jobs))
     res.events, res.commands = st["delivered"], len(jobs)
+    res.rejected = arq.decoder.bad + arq.decoder.unknown + status.rx_bad
+    res.discarded, res.timeouts, res.resends = arq.discarded, status.timeouts, arq.resends
     res.seconds = time.perf_counter() - t0
     return res

@@ -2,7 +2,8 @@
 """The board's host link: UART, framing, and the host client against the simulated board top-level.
 
 The workloads are small (Amaranth's simulator runs the board at ~2k cycles/s; a byte is 40
-cycles): the trace-pack workload of the shipped builds runs in ``nox -s boards``.
+cycles): the trace-pack workload of the shipped builds runs in ``nox -s boards``. The link's
+fault handling is checked in ``tests/test_link_faults.py``.
 """
 
 from dataclasses import replace
@@ -14,38 +15,20 @@ from amaranth.sim import Simulator
 
 from boards.client import HostClient, LinkError
 from boards.link import HostLink
-from boards.protocol import Decoder, Event, encode_lut, encode_request
+from boards.protocol import (
+    BOARD_PAYLOAD,
+    Event,
+    FrameDecoder,
+    encode_frame,
+    lut_command,
+    parse_board_frame,
+    request_command,
+)
 from boards.simlink import SimTransport
 from boards.uart import UARTRx, UARTTx, divisor_for
-from dysta_hw.sched.sim import Job, Layer
-from dysta_sw import fp
-from dysta_sw.hwmodel import HwConfig
-from dysta_sw.hwsched import SchedLuts, SchedModel, Timing
-
-PARAMS = {"depth": 8, "fmt": "fp16", "shared": True, "lanes": 4, "n_mp": 2, "max_layers": 3, "time_shift": 0}
-
-
-def small_workload(rng, n=10):
-    """Two model-patterns of 2 and 3 layers, ``n`` requests (more than the table holds); the
-    first request's layers are long, so the others fill the table while it runs (a request
-    takes 480 cycles to cross the link)."""
-    cfg = HwConfig(fmt="fp16", mode="ieee", clock_hz=1e5, time_shift=0, time_bits=48, depth=8)
-    luts = SchedLuts.empty(cfg, 2, 3)
-    for m, nl in enumerate((2, 3)):
-        luts.layers[m] = nl
-        rem = np.append(np.cumsum(rng.uniform(5, 40, nl)[::-1])[::-1], 0.0)
-        luts.R[m, :nl + 1] = fp.from_float(rem, "fp16")
-        luts.inv_rhobar[m, :nl + 1] = fp.from_float(rng.uniform(1, 4, nl + 1), "fp16")
-        luts.inv_shape[m, :nl + 1] = fp.from_float(np.full(nl + 1, 1 / 8), "fp16")
-        luts.inv_tiso[m] = fp.from_float(rng.uniform(0.01, 0.1), "fp16")
-    luts.eta = int(fp.from_float(0.5, "fp16"))
-    jobs = []
-    for i in range(n):
-        mp = int(rng.integers(0, 2))
-        layers = tuple(Layer(2500 if i == 0 else int(rng.integers(30, 150)), (int(rng.integers(0, 5)),) * 2)
-                       for _ in range(int(luts.layers[mp])))
-        jobs.append(Job(0, i, mp, int(rng.integers(50, 2000)), layers))
-    return luts, jobs
+from boards.workload import SMALL_PARAMS as PARAMS
+from boards.workload import small_workload
+from dysta_sw.hwsched import SchedModel, Timing
 
 
 def test_uart_loopback():
@@ -92,18 +75,21 @@ def test_divisor():
 
 
 def test_frames():
-    assert encode_lut(1, 2, 3, 0xDEADBEEF) == bytes([0x4C, 1, 2, 3, 0xEF, 0xBE, 0xAD, 0xDE])
-    assert len(encode_request(300, 1, 1000, 0x3C00)) == 12
+    kind, payload = lut_command(1, 2, 3, 0xDEADBEEF)
+    assert (kind, payload) == (ord("L"), bytes([1, 2, 3, 0xEF, 0xBE, 0xAD, 0xDE]))
+    assert len(request_command(300, 1, 1000, 0x3C00)[1]) == 11
     with pytest.raises(ValueError, match="tag=70000"):
-        encode_request(70000, 0, 0, 0)
-    d = Decoder()
-    frame = bytes([ord("D"), 5, 0, 2]) + (123456).to_bytes(6, "little")
-    assert d.feed(frame[:4]) == []
-    assert d.feed(frame[4:]) == [Event("D", cycle=123456, tag=5, layer=2)]
-    with pytest.raises(ValueError, match="out of step"):
-        d.feed(b"\x00")
-
-
+        request_command(70000, 0, 0, 0)
+    d = FrameDecoder(BOARD_PAYLOAD)
+    payload = bytes([5, 0, 2]) + (123456).to_bytes(6, "little")
+    wire = encode_frame(ord("D"), 7, 3, payload)
+    assert d.feed(wire[:4]) == []
+    (f,) = d.feed(wire[4:])
+    assert (f.kind, f.seq, f.ack) == (ord("D"), 7, 3)
+    assert parse_board_frame(f) == Event("D", cycle=123456, tag=5, layer=2)
+    # stray bytes before a frame spoil that frame (dropped, counted), not the next
+    assert d.feed(b"\x00\x13" + wire) == [] and d.bad == 1
+    assert d.feed(wire) == [f] and d.bad == 1
 @pytest.mark.boards
 @pytest.mark.parametrize("queue_depth", [2, 16], ids=["queues-of-2", "queues-of-16"])
 def test_host_client_runs_a_workload_like_the_golden_model(queue_depth):
@@ -115,7 +101,7 @@ def test_host_client_runs_a_workload_like_the_golden_model(queue_depth):
     luts, jobs = small_workload(rng)
     link = HostLink(PARAMS, jobs, divisor=4, queue_depth=queue_depth)
     t = SimTransport(link, step=1000)
-    client = HostClient(t)
+    client = HostClient(t, depth=PARAMS["depth"])
     st = client.program(luts.writes())
     assert not st.lut_error and st.count == 0
     run = client.run(jobs, SchedModel(luts, Timing.of(shared=True)))
@@ -129,7 +115,8 @@ def test_host_client_runs_a_workload_like_the_golden_model(queue_depth):
     n_layers = sum(len(j.layers) for j in jobs)
     assert len(run.dispatches) == n_layers == run.status.dispatches
     assert sorted(t for _, t in run.dones) == list(range(len(jobs))) and run.status.dones == len(jobs)
-    assert not (run.status.rx_overflow or run.status.bad_opcode or run.status.bad_field)
+    assert not (run.status.damaged or run.status.bad_opcode or run.status.bad_field)
+    assert run.status.rx_bad == run.status.timeouts == 0 and client.link.resends == 0  # a clean line
     if queue_depth == 2:
         assert run.status.stalled > 0  # the core did stop for the UART
     # the table filled: a request was accepted only after a retirement
@@ -138,22 +125,26 @@ def test_host_client_runs_a_workload_like_the_golden_model(queue_depth):
 
 
 def test_bad_commands_are_refused_and_flagged():
+    """Commands with a right CRC that the board cannot execute: answered with an E event (in the
+    event sequence, so it cannot be lost), flagged in the status, executed never."""
     rng = np.random.default_rng(1)
     luts, jobs = small_workload(rng, n=1)
     link = HostLink(PARAMS, jobs, divisor=4)
     t = SimTransport(link, step=500)
-    client = HostClient(t)
-    t.write(b"?")
-    assert client._next(Event) == Event("E", tag=ord("?"))
+    client = HostClient(t, depth=PARAMS["depth"])
+    arq = client.link
+    t.write(encode_frame(ord("?"), 0, 0))  # an unknown kind
+    assert arq.next_event() == Event("E", tag=ord("?"))
     # model-pattern 5 of a scheduler built for 2: refused, not aliased to 1
-    t.write(encode_request(0, 5, 100, 0))
-    assert client._next(Event) == Event("E", tag=ord("R"))
+    arq.send(*request_command(0, 5, 100, 0))
+    assert arq.next_event() == Event("E", tag=ord("R"))
     # a LUT layer wider than the port: refused; in the port's range but past max_layers: the LUT bank flags it
-    t.write(encode_lut(0, 0, 200, 0))
-    assert client._next(Event) == Event("E", tag=ord("L"))
+    arq.send(*lut_command(0, 0, 200, 0))
+    assert arq.next_event() == Event("E", tag=ord("L"))
     st = client.status()
-    assert st.bad_opcode and st.bad_field and not st.lut_error and st.count == 0
-    t.write(encode_lut(5, 0, 0, 0))  # a model-pattern of 0 layers
+    assert st.bad_opcode and st.bad_field and not st.lut_error and st.count == 0 and st.dispatches == 0
+    assert not st.damaged and st.rx_bad == 0
+    arq.send(*lut_command(5, 0, 0, 0))  # a model-pattern of 0 layers
     with pytest.raises(LinkError, match="refused a LUT write"):
         client.program([])
 
