@@ -17,11 +17,11 @@ from __future__ import annotations
 import random
 import struct
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .protocol import HOST_PAYLOAD, encode_frame
 
-__all__ = ["BoardLinkModel", "ModelCore", "ModelTransport", "Fault", "FAULT_KINDS"]
+__all__ = ["BoardLinkModel", "ModelCore", "ModelTransport", "Fault", "FAULT_KINDS", "CampaignResult"]
 
 #: What a fault does to the byte it hits: ``flip`` one data bit; ``drop`` the byte; ``stop`` a low
 #: stop bit (the receiving UART drops the byte and flags a framing error; the host's serial port
@@ -185,3 +185,38 @@ class ModelTransport:
                 if b is not None:
                     got.append(b)
         return bytes(got)
+
+
+@dataclass
+class CampaignResult:
+    """What a campaign counted."""
+
+    bench: str
+    injected: int = 0
+    detected: int = 0
+    recovered: int = 0
+    wrong_events: int = 0
+    wrong_commands: int = 0
+    events: int = 0
+    commands: int = 0
+    rejected: int = 0  #: damaged frames the two receivers dropped
+    discarded: int = 0  #: whole frames the host dropped as out of order (repeats)
+    timeouts: int = 0  #: times the board sent its unacknowledged events again
+    resends: int = 0  #: times the host sent its unacknowledged commands again
+    seconds: float = 0.0
+    by_kind: dict = field(default_factory=lambda: {k: [0, 0] for k in FAULT_KINDS})  #: kind -> [injected, detected]
+
+    @property
+    def ok(self) -> bool:
+        return (self.wrong_events == 0 and self.wrong_commands == 0 and self.detected == self.injected
+                and self.recovered == self.injected)
+
+    def lines(self) -> list[str]:
+        kinds = ", ".join(f"{k} {n}/{d}" for k, (n, d) in self.by_kind.items())
+        return [f"bench {self.bench}: faults injected {self.injected}, detected {self.detected}, "
+                f"recoveries {self.recovered}, wrong events delivered {self.wrong_events}, "
+                f"wrong commands executed {self.wrong_commands}",
+                f"  by kind (injected/detected): {kinds}",
+                f"  frames dropped as damaged {self.rejected}, repeats discarded {self.discarded}, board "
+                f"timeouts {self.timeouts}, host resends {self.resends}",
+                f"  events delivered {self.events}, commands executed {self.commands}, {self.seconds:.1f} s"]

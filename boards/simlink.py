@@ -10,11 +10,12 @@ bit pulled low, the line held idle for a byte or for a run of bytes.
 from __future__ import annotations
 
 import random
+import time
 
 from amaranth.hdl import Elaboratable, Module, Mux, Signal
 from amaranth.sim import Simulator
 
-from .linkmodel import FAULT_KINDS, Fault
+from .linkmodel import FAULT_KINDS, CampaignResult, Fault
 from .uart import UARTRx, UARTTx
 
 __all__ = ["SimTransport", "fault_bench"]
@@ -133,14 +134,11 @@ def fault_bench(faults: int, seed: int = 0, *, requests: int | None = None, step
     :func:`boards.workload.small_workload`; a :class:`boards.faults.CampaignResult`. The events
     the host receives are compared with those the board put in its window, and the run with the
     golden model's replay (a mismatch counts as a wrong event)."""
-    import time
-
     import numpy as np
 
     from dysta_sw.hwsched import Accept, LayerDone, SchedModel, Timing
 
     from .client import BoardRun, HostClient
-    from .faults import CampaignResult
     from .link import HostLink
     from .protocol import BOARD_PAYLOAD, Frame, parse_board_frame, request_command
     from .workload import SMALL_PARAMS, small_workload

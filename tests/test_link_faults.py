@@ -19,8 +19,7 @@ from boards import protocol
 from boards.faults import model_campaign
 from boards.frames import FrameRx, FrameTx
 from boards.linkmodel import FAULT_KINDS
-from boards.protocol import (BOARD_PAYLOAD, HEADER, HOST_PAYLOAD, FrameDecoder, crc16, encode_frame,
-                             slip_encode)
+from boards.protocol import BOARD_PAYLOAD, HEADER, HOST_PAYLOAD, FrameDecoder, crc16, encode_frame, slip_encode
 from boards.simlink import fault_bench
 from boards.uart import UARTRx, UARTTx
 
