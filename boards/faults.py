@@ -119,10 +119,15 @@ def model_campaign(faults: int, seed: int = 0, *, window: int = 16, timeout: int
 
 def sim_campaign(faults: int, seed: int = 0, **kw) -> CampaignResult:
     """``faults`` faults on the serial lines of the gateware in Amaranth's simulator (see
-    :func:`boards.simlink.fault_bench`)."""
+    :func:`boards.simlink.fault_bench`); a progress line every 10 faults on stderr."""
     from .simlink import fault_bench
 
-    return fault_bench(faults, seed, **kw)
+    def progress(res: CampaignResult) -> None:
+        if res.injected % 10 == 0:
+            print(f"  sim: {res.injected}/{faults} faults, {res.detected} detected, {res.recovered} recovered, "
+                  f"{res.wrong_events} wrong events", file=sys.stderr, flush=True)
+
+    return fault_bench(faults, seed, progress=progress, **kw)
 
 
 def main(argv=None) -> int:

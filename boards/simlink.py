@@ -129,11 +129,12 @@ class SimTransport:
 
 
 def fault_bench(faults: int, seed: int = 0, *, requests: int | None = None, step: int = 500, divisor: int = 4,
-                settle_reads: int = 400, quiet_reads: int = 6):
+                settle_reads: int = 400, quiet_reads: int = 6, progress=None):
     """``faults`` faults (the kinds in turn, on a random line) on the simulated board running
     :func:`boards.workload.small_workload`; a :class:`boards.faults.CampaignResult`. The events
     the host receives are compared with those the board put in its window, and the run with the
-    golden model's replay (a mismatch counts as a wrong event)."""
+    golden model's replay (a mismatch counts as a wrong event). ``progress(result)`` is called
+    after each fault."""
     import numpy as np
 
     from dysta_sw.hwsched import Accept, LayerDone, SchedModel, Timing
@@ -227,6 +228,8 @@ def fault_bench(faults: int, seed: int = 0, *, requests: int | None = None, step
             res.by_kind[kind][1] += 1
         if settled():
             res.recovered += 1
+        if progress is not None:
+            progress(res)
     while len(out.dones) < st["sent"] or st["sent"] < len(jobs):
         drive(submit=True)
     status = client.status()
