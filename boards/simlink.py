@@ -199,8 +199,7 @@ def fault_bench(faults: int, seed: int = 0, *, requests: int | None = None, step
                 and not w["pending"])
 
     def signs() -> int:
-        return (arq.decoder.bad + arq.decoder.unknown + arq.discarded + arq.resends + t.watch["rx_bad"]
-                + t.watch["timeouts"])
+        return arq.decoder.bad + arq.decoder.unknown + t.watch["rx_bad"]
 
     for j in range(faults):
         kind = FAULT_KINDS[j % len(FAULT_KINDS)]
