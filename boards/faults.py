@@ -12,8 +12,9 @@ Two benches run the real host side (:class:`boards.arq.ArqLink`):
 Each fault is injected alone, at a random byte of a random direction while traffic flows; the
 bench then lets the link settle (every command acknowledged, every event delivered and
 acknowledged). A fault counts as *detected* when a receiver (the board's or the host's) dropped a
-damaged frame after it; as *recovered* when the link settled by itself. Every delivered event is compared with what the board produced: a *wrong event* is
-one that differs, is missing, repeated or out of order. The commands the board executed are
+damaged frame after it; as *recovered* when the link settled by itself. Every delivered event is
+compared with what the board produced: a *wrong event* is one that differs, is missing, repeated
+or out of order. The commands the board executed are
 compared with those the host sent, in order, each once.
 """
 
