@@ -25,7 +25,8 @@ class ArqLink:
 
     ``window``: commands sent but not yet acknowledged, at most; ``reply_reads``: reads to wait,
     after the line has carried what was sent, for the board's answer before asking again;
-    ``idle_reads``: reads without a byte that mean the board stopped answering.
+    ``idle_reads``: reads without a new event or acknowledgement that mean the board stopped
+    answering.
 
     Counters: ``resends`` (times the unacknowledged commands were sent again), ``discarded``
     (events that arrived whole but out of order: a repeat, or after a lost one), and the
@@ -89,15 +90,7 @@ class ArqLink:
         """Read once; deliver new events and statuses; acknowledge; send again what was lost."""
         self.reads += 1
         data = self.t.read()
-        if data:
-            self.idle = 0
-        else:
-            self.idle += 1
-            if self.idle == self.idle_reads // 2:
-                self.ask_status()  # a live board answers this
-            elif self.idle > self.idle_reads:
-                raise LinkError("the board stopped answering (check the cable, the port and the baud rate)")
-        repeat = False
+        repeat = progress = False
         for f in self.decoder.feed(data):
             n = (f.ack - self.cmd_base) & 0xFF
             if 0 < n <= len(self.unacked):
@@ -106,14 +99,27 @@ class ArqLink:
                 self.cmd_base += n
                 self.probed = False
                 self._arm()
+                progress = True
             if f.kind == _S:
-                self.statuses.append(parse_board_frame(f))
+                st = parse_board_frame(f)
+                if st.req_refused:
+                    raise LinkError("the board's scheduler refused a request (a model-pattern whose layers were "
+                                    "never written): program the LUTs of every model-pattern the jobs use")
+                self.statuses.append(st)
             elif f.seq == self.ev_next & 0xFF:
                 self.events.append(parse_board_frame(f))
                 self.ev_next += 1
+                progress = True
             else:
                 self.discarded += 1
                 repeat = True
+        # no event and no acknowledgement for a while: ask for a status (which also shows a refused
+        # request), then give up
+        self.idle = 0 if progress else self.idle + 1
+        if self.idle == self.idle_reads // 2:
+            self.ask_status()
+        elif self.idle > self.idle_reads:
+            raise LinkError("the board stopped answering (check the cable, the port and the baud rate)")
         if self.unacked and self.deadline is not None and self.reads > self.deadline:
             if not self.probed:
                 self.ask_status()  # maybe only the acknowledgement was lost

@@ -216,7 +216,7 @@ class HostLink(wiring.Component):
         avail = Signal()  # the read port holds the event at ``send``, which is not sent yet
         m.d.sync += avail.eq((send != wr) & ~load & ~moved)
         fr = ftx.frame.payload
-        flags = Cat(dut.lut_error, dut.busy, damaged, bad_opcode, bad_field)
+        flags = Cat(dut.lut_error, dut.busy, damaged, bad_opcode, bad_field, dut.req_error)
         kind_r = rp.data[:8]
         length = Signal(range(HEADER + 11))
         for k in "ADLFE":
@@ -225,7 +225,7 @@ class HostLink(wiring.Component):
         with m.If(status_pending):
             m.d.comb += [ftx.frame.valid.eq(1),
                          fr.data.eq(Cat(Const(ord("S"), 8), wr, cmd_exp, now, _field(dut.count, 16), flags,
-                                        Const(0, 3), n_disp, n_done, stalled, rx_bad, timeouts)),
+                                        Const(0, 2), n_disp, n_done, stalled, rx_bad, timeouts)),
                          fr.length.eq(HEADER + BOARD_PAYLOAD[ord("S")])]
             with m.If(ftx.frame.ready):
                 m.d.sync += status_pending.eq(0)

@@ -34,7 +34,8 @@ board expects; ``cycle`` is the scheduler's cycle counter, 48 bits):
                      ``count`` u16 (requests in the table), ``flags`` u8 (bit 0 LUT write
                      out of range, bit 1 deciding, bit 2 a damaged frame was received, bit 3
                      an unknown kind, bit 4 a command refused: a field wider than the
-                     scheduler's port), ``dispatches`` u32, ``dones`` u32, ``stalled`` u32
+                     scheduler's port, bit 5 the scheduler refused a request: its
+                     model-pattern has no layers written), ``dispatches`` u32, ``dones`` u32, ``stalled`` u32
                      (cycles the scheduler stood still waiting for the link), ``rx_bad`` u16
                      (damaged frames dropped), ``timeouts`` u16 (times the board sent its
                      unacknowledged events again)
@@ -225,6 +226,7 @@ class Status:
     damaged: bool
     bad_opcode: bool
     bad_field: bool
+    req_refused: bool
     dispatches: int
     dones: int
     stalled: int
@@ -250,5 +252,6 @@ def parse_board_frame(f: Frame) -> Event | Status:
     flags = p[8]
     return Status(now=_le(p[0:6]), count=_le(p[6:8]), lut_error=bool(flags & 1), busy=bool(flags & 2),
                   damaged=bool(flags & 4), bad_opcode=bool(flags & 8), bad_field=bool(flags & 16),
+                  req_refused=bool(flags & 32),
                   dispatches=_le(p[9:13]), dones=_le(p[13:17]), stalled=_le(p[17:21]), rx_bad=_le(p[21:23]),
                   timeouts=_le(p[23:25]))

@@ -169,7 +169,7 @@ def fault_bench(faults: int, seed: int = 0, *, requests: int | None = None, step
         if submit:
             while st["sent"] < len(jobs) and st["unfinished"] < client.depth:
                 j = jobs[st["sent"]]
-                arq.send(*request_command(j.tag, j.mp, rel[j.tag], j.score0))
+                arq.send(*request_command(j.tag, j.mp, rel[j.tag], 0))
                 st["sent"] += 1
                 st["unfinished"] += 1
             if st["sent"] == len(jobs) and not arq.events:
@@ -184,7 +184,7 @@ def fault_bench(faults: int, seed: int = 0, *, requests: int | None = None, step
                 res.wrong_events += 1
             if ev.kind == "A":
                 out.accepts.append(Accept(ev.cycle, ev.tag, by_tag[ev.tag].mp,
-                                          (ev.cycle + rel[ev.tag]) & client.time_mask, by_tag[ev.tag].score0))
+                                          (ev.cycle + rel[ev.tag]) & client.time_mask))
             elif ev.kind == "D":
                 out.dispatches.append((ev.cycle, ev.tag, ev.layer))
             elif ev.kind == "L":

@@ -37,7 +37,7 @@ def board_workload(*, depth: int = 64, fmt: str = "fp16", shared: bool = True, s
 def small_workload(rng, n: int = 10, *, long_first: int = 2500):
     """A hand-made workload small enough for Amaranth's simulator: LUTs of two model-patterns of
     2 and 3 layers (``dysta_sw.hwsched.SchedLuts``, FP16, no time shift) and ``n`` requests
-    (``dysta_hw.sched.sim.Job``) of random model-pattern, deadline and score. The first request's
+    (``dysta_hw.sched.sim.Job``) of random model-pattern and deadline. The first request's
     layers take ``long_first`` cycles each, so the others fill the table while it runs. The
     scheduler parameters that go with it are :data:`SMALL_PARAMS`."""
     import numpy as np
@@ -62,7 +62,7 @@ def small_workload(rng, n: int = 10, *, long_first: int = 2500):
         mp = int(rng.integers(0, 2))
         layers = tuple(Layer(long_first if i == 0 else int(rng.integers(30, 150)), (int(rng.integers(0, 5)),) * 2)
                        for _ in range(int(luts.layers[mp])))
-        jobs.append(Job(0, i, mp, int(rng.integers(50, 2000)), int(rng.integers(0, 1 << 14)), layers))
+        jobs.append(Job(0, i, mp, int(rng.integers(50, 2000)), layers))
     return luts, jobs
 
 

@@ -180,3 +180,14 @@ def test_board_names_and_parameters_are_checked(capsys):
     assert "power of two" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["board", "build", "arty"])
+
+
+def test_a_refused_request_is_reported_not_waited_for():
+    """A request for a model-pattern whose layers were never written is taken and refused by the
+    scheduler (no F ever comes): the client says so instead of waiting for ever."""
+    rng = np.random.default_rng(1)
+    _luts, jobs = small_workload(rng, n=1)
+    link = HostLink(PARAMS, jobs, divisor=4)
+    client = HostClient(SimTransport(link, step=500), depth=PARAMS["depth"], idle_reads=20)
+    with pytest.raises(LinkError, match="refused a request"):
+        client.run(jobs)  # no LUTs programmed
