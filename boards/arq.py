@@ -52,6 +52,7 @@ class ArqLink:
         self.deadline = None  # the read by which an acknowledgement should have come
         self.probed = False
         self.idle = 0
+        self.asked = False  # a status was asked for and has not come yet
         self.resends = self.discarded = 0
 
     # -- sending -------------------------------------------------------------------------------
@@ -83,6 +84,7 @@ class ArqLink:
 
     def ask_status(self) -> None:
         """Send a status request (the board answers with a status frame carrying its acknowledgement)."""
+        self.asked = True
         self._frame(_S, 0)
 
     # -- receiving -----------------------------------------------------------------------------
@@ -106,6 +108,8 @@ class ArqLink:
                     raise LinkError("the board's scheduler refused a request (a model-pattern whose layers were "
                                     "never written): program the LUTs of every model-pattern the jobs use")
                 self.statuses.append(st)
+                progress |= self.asked  # the answer to a status request (not to the idle probe)
+                self.asked = False
             elif f.seq == self.ev_next & 0xFF:
                 self.events.append(parse_board_frame(f))
                 self.ev_next += 1
@@ -117,7 +121,7 @@ class ArqLink:
         # request), then give up
         self.idle = 0 if progress else self.idle + 1
         if self.idle == self.idle_reads // 2:
-            self.ask_status()
+            self._frame(_S, 0)  # the probe: its answer alone is no progress
         elif self.idle > self.idle_reads:
             raise LinkError("the board stopped answering (check the cable, the port and the baud rate)")
         if self.unacked and self.deadline is not None and self.reads > self.deadline:
