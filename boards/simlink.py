@@ -237,7 +237,7 @@ def fault_bench(faults: int, seed: int = 0, *, requests: int | None = None, step
     tags = sorted(a.tag for a in out.accepts)
     res.wrong_commands = int(tags != list(range(len(jobs)))) + int(status.dones != len(jobs))
     res.events, res.commands = st["delivered"], len(jobs)
-    res.rejected = arq.decoder.bad + arq.decoder.unknown + status.rx_bad
-    res.discarded, res.timeouts, res.resends = arq.discarded, status.timeouts, arq.resends
+    res.rejected = arq.decoder.bad + arq.decoder.unknown + t.watch["rx_bad"]
+    res.discarded, res.timeouts, res.resends = arq.discarded, t.watch["timeouts"], arq.resends
     res.seconds = time.perf_counter() - t0
     return res
