@@ -11,13 +11,30 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
 
 from . import plugins, sweep
 from . import workload as wl
-from .cliargs import add_cluster, add_policy_options, add_traces, options_from_args, positive_int, print_rows
+from .cliargs import (
+    MAX_JOBS,
+    add_cluster,
+    add_policy_options,
+    add_traces,
+    bounded_float,
+    bounded_int,
+    distinct,
+    nonnegative_float,
+    options_from_args,
+    output_dir,
+    output_file,
+    positive_float,
+    print_rows,
+    seed,
+    unit_float,
+)
 from .errors import DystaInputError
 from .policies import POLICY_NAMES, policy_names
 from .report import grid, paper
@@ -27,34 +44,65 @@ from .trace import DEFAULT_PACK, load_pack, resolve_pack, save_pack, shipped_pac
 
 # ----------------------------------------------------------------------------- bench
 
+#: bench's options that generate workloads, and their defaults (``None`` in the parser, so that
+#: ``--workload`` and ``--speed`` can tell what was given).
+GENERATE_DEFAULTS = {"scenario": ["attnn"], "seeds": 5, "requests": 1000, "rate": None}
+#: Most seeds of one bench or reproduce run.
+MAX_SEEDS = 10_000
+
+
+def _given(a, names) -> list[str]:
+    return [f"--{n.replace('_', '-')}" for n in names if getattr(a, n) not in (None, False)]
+
+
 def cmd_bench(a) -> int:
     if a.speed:
+        extra = _given(a, ("workload", "scenario", "rate", "slo", "scheduler", "seeds", "requests", "runs_csv"))
+        if extra:
+            raise DystaInputError(f"--speed runs its own fixed benchmark and does not take {', '.join(extra)}; "
+                                  "drop them, or drop --speed to compare schedulers")
         return speed_benchmark(a)
+    extra = _given(a, ("quick", "no_reproduce"))
+    if extra:
+        raise DystaInputError(f"{', '.join(extra)} only apply with --speed; drop {'them' if len(extra) > 1 else 'it'}"
+                              " or add --speed")
     opts = options_from_args(a)
-    schedulers = tuple(a.scheduler)
+    schedulers = tuple(distinct("--scheduler", a.scheduler or POLICY_NAMES))
+    slos = distinct("--slo", a.slo or [10.0])
+    runs_csv = output_file(a.runs_csv, "--runs-csv") if a.runs_csv is not None else None
+    pack = resolve_pack(a.traces)
     if a.workload:
-        pack = resolve_pack(a.traces)
+        extra = _given(a, GENERATE_DEFAULTS)
+        if extra:
+            raise DystaInputError(f"{', '.join(extra)} cannot be used with --workload: a workload file fixes its "
+                                  "scenario, arrivals (rate), seed and number of requests; drop "
+                                  f"{'them' if len(extra) > 1 else 'it'}, or generate workloads without --workload")
         sweeps = []
-        for f in a.workload:
+        for f in distinct("--workload", a.workload):
             scenario = _workload_scenario(f)
             tables = ScenarioTables.build(pack, scenario)
             w = wl.load(f, tables, pack)
             rate = float(w.meta.get("rate", 0.0)) or float(len(w) / max(w.arrival[-1], 1e-12))
             seed = w.meta.get("seed", 0)
-            sweeps.append(sweep.Sweep(scenario, tuple((rate, float(m)) for m in a.slo), schedulers,
+            sweeps.append(sweep.Sweep(scenario, tuple((rate, float(m)) for m in slos), schedulers,
                                       seeds=(seed,), n_requests=len(w), profile=a.profile, options=opts,
                                       traces=a.traces, workloads={(rate, seed): w}))
     else:
-        pack = resolve_pack(a.traces)
-        sweeps = [sweep.grid(s, a.rate or [pack.paper_rate(s)], a.slo, schedulers, seeds=tuple(range(a.seeds)),
-                             n_requests=a.requests, profile=a.profile, options=opts, traces=a.traces)
-                  for s in a.scenario]
+        seeds = GENERATE_DEFAULTS["seeds"] if a.seeds is None else a.seeds
+        requests = GENERATE_DEFAULTS["requests"] if a.requests is None else a.requests
+        wl.check_requests(requests)
+        scenarios = distinct("--scenario", a.scenario or GENERATE_DEFAULTS["scenario"])
+        rates = distinct("--rate", a.rate)
+        for s in scenarios:
+            pack.scenario(s)  # a pack without the scenario: its error, before any work
+        sweeps = [sweep.grid(s, rates or [pack.paper_rate(s)], slos, schedulers, seeds=tuple(range(seeds)),
+                             n_requests=requests, profile=a.profile, options=opts, traces=a.traces)
+                  for s in scenarios]
     res = sweep.run(sweeps, jobs=a.jobs, cluster=a.cluster)
-    if a.runs_csv:
-        write_csv(res.rows, TIDY_KEYS, a.runs_csv)
+    if runs_csv is not None:
+        write_csv(res.rows, TIDY_KEYS, runs_csv)
     means = res.means()
     if a.format == "table":
-        pack = resolve_pack(a.traces)
         print(text_table(means))
         print(f"\nmeans over {len(sweeps[0].seeds)} seed(s); profile {a.profile}; traces {pack.provenance()}")
     else:
@@ -66,8 +114,10 @@ def _workload_scenario(path: str) -> str:
     p = Path(path)
     if not p.is_file():
         raise DystaInputError(f"workload file {path!r} does not exist")
-    from .trace import _open_text, read_header
-    meta = read_header(_open_text(p), p, wl.MAGIC, wl.VERSION)
+    from .trace import read_header, text_lines
+    with text_lines(p) as lines:
+        meta = read_header(lines, p, wl.MAGIC, wl.VERSION)
+    wl.check_meta(meta, p)
     scenario = meta.get("scenario")
     if scenario not in sweep.SCENARIOS:
         raise DystaInputError(f"{path}: its metadata names no known scenario ({scenario!r}); "
@@ -85,12 +135,17 @@ def speed_benchmark(a) -> int:
 # ----------------------------------------------------------------------------- reproduce
 
 def cmd_reproduce(a) -> int:
+    out = output_dir(a.out, "--out")
     cfg = grid.Config(quick=a.quick, seeds=a.seeds, requests=a.requests, profile=a.profile, traces=a.traces,
                         options=options_from_args(a))
+    if cfg.requests is not None:
+        wl.check_requests(cfg.requests)
+    for sw in cfg.sweeps():  # every parameter and the pack's scenarios, before the run takes the directory
+        sw.validate()
     t0 = time.perf_counter()
     from .cluster import session
     with session(a.cluster):  # one connection for every sweep of the report (local without one)
-        path = paper.reproduce(cfg, a.out, jobs=a.jobs)
+        path = paper.reproduce(cfg, out, jobs=a.jobs, force=a.force)
     print(f"wrote {path} ({time.perf_counter() - t0:.1f} s)")
     return 0
 
@@ -98,10 +153,12 @@ def cmd_reproduce(a) -> int:
 # ----------------------------------------------------------------------------- workload
 
 def cmd_workload_export(a) -> int:
+    out = output_file(a.output, "--output")
+    wl.check_requests(a.requests)
     pack = resolve_pack(a.traces)
     tables = ScenarioTables.build(pack, a.scenario)
     w = wl.generate(tables, a.rate, a.requests, a.seed, pack)
-    wl.save(w, tables, a.output)
+    wl.save(w, tables, out)
     print(f"wrote {a.output}: {len(w)} requests, scenario {a.scenario}, rate {a.rate:g}/s, seed {a.seed}, "
           f"pack {pack.name}")
     return 0
@@ -144,8 +201,21 @@ def cmd_traces_validate(a) -> int:
     return 0
 
 
+#: A pack name: what ``dysta traces list`` prints and reports quote.
+PACK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+
+
 def cmd_traces_generate(a) -> int:
     from .synthetic import generate_pack
+
+    out = output_file(a.output, "--output")
+    if not PACK_NAME.match(a.name):
+        raise DystaInputError(f"--name {a.name!r}: a pack name is letters, digits and . _ + - (e.g. synthetic-v2)")
+    rows = a.samples * (a.layers or 60) * 15
+    if rows > 100_000_000:
+        raise DystaInputError(f"--samples {a.samples} x --layers {a.layers or 'up to 60'} makes about {rows:,} rows; "
+                              "keep a pack under 100,000,000 rows")
+    a.output = str(out)
     pack = generate_pack(a.samples, a.seed, a.name, latency_scale=a.latency_scale, spread_scale=a.spread_scale,
                          correlation=a.correlation, n_layers=a.layers)
     save_pack(pack, a.output)
@@ -154,6 +224,14 @@ def cmd_traces_generate(a) -> int:
 
 
 # ----------------------------------------------------------------------------- parser
+
+SEEDS = bounded_int(1, MAX_SEEDS, "a number of seeds")
+REQUESTS = bounded_int(1, wl.MAX_REQUESTS, "a number of requests")
+JOBS = bounded_int(1, MAX_JOBS, "a number of processes")
+#: Latency scales whose latencies stay well inside float64 (and above a femtosecond).
+LATENCY_SCALE = bounded_float(1e-9, 1e9, "a latency scale")
+SPREAD_SCALE = nonnegative_float
+
 
 def add_plugin_commands(sub) -> None:
     """Add every command registered under the ``dysta.commands`` entry points. A plug-in that
@@ -187,23 +265,24 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="compare schedulers on generated or replayed workloads",
                        description="Run schedulers on Poisson workloads (or replay --workload files) and print "
                        "means over seeds in the paper's Table 5 layout, JSON or CSV.")
-    b.add_argument("--scenario", nargs="+", choices=sweep.SCENARIOS, default=["attnn"])
-    b.add_argument("--rate", nargs="+", type=float, default=None, metavar="R",
+    b.add_argument("--scenario", nargs="+", choices=sweep.SCENARIOS, default=None,
+                   help="scenarios (default attnn)")
+    b.add_argument("--rate", nargs="+", type=positive_float, default=None, metavar="R",
                    help="arrival rates, requests/s (default: Table 5's 30 AttNN / 3 CNN requests/s times the "
                    "pack's capacity, see 'dysta traces show')")
-    b.add_argument("--slo", nargs="+", type=float, default=[10.0], metavar="M",
+    b.add_argument("--slo", nargs="+", type=positive_float, default=None, metavar="M",
                    help="SLO multipliers: deadline = arrival + M x mean isolated latency of the model "
-                   "(M < 1 is allowed: most requests then miss)")
-    b.add_argument("--scheduler", nargs="+", default=list(POLICY_NAMES), metavar="NAME",
+                   "(default 10; M < 1 is allowed: most requests then miss)")
+    b.add_argument("--scheduler", nargs="+", default=None, metavar="NAME",
                    help=f"schedulers: {', '.join(policy_names())} (default: all but dysta-hw-* and other plug-ins)")
-    b.add_argument("--seeds", type=positive_int, default=5, help="number of seeds, 0..S-1 (default 5)")
-    b.add_argument("--requests", type=positive_int, default=1000, help="requests per workload (default 1000)")
+    b.add_argument("--seeds", type=SEEDS, default=None, help="number of seeds, 0..S-1 (default 5)")
+    b.add_argument("--requests", type=REQUESTS, default=None, help="requests per workload (default 1000)")
     b.add_argument("--workload", nargs="+", metavar="FILE", help="replay exported workload files instead")
     b.add_argument("--profile", choices=("paper", "reference"), default="paper",
                    help="semantics: paper (default) or reference, the published artifact's simulator (README)")
     b.add_argument("--format", choices=("table", "json", "csv"), default="table")
     b.add_argument("--runs-csv", metavar="FILE", help="also write one row per run (tidy) to FILE")
-    b.add_argument("--jobs", type=positive_int, default=None, help="processes (default: all cores)")
+    b.add_argument("--jobs", type=JOBS, default=None, help="processes (default: all cores)")
     b.add_argument("--speed", action="store_true",
                    help="engine speed benchmark: decisions/s and the wall time of the whole reproduce grid")
     b.add_argument("--quick", action="store_true", help="with --speed: time the quick reproduce only")
@@ -216,11 +295,13 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("reproduce", help="run the paper's experiment grid and write a report with plots")
     r.add_argument("--out", required=True, metavar="DIR", help="output directory (report.md, PNGs, CSVs)")
     r.add_argument("--quick", action="store_true", help="fewer points, 2 seeds, 300 requests (< 2 min)")
-    r.add_argument("--seeds", type=positive_int, default=None, help="override the number of seeds")
-    r.add_argument("--requests", type=positive_int, default=None, help="override requests per run")
+    r.add_argument("--seeds", type=SEEDS, default=None, help="override the number of seeds")
+    r.add_argument("--requests", type=REQUESTS, default=None, help="override requests per run")
     r.add_argument("--profile", choices=("paper", "reference"), default="paper",
                    help="semantics: paper (default) or reference, the published artifact's simulator (README)")
-    r.add_argument("--jobs", type=positive_int, default=None, help="processes (default: all cores)")
+    r.add_argument("--jobs", type=JOBS, default=None, help="processes (default: all cores)")
+    r.add_argument("--force", action="store_true",
+                   help="take the output directory even if another live run holds its lock (DIR/.dysta.lock)")
     add_cluster(r)
     add_traces(r)
     add_policy_options(r)
@@ -230,9 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     wsub = w.add_subparsers(dest="action", required=True)
     we = wsub.add_parser("export", help="write a generated workload (dysta-workload v1 CSV)")
     we.add_argument("--scenario", choices=sweep.SCENARIOS, required=True)
-    we.add_argument("--rate", type=float, required=True, help="arrival rate, requests/s")
-    we.add_argument("--seed", type=int, default=0)
-    we.add_argument("--requests", type=positive_int, default=1000)
+    we.add_argument("--rate", type=positive_float, required=True, help="arrival rate, requests/s")
+    we.add_argument("--seed", type=seed, default=0)
+    we.add_argument("--requests", type=REQUESTS, default=1000)
     we.add_argument("-o", "--output", required=True, metavar="FILE")
     add_traces(we)
     we.set_defaults(func=cmd_workload_export)
@@ -251,24 +332,52 @@ def build_parser() -> argparse.ArgumentParser:
     tg = tsub.add_parser("generate", help="write a SYNTHETIC pack (the defaults give the shipped synthetic-v1)")
     tg.add_argument("-o", "--output", required=True, metavar="FILE", help="output (.csv or .csv.gz)")
     tg.add_argument("--name", default="synthetic-v1")
-    tg.add_argument("--samples", type=int, default=128, help="samples per model-pattern")
-    tg.add_argument("--seed", type=int, default=2023)
-    tg.add_argument("--latency-scale", type=float, default=1.0, help="multiplies every mean isolated latency")
-    tg.add_argument("--spread-scale", type=float, default=1.0, help="multiplies per-sample sparsity spread")
-    tg.add_argument("--correlation", type=float, default=None, help="inter-layer density correlation, 0..1")
-    tg.add_argument("--layers", type=int, default=None, help="override every model's layer count")
+    tg.add_argument("--samples", type=bounded_int(2, 10_000_000, "a sample count"), default=128,
+                    help="samples per model-pattern (>= 2: one calib, one test)")
+    tg.add_argument("--seed", type=seed, default=2023)
+    tg.add_argument("--latency-scale", type=LATENCY_SCALE, default=1.0,
+                    help="multiplies every mean isolated latency")
+    tg.add_argument("--spread-scale", type=SPREAD_SCALE, default=1.0, help="multiplies per-sample sparsity spread")
+    tg.add_argument("--correlation", type=unit_float, default=None, help="inter-layer density correlation, 0..1")
+    tg.add_argument("--layers", type=bounded_int(1, 10_000, "a layer count"), default=None,
+                    help="override every model's layer count")
     tg.set_defaults(func=cmd_traces_generate)
 
     add_plugin_commands(sub)
     return p
 
 
+def _name_commands(parser: argparse.ArgumentParser) -> None:
+    """Record on every leaf parser its full command (``dysta traces generate``), for error messages."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                if any(isinstance(x, argparse._SubParsersAction) for x in sub._actions):
+                    _name_commands(sub)
+                else:
+                    sub.set_defaults(command_name=sub.prog)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """``dysta``: every command's bad input ends as ``dysta <command>: error: ...`` and exit status 2;
+    Ctrl-C as ``dysta <command>: interrupted`` and status 130."""
+    parser = build_parser()
+    _name_commands(parser)
+    args = parser.parse_args(argv)
+    name = getattr(args, "command_name", f"dysta {args.command}")
     try:
         return args.func(args)
     except DystaInputError as e:
-        print(f"dysta {args.command}: error: {e}", file=sys.stderr)
+        print(f"{name}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\n{name}: interrupted", file=sys.stderr)
+        return 130
+    except OSError as e:
+        # an output that cannot be written (disk full, a path that vanished): input, not a bug
+        what = f"{e.filename}: " if e.filename else ""
+        print(f"{name}: error: {what}{e.strerror or e}; check the path, its permissions and the free space",
+              file=sys.stderr)
         return 2
 
 

@@ -5,13 +5,37 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
+import os
 import sys
+from pathlib import Path
 
+from .errors import DystaInputError
 from .policies import PREDICTORS, Options
 from .report.tables import text_table
 from .trace import DEFAULT_PACK
 
-__all__ = ["positive_int", "add_traces", "add_cluster", "add_policy_options", "options_from_args", "print_rows"]
+__all__ = ["positive_int", "bounded_int", "seed", "positive_float", "finite_float", "nonnegative_float",
+           "bounded_float", "unit_float", "add_traces", "add_cluster", "add_policy_options", "options_from_args",
+           "print_rows", "output_file", "output_dir", "distinct", "MAX_JOBS"]
+
+#: Largest ``--jobs``: more processes than this is a typo, not a machine.
+MAX_JOBS = 4096
+
+
+def bounded_int(lo: int, hi: int | None = None, what: str = "an integer"):
+    """An argparse ``type`` accepting integers from ``lo`` to ``hi`` (no upper bound when ``None``)."""
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if v < lo or (hi is not None and v > hi):
+            rng = f"from {lo:,} to {hi:,}" if hi is not None else f">= {lo:,}"
+            raise argparse.ArgumentTypeError(f"expected {what} {rng}, got {text}")
+        return v
+    parse.__name__ = "integer"  # argparse names the type in "invalid integer value"
+    return parse
 
 
 def positive_int(text: str) -> int:
@@ -23,6 +47,125 @@ def positive_int(text: str) -> int:
     if v <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return v
+
+
+#: ``--seed``: numpy seeds are integers >= 0 (kept below 2**63 so that files record them exactly).
+seed = bounded_int(0, 2 ** 63 - 1, "a seed, an integer")
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def positive_float(text: str) -> float:
+    """An argparse ``type`` accepting finite numbers > 0."""
+    v = _float(text)
+    if not (math.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text}")
+    return v
+
+
+def finite_float(text: str) -> float:
+    """An argparse ``type`` accepting finite numbers (no nan or inf)."""
+    v = _float(text)
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text}")
+    return v
+
+
+def nonnegative_float(text: str) -> float:
+    """An argparse ``type`` accepting finite numbers >= 0."""
+    v = _float(text)
+    if not (math.isfinite(v) and v >= 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
+    return v
+
+
+def bounded_float(lo: float, hi: float, what: str = "a number"):
+    """An argparse ``type`` accepting numbers from ``lo`` to ``hi``."""
+    def parse(text: str) -> float:
+        v = _float(text)
+        if not lo <= v <= hi:
+            raise argparse.ArgumentTypeError(f"expected {what} from {lo:g} to {hi:g}, got {text}")
+        return v
+    parse.__name__ = "number"
+    return parse
+
+
+def unit_float(text: str) -> float:
+    """An argparse ``type`` accepting numbers from 0 to 1."""
+    v = _float(text)
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text}")
+    return v
+
+
+def distinct(option: str, values) -> list:
+    """``values`` unchanged, or an error naming ``option`` and the value listed twice."""
+    values = list(values or [])
+    seen = set()
+    for v in values:
+        if v in seen:
+            raise DystaInputError(f"{option} lists {v!r} twice; give each value once")
+        seen.add(v)
+    return values
+
+
+def _nearest_existing(path: Path) -> Path:
+    p = path
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return p
+
+
+def output_file(path: str, option: str) -> Path:
+    """Check, before any work, that ``path`` (given as ``option``) can be written as a file: not empty,
+    not a directory, in an existing directory we may write in. Returns it as a :class:`Path`."""
+    if not path or not path.strip():
+        raise DystaInputError(f"{option} is empty; give a file name")
+    p = Path(path)
+    if p.is_dir():
+        raise DystaInputError(f"{option} {path}: is a directory; give a file name (e.g. {p / 'out.csv'})")
+    parent = p.parent
+    if not parent.exists():
+        raise DystaInputError(f"{option} {path}: the directory {str(parent)!r} does not exist; create it first "
+                              f"(mkdir -p {parent}) or write elsewhere")
+    if not parent.is_dir():
+        raise DystaInputError(f"{option} {path}: {str(_first_file(parent))!r} is a file, not a directory; "
+                              "give a path inside a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise DystaInputError(f"{option} {path}: cannot write in the directory {str(parent)!r} (permission "
+                              "denied); write elsewhere")
+    return p
+
+
+def _first_file(path: Path) -> Path:
+    """The first component of ``path`` that exists and is not a directory."""
+    for p in reversed([path, *path.parents]):
+        if p.exists() and not p.is_dir():
+            return p
+    return path
+
+
+def output_dir(path: str, option: str) -> Path:
+    """Check, before any work, that ``path`` (given as ``option``) can be an output directory: not empty,
+    not a file, and creatable (its nearest existing ancestor a directory we may write in)."""
+    if not path or not path.strip():
+        raise DystaInputError(f"{option} is empty; give a directory name (e.g. {option} dysta-report)")
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise DystaInputError(f"{option} {path}: is a file, not a directory; give a directory name")
+    base = _nearest_existing(p)
+    if not base.is_dir():
+        raise DystaInputError(f"{option} {path}: {str(_first_file(p))!r} is a file, not a directory; give a "
+                              "path inside a directory")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise DystaInputError(f"{option} {path}: cannot write in {str(base)!r} (permission denied); write "
+                              "elsewhere")
+    return p
 
 
 def add_traces(p: argparse.ArgumentParser) -> None:
@@ -42,12 +185,14 @@ def add_cluster(p: argparse.ArgumentParser, help: str | None = None) -> None:
 def add_policy_options(p: argparse.ArgumentParser) -> None:
     """The policy options ``--beta --eta --alpha --predictor --last-n`` (read by :func:`options_from_args`)."""
     g = p.add_argument_group("policy options")
-    g.add_argument("--beta", type=float, default=0.01, help="Dysta static-score slack weight (default 0.01)")
-    g.add_argument("--eta", type=float, default=0.01, help="Dysta dynamic-score weight (default 0.01)")
-    g.add_argument("--alpha", type=float, default=1.0, help="SDRM3 fairness weight (default 1)")
+    g.add_argument("--beta", type=nonnegative_float, default=0.01,
+                   help="Dysta static-score slack weight (default 0.01)")
+    g.add_argument("--eta", type=nonnegative_float, default=0.01, help="Dysta dynamic-score weight (default 0.01)")
+    g.add_argument("--alpha", type=nonnegative_float, default=1.0, help="SDRM3 fairness weight (default 1)")
     g.add_argument("--predictor", choices=PREDICTORS, default="last-one",
                    help="sparse latency predictor (default last-one; the reference profile forces average-all)")
-    g.add_argument("--last-n", type=int, default=3, help="window of the last-n predictor (default 3)")
+    g.add_argument("--last-n", type=bounded_int(1, 1024, "a window of layers"), default=3,
+                   help="window of the last-n predictor (default 3)")
 
 
 def options_from_args(a: argparse.Namespace) -> Options:

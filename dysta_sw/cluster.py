@@ -24,6 +24,7 @@ import contextlib
 import os
 import pickle
 import re
+import signal
 import threading
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -125,6 +126,25 @@ def _init_shared(shared):
     _SHARED = shared
 
 
+def _init_worker(shared):
+    """A local worker: Ctrl-C is the parent's to handle (it stops the workers), so a worker never
+    prints a traceback of its own; SIGINT stayed blocked from the fork until here."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    _init_shared(shared)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Stop ``pool`` now: drop the queued units and end the running workers (on Ctrl-C or an error)."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    for p in procs:
+        p.join(timeout=5)
+
+
 def _call_shared(fn, unit):
     return fn(unit, *_SHARED)
 
@@ -181,11 +201,24 @@ def map_units(fn, units, *, shared: dict | None = None, jobs: int | None = None,
                 results[i] = fn(u, *values)
                 bar.update(weight(u))
             return results
-        with ProcessPoolExecutor(max_workers=min(jobs, len(units)), initializer=_init_shared,
-                                 initargs=(values,)) as pool:
-            futures = {pool.submit(_call_shared, fn, u): i for i, u in enumerate(units)}
+        # The workers fork with SIGINT blocked and then ignore it (_init_worker): Ctrl-C reaches the
+        # terminal's whole process group, and only this process may act on it.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        pool = None
+        try:
+            try:
+                pool = ProcessPoolExecutor(max_workers=min(jobs, len(units)), initializer=_init_worker,
+                                           initargs=(values,))
+                futures = {pool.submit(_call_shared, fn, u): i for i, u in enumerate(units)}
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
             for fut in as_completed(futures):
                 i = futures[fut]
                 results[i] = fut.result()
                 bar.update(weight(units[i]))
+        except BaseException:
+            if pool is not None:
+                _stop(pool)
+            raise
+        pool.shutdown()
     return results

@@ -64,9 +64,15 @@ class Sweep:
             wl.check_positive("--slo", slo, fix="the SLO multiplier M sets deadline = arrival + M x mean "
                               "isolated latency (M < 1 is allowed, though most requests will miss)")
         if self.workloads is None:
-            wl.check_positive("--requests", self.n_requests, integer=True)
+            wl.check_requests(self.n_requests)
             if not self.seeds:
                 raise DystaInputError("--seeds must be a positive integer")
+            for s in self.seeds:
+                if isinstance(s, bool) or not isinstance(s, int) or s < 0:
+                    raise DystaInputError(f"a seed must be an integer >= 0, not {s!r}")
+            tables = _tables(self.traces, self.scenario)[1]
+            for rate in dict.fromkeys(r for r, _ in self.points):
+                wl.check_rate(tables, rate, self.n_requests)
 
 
 def grid(scenario: str, rates, slos, schedulers, **kw) -> Sweep:

@@ -22,11 +22,15 @@ The JSON metadata line records the provenance of every model-pattern. See the RE
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import hashlib
 import io
 import json
+import os
+import zlib
+from array import array
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -202,8 +206,21 @@ class TracePack:
 
 # ----------------------------------------------------------------------------- writing
 
+def write_atomic(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to a temporary name beside ``path``, then rename it to ``path``: a reader (or an
+    interrupted run) never sees a half-written file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def save_pack(pack: TracePack, path: str | Path) -> None:
-    """Write ``pack`` in the ``dysta-trace-pack v1`` format (gzip if the name ends in ``.gz``)."""
+    """Write ``pack`` in the ``dysta-trace-pack v1`` format (gzip if the name ends in ``.gz``), to a
+    temporary name then renamed."""
     path = Path(path)
     meta = dict(pack.meta)
     meta["name"] = pack.name
@@ -224,27 +241,71 @@ def save_pack(pack: TracePack, path: str | Path) -> None:
     if path.suffix == ".gz":
         # mtime=0 keeps regenerated packs byte-identical.
         data = gzip.compress(data, mtime=0)
-    path.write_bytes(data)
+    write_atomic(path, data)
 
 
 # ----------------------------------------------------------------------------- reading
 
-def _open_text(path: Path) -> io.TextIOBase:
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
+class _Lines:
+    """The lines of a text file (gzip-compressed or not), read as they are needed; decoding and
+    decompression errors become :class:`DystaInputError` naming the file and the line."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        with open(path, "rb") as f:
+            gz = f.read(2) == b"\x1f\x8b"
+        raw = gzip.open(path, "rb") if gz else open(path, "rb")  # noqa: SIM115 (closed by close())
+        self._f = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        self.gz = gz
+        self.line = 0
+
+    def _fail(self, e: Exception):
+        if isinstance(e, UnicodeDecodeError):
+            raise DystaInputError(f"{self.path}, line {self.line + 1}: not UTF-8 text ({e.reason}); is this a "
+                                  "dysta file?") from None
+        raise DystaInputError(f"{self.path}: corrupt or truncated gzip data after line {self.line} ({e}); "
+                              "regenerate or re-download the file") from None
+
+    def readline(self) -> str:
         try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as e:
-            raise DystaInputError(f"{path}: corrupt gzip data ({e}); regenerate or re-download the file") from e
+            text = self._f.readline()
+        except (UnicodeDecodeError, OSError, EOFError, zlib.error) as e:
+            self._fail(e)
+        self.line += 1
+        return text
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        text = self.readline()
+        if not text:
+            raise StopIteration
+        return text
+
+    def close(self):
+        self._f.close()
+
+
+@contextlib.contextmanager
+def text_lines(path: str | Path):
+    """The lines of ``path`` (gzip or plain UTF-8 text), streamed; see :class:`_Lines`."""
+    f = _Lines(Path(path))
     try:
-        return io.StringIO(raw.decode("utf-8"))
-    except UnicodeDecodeError as e:
-        raise DystaInputError(f"{path}: not a UTF-8 text file ({e}); is this a dysta trace pack?") from e
+        yield f
+    finally:
+        f.close()
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    """The whole text of a (small) dysta file: for reading its header alone, use :func:`text_lines`."""
+    with text_lines(path) as lines:
+        return io.StringIO("".join(lines))
 
 
 def read_header(lines, path, magic: str, version: int) -> dict:
     """Parse the two comment lines (magic/version and JSON metadata) shared by dysta files."""
-    first = lines.readline().rstrip("\n")
+    first = lines.readline().rstrip("\r\n")
     if not first.startswith(magic):
         raise DystaInputError(
             f"{path}, line 1: expected '{magic} v{version}', found {first[:60]!r}; "
@@ -254,56 +315,222 @@ def read_header(lines, path, magic: str, version: int) -> dict:
         raise DystaInputError(
             f"{path}, line 1: format version {got!r} is not supported (this dysta reads v{version}); "
             "upgrade dysta or regenerate the file")
-    second = lines.readline().rstrip("\n")
+    second = lines.readline().rstrip("\r\n")
     if not second.startswith("# meta: "):
         raise DystaInputError(f"{path}, line 2: expected '# meta: {{json}}', found {second[:60]!r}")
     try:
         meta = json.loads(second[len("# meta: "):])
-    except json.JSONDecodeError as e:
-        raise DystaInputError(f"{path}, line 2: metadata is not valid JSON ({e})") from e
+    except (json.JSONDecodeError, RecursionError) as e:
+        raise DystaInputError(f"{path}, line 2: metadata is not valid JSON ({e})") from None
     if not isinstance(meta, dict):
-        raise DystaInputError(f"{path}, line 2: metadata must be a JSON object")
+        raise DystaInputError(f"{path}, line 2: metadata must be a JSON object {{...}}, not {type(meta).__name__}")
     return meta
 
 
 def read_rows(lines, path, columns: tuple[str, ...]):
     """Read the CSV header (line 3) and return the rows with their file line numbers."""
-    reader = csv.reader(lines)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise DystaInputError(f"{path}, line 3: missing the column header {','.join(columns)}") from None
-    if tuple(h.strip() for h in header) != columns:
-        raise DystaInputError(
-            f"{path}, line 3: columns are {','.join(header)!r}, expected {','.join(columns)!r}")
+    reader = _reader(lines, path, columns)
     rows = []
-    for i, row in enumerate(reader):
+    for row in reader:
         if not row:
             continue
         if len(row) != len(columns):
             raise DystaInputError(
-                f"{path}, line {i + 4}: {len(row)} fields, expected {len(columns)} ({','.join(columns)})")
-        rows.append((i + 4, row))
+                f"{path}, line {reader.line_num + 2}: {len(row)} fields, expected {len(columns)} "
+                f"({','.join(columns)})")
+        rows.append((reader.line_num + 2, row))
     if not rows:
         raise DystaInputError(f"{path}: the file has a header but no data rows")
     return rows
 
 
-def parse_column(rows, path, col: int, name: str, kind):
-    """Convert column ``col`` of ``rows`` to ``kind`` (int or float), naming the first bad row."""
-    out = []
-    for line, row in rows:
+def _reader(lines, path, columns):
+    reader = csv.reader(lines)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise DystaInputError(f"{path}, line 3: missing the column header {','.join(columns)}") from None
+    except csv.Error as e:
+        raise DystaInputError(f"{path}, line 3: {e}") from None
+    if tuple(h.strip() for h in header) != columns:
+        raise DystaInputError(
+            f"{path}, line 3: columns are {','.join(header)!r}, expected {','.join(columns)!r}")
+    return _CsvRows(reader, path)
+
+
+class _CsvRows:
+    """A csv reader whose syntax errors name the file and line."""
+
+    def __init__(self, reader, path):
+        self._r, self._path = reader, path
+
+    @property
+    def line_num(self) -> int:
+        return self._r.line_num
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
         try:
-            out.append(kind(row[col]))
+            return next(self._r)
+        except csv.Error as e:
+            raise DystaInputError(f"{self._path}, line {self._r.line_num + 2}: {e}") from None
+
+
+_INT64 = (-(2 ** 63), 2 ** 63 - 1)
+
+
+def _convert(values, path, lines, name: str, kind) -> np.ndarray:
+    """``values`` (strings) as int64 or float64; the first bad one named with its line."""
+    try:
+        return np.asarray(values).astype(np.int64 if kind is int else np.float64)
+    except (ValueError, OverflowError):
+        pass
+    for v, line in zip(values, lines):
+        try:
+            x = kind(v)
         except ValueError:
             raise DystaInputError(
-                f"{path}, line {line}: {name} {row[col]!r} is not a{'n integer' if kind is int else ' number'}"
-            ) from None
-    return np.array(out, dtype=np.int64 if kind is int else np.float64)
+                f"{path}, line {line}: {name} {v!r} is not a{'n integer' if kind is int else ' number'}") from None
+        if kind is int and not _INT64[0] <= x <= _INT64[1]:
+            raise DystaInputError(f"{path}, line {line}: {name} {v} is too large (the largest is {_INT64[1]:,})")
+    raise DystaInputError(f"{path}: column {name} could not be read")  # not reached: one value failed above
+
+
+def parse_column(rows, path, col: int, name: str, kind):
+    """Convert column ``col`` of ``rows`` to ``kind`` (int or float), naming the first bad row."""
+    return _convert([r[col] for _, r in rows], path, [ln for ln, _ in rows], name, kind)
+
+
+def _check_pack_meta(meta: dict, path) -> None:
+    """The types of a pack's metadata, naming the key and the fix."""
+    where = f"{path}, line 2"
+    for key in ("name", "model_patterns", "scenarios"):
+        if key not in meta:
+            raise DystaInputError(f"{where}: metadata lacks the key {key!r}")
+    if not isinstance(meta["name"], str) or not meta["name"].strip():
+        raise DystaInputError(f"{where}: metadata \"name\" must be a non-empty string, not {json.dumps(meta['name'])}")
+    mps = meta["model_patterns"]
+    if not isinstance(mps, dict):
+        raise DystaInputError(f"{where}: metadata \"model_patterns\" must be an object mapping each model-pattern "
+                              f"to its provenance {{\"bert/sanger/0.002\": {{...}}}}, not a {type(mps).__name__}")
+    for name, m in mps.items():
+        if not isinstance(m, dict):
+            raise DystaInputError(f"{where}: metadata of model-pattern {name!r} must be an object {{...}}, not "
+                                  f"{json.dumps(m)[:40]}")
+    scen = meta["scenarios"]
+    if not isinstance(scen, dict) or not scen:
+        raise DystaInputError(f"{where}: metadata \"scenarios\" must be a non-empty object mapping each scenario to "
+                              f"its model-patterns {{\"attnn\": [...]}}, not {json.dumps(scen)[:40]}")
+    for sc, members in scen.items():
+        if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
+            raise DystaInputError(f"{where}: scenario {sc!r} must list its model-patterns' names [\"...\", ...], "
+                                  f"not {json.dumps(members)[:40]}")
+        if not members:
+            raise DystaInputError(f"{where}: scenario {sc!r} lists no model-pattern; give it at least one or "
+                                  "remove it")
+        twice = [m for m in dict.fromkeys(members) if members.count(m) > 1]
+        if twice:
+            raise DystaInputError(f"{where}: scenario {sc!r} lists model-pattern {twice[0]!r} twice (it would "
+                                  "draw twice as many requests); list each model-pattern once")
+        for m in members:
+            if m not in mps:
+                raise DystaInputError(f"{where}: scenario {sc!r} names model-pattern {m!r}, which is not declared "
+                                      "in \"model_patterns\"; declare it or remove it from the scenario")
+    for key, kind in (("synthetic", bool), ("description", str)):
+        if key in meta and not isinstance(meta[key], kind):
+            want = "true or false" if kind is bool else "a string"
+            raise DystaInputError(f"{where}: metadata \"{key}\" must be {want}, not {json.dumps(meta[key])[:40]}")
+
+
+def _declared_counts(meta: dict, mp_meta: dict):
+    """(what, samples) and (what, layers) the metadata declares for one model-pattern, where it does."""
+    samples, layers = [], []
+    gen = meta.get("generator")
+    if isinstance(gen, dict) and _is_int(gen.get("n_samples")):
+        samples.append(("the pack's generator.n_samples", gen["n_samples"]))
+    for key in ("n_samples", "samples"):
+        if _is_int(mp_meta.get(key)):
+            samples.append((key, mp_meta[key]))
+    inputs = mp_meta.get("inputs")
+    if isinstance(inputs, dict) and _is_int(inputs.get("samples")):
+        samples.append(("inputs.samples", inputs["samples"]))
+    if _is_int(mp_meta.get("n_layers")):
+        layers.append(("n_layers", mp_meta["n_layers"]))
+    if isinstance(mp_meta.get("layers"), list):
+        layers.append(("its list of layer names", len(mp_meta["layers"])))
+    return samples, layers
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+#: Rows parsed at once: bounds the memory of the strings in flight.
+_CHUNK = 1 << 16
+
+
+def _read_columns(lines, path):
+    """The rows of a pack as compact columns, parsed chunk by chunk: memory grows by about 60 bytes
+    per row (the file's text is never held whole)."""
+    reader = _reader(lines, path, COLUMNS)
+    codes: dict[str, int] = {}
+    mp, sample, layer, size, line_no = (array("q") for _ in range(5))
+    lat, rho = array("d"), array("d")
+    split = bytearray()
+    chunk: list = []
+    nums: list = []
+
+    def flush():
+        if not chunk:
+            return
+        cols = list(zip(*chunk))
+        mp.extend(codes.setdefault(n, len(codes)) for n in cols[0])
+        sample.extend(_convert(cols[1], path, nums, "sample", int).tolist())
+        layer.extend(_convert(cols[2], path, nums, "layer", int).tolist())
+        lat.frombytes(_convert(cols[3], path, nums, "latency_s", float).tobytes())
+        rho.frombytes(_convert(cols[4], path, nums, "density", float).tobytes())
+        size.extend(_convert(cols[5], path, nums, "output_size", int).tolist())
+        for v, line in zip(cols[6], nums):
+            if v == "calib":
+                split.append(1)
+            elif v == "test":
+                split.append(0)
+            else:
+                raise DystaInputError(f"{path}, line {line}: split must be 'calib' or 'test', not {v!r}")
+        line_no.extend(nums)
+        chunk.clear()
+        nums.clear()
+
+    for row in reader:
+        if not row:
+            continue
+        if len(row) != len(COLUMNS):
+            raise DystaInputError(f"{path}, line {reader.line_num + 2}: {len(row)} fields, expected "
+                                  f"{len(COLUMNS)} ({','.join(COLUMNS)})")
+        chunk.append(row)
+        nums.append(reader.line_num + 2)
+        if len(chunk) >= _CHUNK:
+            flush()
+    flush()
+    if not len(mp):
+        raise DystaInputError(f"{path}: the file has a header but no data rows")
+    arr = {k: np.frombuffer(v, dtype=np.int64) for k, v in
+           (("mp", mp), ("sample", sample), ("layer", layer), ("size", size), ("line", line_no))}
+    arr["lat"] = np.frombuffer(lat, dtype=np.float64)
+    arr["rho"] = np.frombuffer(rho, dtype=np.float64)
+    arr["calib"] = np.frombuffer(bytes(split), dtype=np.uint8).astype(bool)
+    return list(codes), arr
 
 
 def load_pack(path: str | Path) -> TracePack:
-    """Load and validate a trace pack file.
+    """Load and validate a trace pack file, streaming it (memory about 60 bytes per row).
+
+    Checks every row (numbers, ranges, layer and sample order) and the metadata against the rows:
+    its types, every declared model-pattern present once and in one block of rows, scenarios
+    neither empty nor naming a model-pattern twice, and the sample and layer counts the metadata
+    records (``generator.n_samples``, a model-pattern's ``layers`` names ...).
 
     Raises
     ------
@@ -312,93 +539,104 @@ def load_pack(path: str | Path) -> TracePack:
     """
     path = Path(path)
     if not path.is_file():
-        raise DystaInputError(f"trace pack {str(path)!r} does not exist; run 'dysta traces list' "
-                              "to see the shipped packs")
-    lines = _open_text(path)
-    meta = read_header(lines, path, MAGIC, VERSION)
-    for key in ("name", "model_patterns", "scenarios"):
-        if key not in meta:
-            raise DystaInputError(f"{path}, line 2: metadata lacks the key {key!r}")
-    rows = read_rows(lines, path, COLUMNS)
-    lineno = np.array([r[0] for r in rows])
-    names = np.array([r[1][0] for r in rows])
-    sample = parse_column(rows, path, 1, "sample", int)
-    layer = parse_column(rows, path, 2, "layer", int)
-    lat = parse_column(rows, path, 3, "latency_s", float)
-    rho = parse_column(rows, path, 4, "density", float)
-    size = parse_column(rows, path, 5, "output_size", int)
-    split = np.array([r[1][6] for r in rows])
+        what = "is a directory, not a file" if path.is_dir() else "does not exist"
+        raise DystaInputError(f"trace pack {str(path)!r} {what}; run 'dysta traces list' to see the shipped packs")
+    with text_lines(path) as lines:
+        meta = read_header(lines, path, MAGIC, VERSION)
+        _check_pack_meta(meta, path)
+        names, col = _read_columns(lines, path)
+    lineno = col["line"]
+    code, sample, layer, lat, rho, size = col["mp"], col["sample"], col["layer"], col["lat"], col["rho"], col["size"]
 
-    def fail(mask, what):
+    def fail(mask, what, offset=0):
         bad = np.flatnonzero(mask)
         if bad.size:
-            raise DystaInputError(f"{path}, line {lineno[bad[0]]}: {what}")
+            raise DystaInputError(f"{path}, line {lineno[offset + bad[0]]}: {what}")
 
     fail(~np.isfinite(lat) | (lat <= 0), "latency_s must be a positive finite number of seconds")
     fail(~np.isfinite(rho) | (rho < 0) | (rho > 1), "density must lie in [0, 1]")
     fail(size <= 0, "output_size must be a positive number of elements")
-    fail(~np.isin(split, SPLITS), "split must be 'calib' or 'test'")
     fail(sample < 0, "sample must be >= 0")
+    fail(layer < 0, "layer must be >= 0")
 
-    mps = {}
+    # Each model-pattern's rows form one block: a second block is the model-pattern listed twice.
+    starts = np.flatnonzero(np.append(True, code[1:] != code[:-1]))
+    block_code = code[starts]
+    if block_code.size != len(names):
+        seen: set = set()
+        for k, c in enumerate(block_code.tolist()):
+            if c in seen:
+                first = int(starts[int(np.flatnonzero(block_code == c)[0])])
+                raise DystaInputError(
+                    f"{path}, line {lineno[starts[k]]}: model-pattern {names[c]!r} is listed again (its rows "
+                    f"began at line {lineno[first]}); a model-pattern's rows must be one block: remove the duplicate")
+            seen.add(c)
+    ends = np.append(starts[1:], code.size)
     declared = meta["model_patterns"]
-    for name in dict.fromkeys(names.tolist()):
-        sel = np.flatnonzero(names == name)
+    mps = {}
+    for c, lo, hi in zip(block_code.tolist(), starts.tolist(), ends.tolist()):
+        name = names[c]
+        where = f"{path}, line {lineno[lo]}"
         if name not in declared:
-            fail(names == name, f"model-pattern {name!r} is not declared in the metadata (line 2)")
-        if name.count("/") < 2:
-            fail(names == name, f"model-pattern {name!r} must be named model/pattern/rate")
-        s, lay = sample[sel], layer[sel]
+            raise DystaInputError(f"{where}: model-pattern {name!r} is not declared in the metadata (line 2)")
+        if name.count("/") < 2 or any(not part for part in name.split("/")):
+            raise DystaInputError(f"{where}: model-pattern {name!r} must be named model/pattern/rate")
+        s, lay = sample[lo:hi], layer[lo:hi]
         # Rows of one sample are contiguous and list layers 0..L-1 in order.
-        starts = np.flatnonzero(lay == 0)
-        if starts.size == 0 or starts[0] != 0:
-            fail(names == name, f"{name}: the first row of a sample must be layer 0")
-        n_layers = np.diff(np.append(starts, sel.size))
+        first = np.flatnonzero(lay == 0)
+        if first.size == 0 or first[0] != 0:
+            raise DystaInputError(f"{where}: {name}: the first row of a sample must be layer 0")
+        n_layers = np.diff(np.append(first, hi - lo))
         if np.any(n_layers != n_layers[0]):
             k = int(np.flatnonzero(n_layers != n_layers[0])[0])
             raise DystaInputError(
-                f"{path}, line {lineno[sel[starts[k]]]}: {name} sample {s[starts[k]]} has "
+                f"{path}, line {lineno[lo + first[k]]}: {name} sample {s[first[k]]} has "
                 f"{n_layers[k]} layers but the first sample has {n_layers[0]}; every sample of a "
                 "model-pattern must list the same layers")
         n_l = int(n_layers[0])
-        expect = np.tile(np.arange(n_l), starts.size)
-        bad = lay != expect
-        if bad.any():
-            k = int(np.flatnonzero(bad)[0])
+        n_s = first.size
+        expect = np.tile(np.arange(n_l), n_s)
+        bad = np.flatnonzero(lay != expect)
+        if bad.size:
+            k = int(bad[0])
             raise DystaInputError(
-                f"{path}, line {lineno[sel[k]]}: {name} layer index {lay[k]} out of order "
-                f"(expected {expect[k]}); layers must be listed 0..{n_l - 1} for each sample")
-        s2 = s.reshape(-1, n_l)
-        if np.any(s2 != s2[:, :1]):
-            k = int(np.flatnonzero((s2 != s2[:, :1]).ravel())[0])
-            raise DystaInputError(f"{path}, line {lineno[sel[k]]}: {name} sample index changes within "
-                                  "a sample's layers")
-        if not np.array_equal(s2[:, 0], np.arange(s2.shape[0])):
-            k = int(np.flatnonzero(s2[:, 0] != np.arange(s2.shape[0]))[0])
+                f"{path}, line {lineno[lo + k]}: {name} layer index {lay[k]} out of order (expected {expect[k]}); "
+                f"layers must be listed 0..{n_l - 1} for each sample")
+        s2 = s.reshape(n_s, n_l)
+        fail((s2 != s2[:, :1]).ravel(), f"{name} sample index changes within a sample's layers", lo)
+        bad = np.flatnonzero(s2[:, 0] != np.arange(n_s))
+        if bad.size:
+            k = int(bad[0])
             raise DystaInputError(
-                f"{path}, line {lineno[sel[k * n_l]]}: {name} sample {s2[k, 0]} where {k} was "
+                f"{path}, line {lineno[lo + k * n_l]}: {name} sample {s2[k, 0]} where {k} was "
                 "expected; samples must be numbered 0, 1, 2, ... without gaps")
-        shp = size[sel].reshape(-1, n_l)
-        if np.any(shp != shp[0]):
-            k = int(np.flatnonzero((shp != shp[0]).ravel())[0])
-            raise DystaInputError(f"{path}, line {lineno[sel[k]]}: {name} output_size of a layer must "
-                                  "be the same for every sample")
-        spl = split[sel].reshape(-1, n_l)
-        if np.any(spl != spl[:, :1]):
-            k = int(np.flatnonzero((spl != spl[:, :1]).ravel())[0])
-            raise DystaInputError(f"{path}, line {lineno[sel[k]]}: {name} split changes within a sample")
-        calib = spl[:, 0] == "calib"
+        shp = size[lo:hi].reshape(n_s, n_l)
+        fail((shp != shp[0]).ravel(), f"{name} output_size of a layer must be the same for every sample", lo)
+        spl = col["calib"][lo:hi].reshape(n_s, n_l)
+        fail((spl != spl[:, :1]).ravel(), f"{name} split changes within a sample", lo)
+        calib = spl[:, 0].copy()
         if not calib.any():
-            raise DystaInputError(f"{path}: {name} has no 'calib' sample; the look-up tables need at "
+            raise DystaInputError(f"{where}: {name} has no 'calib' sample; the look-up tables need at "
                                   "least one calibration sample")
-        mps[name] = ModelPattern(name=name, lat=lat[sel].reshape(-1, n_l), rho=rho[sel].reshape(-1, n_l),
+        samples, layers = _declared_counts(meta, declared[name])
+        for what, n in samples:
+            if n != n_s:
+                raise DystaInputError(f"{where}: {name} has {n_s} samples but {what} in the metadata says {n}; "
+                                      "the file was cut or edited: regenerate it, or fix the metadata")
+        for what, n in layers:
+            if n != n_l:
+                raise DystaInputError(f"{where}: {name} has {n_l} layers but {what} in the metadata says {n}; "
+                                      "regenerate the file, or fix the metadata")
+        lnames = declared[name].get("layers")
+        if isinstance(lnames, list) and len(set(map(str, lnames))) != len(lnames):
+            raise DystaInputError(f"{path}, line 2: {name}: its list of layer names names a layer twice")
+        mps[name] = ModelPattern(name=name, lat=lat[lo:hi].reshape(n_s, n_l), rho=rho[lo:hi].reshape(n_s, n_l),
                                  shape=shp[0].copy(), calib=calib, meta=declared[name])
+    missing = [n for n in declared if n not in mps]
+    if missing:
+        raise DystaInputError(f"{path}, line 2: the metadata declares model-pattern {missing[0]!r}, which has no "
+                              "rows in the file; remove it from the metadata or add its rows")
     scenarios = meta["scenarios"]
-    for sc, members in scenarios.items():
-        for m in members:
-            if m not in mps:
-                raise DystaInputError(f"{path}, line 2: scenario {sc!r} names model-pattern {m!r}, "
-                                      "which has no rows in the file")
     pack_meta = {k: v for k, v in meta.items() if k not in ("model_patterns", "scenarios", "name")}
     return TracePack(name=meta["name"], meta=pack_meta, model_patterns=mps, scenarios=scenarios,
                      source=str(path))

@@ -30,7 +30,7 @@ import numpy as np
 
 from .errors import DystaInputError
 from .tables import ScenarioTables
-from .trace import TracePack, _open_text, parse_column, read_header, read_rows
+from .trace import TracePack, parse_column, read_header, read_rows, text_lines, write_atomic
 
 MAGIC = "# dysta-workload"
 VERSION = 1
@@ -81,11 +81,61 @@ def check_positive(name: str, value: float, *, integer: bool = False, fix: str =
         raise DystaInputError(f"{name} must be {kind}, not {value!r}{'; ' + fix if fix else ''}")
 
 
+#: Most requests in one workload: each costs about 200 bytes in the engine (a few arrays of its
+#: state and results), so this bound keeps a workload under ~2 GB of memory.
+MAX_REQUESTS = 10_000_000
+#: How fine float64 time must stay over a workload: at its last arrival, the spacing of float64
+#: numbers must be at most this fraction of the scenario's shortest layer, or adding a layer's
+#: latency to the time would round it (at rate 1e-12/s, 1000 requests span 1e15 s, where float64
+#: steps by 0.125 s, and a 3 ms request seemed to finish before it started: ANTT 0.02).
+TIME_RESOLUTION = 1e-6
+
+
+def check_requests(n_requests, option: str = "--requests") -> None:
+    """Reject request counts that are not a positive integer or more than :data:`MAX_REQUESTS`."""
+    check_positive(option, n_requests, integer=True)
+    if n_requests > MAX_REQUESTS:
+        raise DystaInputError(f"{option} {n_requests:,} is more than {MAX_REQUESTS:,} requests per workload "
+                              f"(about 200 bytes each in memory); run several seeds of fewer requests")
+
+
+def check_time_resolution(horizon_s: float, tables: ScenarioTables, what: str, fix: str) -> None:
+    """Refuse a workload whose times reach ``horizon_s`` seconds, where float64 cannot resolve the
+    shortest layer of ``tables`` (see :data:`TIME_RESOLUTION`)."""
+    shortest = float(np.min(tables.lat))
+    limit = TIME_RESOLUTION * shortest / np.finfo(np.float64).eps
+    if not horizon_s <= limit:
+        raise DystaInputError(
+            f"{what} reach {horizon_s:.3g} s, where float64 time steps by {horizon_s * np.finfo(float).eps:.2g} s, "
+            f"too coarse for the scenario's shortest layer ({shortest:.3g} s): every latency would be rounded; "
+            f"{fix}")
+
+
+def min_rate(tables: ScenarioTables, n_requests: int) -> float:
+    """The lowest arrival rate at which ``n_requests`` requests stay within float64's resolution."""
+    shortest = float(np.min(tables.lat))
+    return 2.0 * n_requests / (TIME_RESOLUTION * shortest / np.finfo(np.float64).eps)
+
+
+def check_rate(tables: ScenarioTables, rate: float, n_requests: int) -> None:
+    """Reject a rate that is not positive and finite, or so low that ``n_requests`` Poisson arrivals
+    would span a time float64 cannot resolve (:func:`check_time_resolution`)."""
+    check_positive("--rate", rate, fix="give the mean arrival rate in requests per second")
+    lowest = min_rate(tables, n_requests)
+    if rate < lowest:
+        raise DystaInputError(
+            f"--rate {rate:g}: {n_requests:,} requests would arrive over about {n_requests / rate:.3g} s, where "
+            f"float64 time cannot resolve the scenario's shortest layer ({float(np.min(tables.lat)):.3g} s) and "
+            f"results would be wrong; give --rate >= {lowest:.2g} (at such rates the requests barely queue)")
+
+
 def generate(tables: ScenarioTables, rate: float, n_requests: int, seed: int, pack: TracePack | None = None
              ) -> Workload:
     """Draw a workload of ``n_requests`` requests at ``rate`` requests/s (see module docs)."""
-    check_positive("--rate", rate, fix="give the mean arrival rate in requests per second")
-    check_positive("--requests", n_requests, integer=True)
+    check_requests(n_requests)
+    check_rate(tables, rate, n_requests)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise DystaInputError(f"--seed must be an integer >= 0, not {seed!r}")
     rng = np.random.default_rng(seed)
     gaps = rng.standard_exponential(n_requests)
     mp = rng.integers(len(tables.names), size=n_requests)
@@ -100,7 +150,7 @@ def generate(tables: ScenarioTables, rate: float, n_requests: int, seed: int, pa
 
 
 def save(workload: Workload, tables: ScenarioTables, path: str | Path) -> None:
-    """Export a workload in the ``dysta-workload v1`` format."""
+    """Export a workload in the ``dysta-workload v1`` format (written to a temporary name and renamed)."""
     buf = io.StringIO()
     buf.write(f"{MAGIC} v{VERSION}\n# meta: {json.dumps(workload.meta, sort_keys=True)}\n")
     buf.write(",".join(COLUMNS) + "\n")
@@ -108,7 +158,7 @@ def save(workload: Workload, tables: ScenarioTables, path: str | Path) -> None:
                                              workload.sample.tolist(), workload.priority.tolist(),
                                              workload.tbar.tolist())):
         buf.write(f"{i},{a!r},{tables.names[m]},{s},{p},{tb!r}\n")
-    Path(path).write_text(buf.getvalue())
+    write_atomic(path, buf.getvalue().encode())
 
 
 def load(path: str | Path, tables: ScenarioTables, pack: TracePack | None = None) -> Workload:
@@ -116,15 +166,45 @@ def load(path: str | Path, tables: ScenarioTables, pack: TracePack | None = None
     path = Path(path)
     if not path.is_file():
         raise DystaInputError(f"workload file {str(path)!r} does not exist")
-    lines = _open_text(path)
+    with text_lines(path) as lines:
+        return _load(path, lines, tables, pack)
+
+
+#: Types of the metadata a workload file may carry (others are kept as they are).
+META_TYPES = {"scenario": (str,), "rate": (int, float), "seed": (int,), "requests": (int,), "pack": (str,),
+              "pack_fingerprint": (str,)}
+
+
+def check_meta(meta: dict, path) -> None:
+    """Reject metadata of the wrong JSON type or value, naming the key and the fix."""
+    for key, types in META_TYPES.items():
+        if key not in meta:
+            continue
+        v = meta[key]
+        if isinstance(v, bool) or not isinstance(v, types):
+            kind = {"str": "a string", "int": "an integer"}.get(types[0].__name__, "a number")
+            raise DystaInputError(f"{path}, line 2: metadata \"{key}\" must be {kind}, not {json.dumps(v)}; "
+                                  "fix the '# meta:' line or export the workload again")
+    if "rate" in meta and not (np.isfinite(meta["rate"]) and meta["rate"] > 0):
+        raise DystaInputError(f"{path}, line 2: metadata \"rate\" must be a positive number of requests/s, "
+                              f"not {meta['rate']}")
+    if "seed" in meta and meta["seed"] < 0:
+        raise DystaInputError(f"{path}, line 2: metadata \"seed\" must be >= 0, not {meta['seed']}")
+
+
+def _load(path: Path, lines, tables: ScenarioTables, pack: TracePack | None) -> Workload:
     meta = read_header(lines, path, MAGIC, VERSION)
+    check_meta(meta, path)
     if pack is not None and meta.get("pack_fingerprint") not in (None, pack.fingerprint):
         raise DystaInputError(
             f"{path}: the workload was made from trace pack {meta.get('pack')!r} "
             f"(fingerprint {meta.get('pack_fingerprint')}), but pack {pack.name!r} has fingerprint "
             f"{pack.fingerprint}; replay it with the same pack (--traces)")
     rows = read_rows(lines, path, COLUMNS)
+    if len(rows) > MAX_REQUESTS:
+        raise DystaInputError(f"{path}: {len(rows):,} requests, more than {MAX_REQUESTS:,}; split the workload")
     lineno = np.array([r[0] for r in rows])
+    request = parse_column(rows, path, 0, "request", int)
     arrival = parse_column(rows, path, 1, "arrival_s", float)
     sample = parse_column(rows, path, 3, "sample", int)
     priority = parse_column(rows, path, 4, "priority", int)
@@ -147,7 +227,19 @@ def load(path: str | Path, tables: ScenarioTables, pack: TracePack | None = None
     fail(np.append(False, np.diff(arrival) < 0), "arrival_s must not decrease; sort the requests by arrival")
     fail((sample < 0) | (sample >= tables.n_samples[mp]), "sample is out of range for its model-pattern")
     fail(priority <= 0, "priority must be a positive integer")
+    order = np.argsort(request, kind="stable")
+    dup = np.zeros(len(rows), bool)
+    dup[order[1:]] = request[order[1:]] == request[order[:-1]]
+    fail(dup, "request id listed twice; give every request its own id")
     fail(~np.isfinite(tbar) | (tbar <= 0), "tbar_model_s must be a positive number of seconds")
+    if "requests" in meta and meta["requests"] != len(rows):
+        raise DystaInputError(f"{path}, line 2: the metadata says {meta['requests']} requests but the file has "
+                              f"{len(rows)} rows; the file was cut or edited: export it again")
+    if "scenario" in meta and meta["scenario"] != tables.scenario:
+        raise DystaInputError(f"{path}, line 2: the workload is of scenario {meta['scenario']!r}, not "
+                              f"{tables.scenario!r}")
+    check_time_resolution(float(arrival[-1]), tables, f"{path}: its arrival times",
+                          "shift the arrivals to start near 0 s or use a higher rate")
     meta.setdefault("scenario", tables.scenario)
     meta["file"] = str(path)
     return Workload(arrival=arrival, mp=mp, sample=sample, priority=priority, tbar=tbar, meta=meta)

@@ -1,6 +1,10 @@
 """``dysta reproduce``: the paper's grid, its tables and figures, the plug-ins' sections, the
 configuration and the trace provenance, written to ``out/report.md`` with the PNG figures and
-the CSV/JSON results."""
+the CSV/JSON results.
+
+The run holds ``out`` through :class:`dysta_sw.outputs.RunDirectory`: a lock against a second live
+run, the previous run's outputs removed first, every file written aside and moved in at the end,
+``report.md`` last."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
+from ..outputs import RunDirectory
 from ..trace import resolve_pack
 from . import sections
 from .grid import Config, capacity_note, run_grid
@@ -22,11 +27,17 @@ from .tables import MEAN_KEYS, TIDY_KEYS, per_model_table, table5, write_csv, wr
 __all__ = ["reproduce"]
 
 
-def reproduce(cfg: Config, out: str | Path, jobs: int | None = None, progress: bool | None = None) -> Path:
-    """Run the grid and write ``out/report.md``, the PNG figures and the tidy CSV results."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+def reproduce(cfg: Config, out: str | Path, jobs: int | None = None, progress: bool | None = None,
+              force: bool = False) -> Path:
+    """Run the grid and write ``out/report.md``, the PNG figures and the tidy CSV results (see the
+    module documentation for the lock and the order of the files; ``force`` takes a locked ``out``)."""
     pack = resolve_pack(cfg.traces)
+    with RunDirectory(out, force=force) as rd:
+        _write(cfg, rd.stage, pack, jobs, progress)
+        return rd.commit()
+
+
+def _write(cfg: Config, out: Path, pack, jobs, progress) -> None:
     t0 = time.perf_counter()
     res = run_grid(cfg, jobs=jobs, progress=progress)
     means = res.means()
@@ -83,6 +94,4 @@ def reproduce(cfg: Config, out: str | Path, jobs: int | None = None, progress: b
            "- files: `runs.csv` (one row per run), `means.csv` / `means.json` (means over seeds)", "",
            "## Trace provenance", "", f"- {pack.provenance()}", f"- source: `{Path(pack.source).name}`",
            f"- metadata: `{json.dumps(pack.meta, sort_keys=True)}`", ""]
-    path = out / "report.md"
-    write_text(path, "\n".join(md))
-    return path
+    write_text(out / "report.md", "\n".join(md))
