@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+
+from dysta_sw.cliargs import bounded_int, output_dir
 
 from .client import LinkError
 
 __all__ = ["add_board_command", "add_commands", "main"]
+
+
+BAUD = bounded_int(300, 12_000_000, "a baud rate")
 
 
 def _config_options(p):
@@ -23,7 +29,8 @@ def _config_options(p):
     g = p.add_mutually_exclusive_group()
     g.add_argument("--shared", dest="shared", action="store_true", default=None)
     g.add_argument("--separate", dest="shared", action="store_false")
-    p.add_argument("--requests", type=int, default=None, help="requests in the NPU stand-in's ROM")
+    p.add_argument("--requests", type=bounded_int(1, 4096, "a number of requests"), default=None,
+                   help="requests in the NPU stand-in's ROM")
 
 
 def _overrides(a) -> dict:
@@ -33,7 +40,8 @@ def _overrides(a) -> dict:
 def cmd_build(a) -> int:
     from .build import build
 
-    res = build(a.board, a.out or f"build-{a.board}", baud=a.baud, **_overrides(a))
+    out = output_dir(a.out or f"build-{a.board}", "--out")
+    res = build(a.board, str(out), baud=a.baud, **_overrides(a))
     print(json.dumps(res, indent=1))
     return 0
 
@@ -72,6 +80,9 @@ def cmd_run(a) -> int:
     from .build import workload_for
     from .client import HostClient, SerialTransport
 
+    if "://" not in a.port and not os.path.exists(a.port):  # pyserial also opens URLs (socket://, rfc2217://)
+        raise ValueError(f"--port {a.port!r}: no such serial port; give the board's port, e.g. /dev/ttyUSB0 "
+                         "(python -m serial.tools.list_ports lists them)")
     w = workload_for(a.board, **_overrides(a))
     dut = DystaScheduler(**w.params)
     client = HostClient(SerialTransport(a.port, a.baud), depth=dut.depth, time_bits=dut.time_bits)
@@ -87,7 +98,14 @@ def _guard(cmd):
         try:
             return cmd(a)
         except (ValueError, LinkError) as e:
-            raise DystaInputError(str(e)) from None
+            from dysta_hw.cli import flag_names
+
+            raise DystaInputError(flag_names(str(e))) from None
+        except OSError as e:  # pyserial's SerialException is an OSError: the port could not be opened
+            if getattr(a, "port", None) is None:
+                raise
+            raise DystaInputError(f"--port {a.port}: cannot open the serial port ({e}); check the cable, the port "
+                                  "name and its permissions") from None
         except ImportError as e:
             raise DystaInputError(f"this command needs the board extra ({e}); install it with "
                                   "`pip install -e '.[board]'`") from None
@@ -99,7 +117,7 @@ def add_commands(sub) -> None:
     b = sub.add_parser("build", help="build a board's bitstream (ulx3s, icebreaker) or Vivado plan (zcu104)")
     _config_options(b)
     b.add_argument("--out", default=None, help="build directory (default build-BOARD)")
-    b.add_argument("--baud", type=int, default=115200)
+    b.add_argument("--baud", type=BAUD, default=115200)
     b.set_defaults(func=_guard(cmd_build))
     s = sub.add_parser("sim", help="run the shipped workload on the simulated board top-level")
     _config_options(s)
@@ -107,7 +125,7 @@ def add_commands(sub) -> None:
     r = sub.add_parser("run", help="run the shipped workload on a board over a serial port")
     _config_options(r)
     r.add_argument("--port", required=True, help="serial port of the board, e.g. /dev/ttyUSB0")
-    r.add_argument("--baud", type=int, default=115200)
+    r.add_argument("--baud", type=BAUD, default=115200)
     r.set_defaults(func=_guard(cmd_run))
 
 

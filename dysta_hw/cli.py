@@ -10,18 +10,42 @@ the command then says which extra to install.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from dataclasses import asdict
-from pathlib import Path
 
-from dysta_sw.cliargs import add_cluster, add_policy_options, add_traces, options_from_args, positive_int
+from dysta_sw.cliargs import (
+    add_cluster,
+    add_policy_options,
+    add_traces,
+    bounded_int,
+    options_from_args,
+    output_dir,
+    output_file,
+    positive_float,
+    positive_int,
+    seed,
+)
 from dysta_sw.errors import DystaInputError
 from dysta_sw.report.tables import rows_table
+from dysta_sw.trace import write_atomic
 
 __all__ = ["add_verilog", "add_hw_latency", "add_hil", "add_synth"]
 
 FORMATS = ("fp16", "bf16", "fp32")
 STAGE_KEYS = ("cvt", "mul", "add", "clamp")
+DEFAULT_QUEUED = (1, 8, 32)
+#: Most requests ``dysta hil`` simulates (the gateware runs cycle by cycle).
+MAX_HIL_REQUESTS = 100_000
+
+
+def CYCLES_PER_LAYER(text: str) -> float:  # noqa: N802 (an argparse type)
+    """``--cycles-per-layer``: a finite number >= 1 (a layer shorter than a cycle cannot be simulated)."""
+    v = positive_float(text)
+    if v < 1:
+        import argparse
+        raise argparse.ArgumentTypeError(f"expected a number of cycles >= 1, got {text}")
+    return v
 
 
 def _need_hw():
@@ -32,6 +56,30 @@ def _need_hw():
     except ImportError as e:
         raise DystaInputError(f"this command needs the hardware extra ({e}); install it with "
                               "`pip install -e '.[hw]'`") from None
+
+
+#: The scheduler's parameters and the flags that set them, so that its errors name the flag.
+FLAGS = {"depth": "--depth", "fmt": "--fmt", "mode": "--mode", "shared": "--shared/--separate", "lanes": "--lanes",
+         "value_width": "--value-width", "n_mp": "--n-mp", "max_layers": "--max-layers", "stages": "--stages",
+         "time_shift": "--time-shift", "tag_bits": "--tag-bits", "time_bits": "--time-bits"}
+_FLAG_RE = re.compile(r"(?<![-\w])(" + "|".join(sorted(FLAGS, key=len, reverse=True)) + r")\b(?!=)")
+#: A Verilog module name (an identifier, not escaped).
+VERILOG_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
+
+
+def flag_names(message: str) -> str:
+    """``message`` with the scheduler's parameter names replaced by their command-line flags."""
+    return _FLAG_RE.sub(lambda m: FLAGS[m.group(1)], message)
+
+
+def _scheduler(**params):
+    """``DystaScheduler(**params)``, its parameter errors naming the flags (before any long work)."""
+    from .sched import DystaScheduler
+
+    try:
+        return DystaScheduler(**params)
+    except (ValueError, TypeError) as e:  # DystaInputError is a ValueError
+        raise DystaInputError(flag_names(str(e))) from None
 
 
 def _stages(text: str):
@@ -72,22 +120,24 @@ def _design_params(a) -> dict:
 
 
 def cmd_verilog(a) -> int:
+    if not VERILOG_NAME.match(a.name):
+        raise DystaInputError(f"--name {a.name!r} is not a Verilog module name: use letters, digits, _ and $, "
+                              "starting with a letter or _ (e.g. dysta_scheduler)")
+    out = None if a.output == "-" else output_file(a.output, "--output")
     _need_hw()
     from amaranth.back import rtlil, verilog
-
-    from .sched import DystaScheduler
 
     params = _design_params(a)
     params.update(shared=a.shared, lanes=a.lanes, value_width=a.value_width, n_mp=a.n_mp,
                   max_layers=a.max_layers, tag_bits=a.tag_bits, time_bits=a.time_bits, time_shift=a.time_shift,
                   trace=a.trace)
-    top = DystaScheduler(**params)
+    top = _scheduler(**params)
     back = rtlil if a.rtlil else verilog
     text = back.convert(top, name=a.name, ports=top.ports())
-    if a.output == "-":
+    if out is None:
         sys.stdout.write(text)
     else:
-        Path(a.output).write_text(text)
+        write_atomic(out, text.encode())
         kind = "RTLIL" if a.rtlil else "Verilog"
         print(f"wrote {a.output}: {kind} of module {a.name} ({', '.join(f'{k}={v}' for k, v in params.items())})",
               file=sys.stderr)
@@ -103,12 +153,15 @@ def cmd_hw_latency(a) -> int:
     from .sched.sim import latency_report
 
     params = _design_params(a)
-    if a.queued and max(a.queued) > a.depth:
-        raise DystaInputError(f"--queued {max(a.queued)} is more than --depth {a.depth}: a queue cannot be longer "
-                              "than the request table")
-    from .sched import DystaScheduler
-    DystaScheduler(**params)  # parameter errors before any simulation
-    rows = latency_report(tuple(a.queued), simulate=not a.model_only, **params)
+    _scheduler(**params)  # parameter errors (--depth first) before any simulation
+    if a.queued is None:
+        queued = [n for n in DEFAULT_QUEUED if n <= a.depth]
+    else:
+        queued = a.queued
+        if max(queued) > a.depth:
+            raise DystaInputError(f"--queued {max(queued)} is more than --depth {a.depth}: a queue cannot be longer "
+                                  "than the request table")
+    rows = latency_report(tuple(queued), simulate=not a.model_only, **params)
     if a.shared is not None:
         rows = [r for r in rows if r["shared"] == a.shared]
     for r in rows:
@@ -134,7 +187,10 @@ def cmd_hil(a) -> int:
 
     from . import hil
 
+    _scheduler(depth=a.depth, fmt=a.fmt, shared=a.shared)  # --depth, before the workload and the simulation
+    options_from_args(a)
     pack = resolve_pack(a.traces)
+    pack.scenario(a.scenario)
     rate = a.rate if a.rate is not None else pack.paper_rate(a.scenario)
     res = hil.run(pack, a.scenario, rate=rate, requests=a.requests, slo=a.slo, seed=a.seed,
                   depth=a.depth, fmt=a.fmt, shared=a.shared, backend=a.backend, cycles_per_layer=a.cycles_per_layer,
@@ -161,8 +217,7 @@ def cmd_synth(a) -> int:
     _need_hw()
     from . import synth, synthreport
 
-    if not a.freq > 0:
-        raise DystaInputError(f"--freq must be a positive frequency in MHz, not {a.freq!r}")
+    out = output_dir(a.out, "--out") if a.out is not None else None
     try:
         if a.sweep:
             depths = _int_list(a.depths, "depths", synth.SWEEP_DEPTHS)
@@ -177,20 +232,19 @@ def cmd_synth(a) -> int:
         else:
             if a.cluster:
                 raise DystaInputError("--cluster distributes a --sweep; one design is synthesized here, without it")
-            from .sched import DystaScheduler
             params = {**_design_params(a), "shared": a.shared}
-            DystaScheduler(**params)  # parameter errors first
+            _scheduler(**params)  # parameter errors first
             results = [synth.synth_scheduler(a.target, freq_mhz=a.freq, pnr=not a.no_pnr, use_cache=not a.no_cache,
                                              **params)]
     except synth.SynthError as e:
         raise DystaInputError(f"synthesis failed: {e}") from None
     for r in results:
         r.pop("cells", None)
-    if a.out:
-        out = Path(a.out)
+    if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "synth.json").write_text(json.dumps(results, indent=1))
-        (out / "synth.md").write_text(f"# Scheduler resources ({a.target})\n\n" + synthreport.sweep_markdown(results))
+        write_atomic(out / "synth.json", json.dumps(results, indent=1).encode())
+        write_atomic(out / "synth.md", (f"# Scheduler resources ({a.target})\n\n"
+                                        + synthreport.sweep_markdown(results)).encode())
         fig = synthreport.plot_fig16(results, out / "fig16_resources.png")
         print(f"wrote {out / 'synth.json'}, {out / 'synth.md'}" + (f", {fig}" if fig else ""), file=sys.stderr)
     if a.format == "json":
@@ -233,8 +287,8 @@ def add_hw_latency(sub) -> None:
                        description="Simulate the scheduler with N queued requests and print the cycles from "
                        "a layer-done strobe to the next dispatch, next to the timing model.")
     _add_design_options(h, sharing_default=None)
-    h.add_argument("--queued", type=positive_int, nargs="+", default=[1, 8, 32], metavar="N",
-                   help="queue lengths (default 1 8 32)")
+    h.add_argument("--queued", type=positive_int, nargs="+", default=None, metavar="N",
+                   help="queue lengths (default 1 8 32, those up to --depth)")
     h.add_argument("--model-only", action="store_true", help="print the timing model without simulating")
     h.add_argument("--format", choices=("table", "json"), default="table")
     h.set_defaults(func=cmd_hw_latency)
@@ -247,11 +301,12 @@ def add_hil(sub) -> None:
                        "(Verilator or Amaranth), compare every decision with the golden model and score "
                        "the schedule next to float64 Dysta and FCFS. Exit status 1 on any mismatch.")
     s.add_argument("--scenario", choices=("attnn", "cnn"), default="attnn")
-    s.add_argument("--rate", type=float, default=None,
+    s.add_argument("--rate", type=positive_float, default=None,
                    help="requests/s (default: Table 5's 30 attnn / 3 cnn times the pack's capacity)")
-    s.add_argument("--slo", type=float, default=10.0, help="SLO multiplier (default 10)")
-    s.add_argument("--requests", type=positive_int, default=64, help="requests (default 64)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--slo", type=positive_float, default=10.0, help="SLO multiplier (default 10)")
+    s.add_argument("--requests", type=bounded_int(1, MAX_HIL_REQUESTS, "a number of requests"), default=64,
+                   help=f"requests (default 64, at most {MAX_HIL_REQUESTS:,})")
+    s.add_argument("--seed", type=seed, default=0)
     s.add_argument("--depth", type=int, default=64, help="request table entries (default 64)")
     s.add_argument("--fmt", choices=FORMATS, default="fp16")
     g = s.add_mutually_exclusive_group()
@@ -259,7 +314,7 @@ def add_hil(sub) -> None:
     g.add_argument("--separate", dest="shared", action="store_false", help="separate units")
     s.add_argument("--backend", choices=("verilator", "amaranth"), default=None,
                    help="simulator (default: Verilator when installed)")
-    s.add_argument("--cycles-per-layer", type=float, default=None,
+    s.add_argument("--cycles-per-layer", type=CYCLES_PER_LAYER, default=None,
                    help="simulation clock: cycles of a mean-latency layer (default 2000 Verilator, 40 Amaranth)")
     s.add_argument("--format", choices=("table", "json"), default="table")
     add_traces(s)
@@ -276,14 +331,16 @@ def add_synth(sub) -> None:
                        "Results are cached in $DYSTA_CACHE_DIR/synth. --sweep runs depth x format x unit sharing.")
     y.add_argument("--target", choices=("xcup", "ecp5", "ice40"), default="xcup")
     _add_design_options(y)
-    y.add_argument("--freq", type=float, default=200.0, help="place-and-route frequency target in MHz (default 200)")
+    y.add_argument("--freq", type=positive_float, default=200.0,
+                   help="place-and-route frequency target in MHz (default 200)")
     y.add_argument("--no-pnr", action="store_true", help="ecp5/ice40: resources only, no place and route (no Fmax)")
     y.add_argument("--no-cache", action="store_true", help="synthesize again even when a cached result exists")
     y.add_argument("--sweep", action="store_true", help="every depth x format x unit (see --depths, --fmts, --units)")
     y.add_argument("--depths", default="8,16,32,64,128,256,512", help="sweep depths (default 8..512)")
     y.add_argument("--fmts", default="fp16,bf16,fp32", help="sweep formats (default fp16,bf16,fp32)")
     y.add_argument("--units", choices=("both", "shared", "separate"), default="both", help="sweep units")
-    y.add_argument("--jobs", type=positive_int, default=2, help="syntheses at once (default 2)")
+    y.add_argument("--jobs", type=bounded_int(1, 1024, "a number of processes"), default=2,
+                   help="syntheses at once (default 2)")
     add_cluster(y, help="with --sweep: synthesize on the Dask cluster whose scheduler is at ADDRESS, e.g. "
                 "tcp://host:8786 (default: $DYSTA_CLUSTER, else here; see docs/cluster.md)")
     y.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -9,9 +9,13 @@ of torch happens only when the command runs, so ``dysta`` works without the prof
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
+
+from dysta_sw.cliargs import bounded_int, output_file, seed
+from dysta_sw.errors import DystaInputError
 
 ATTENTION_MODELS = ("bert", "bert-base", "bart", "gpt2")
 CNN_MODELS = ("resnet50", "vgg16", "mobilenet", "ssd")
@@ -34,11 +38,14 @@ def add_profile_command(subparsers) -> argparse.ArgumentParser:
                    help="CNNs: sparsify with a SparseML recipe instead of --pattern/--rate (needs SparseML "
                         "1.8.0 in its own environment, see docs/profiling.md; example: "
                         "profiling/recipes/gmp-0.5.yaml)")
-    p.add_argument("--samples", type=int, default=128, help="input samples (default 128; half form the calib split)")
+    p.add_argument("--samples", type=bounded_int(2, 100_000, "a number of samples"), default=128,
+                   help="input samples (default 128, at least 2; half form the calib split)")
     p.add_argument("--out", required=True, help="output file (.csv.gz for a compressed pack)")
-    p.add_argument("--seed", type=int, default=2023, help="seed of weights, inputs and split (default 2023)")
-    p.add_argument("--resolution", type=int, default=160, help="CNN input resolution (default 160)")
-    p.add_argument("--max-len", type=int, default=256, help="attention models: max tokens per text (default 256)")
+    p.add_argument("--seed", type=seed, default=2023, help="seed of weights, inputs and split (default 2023)")
+    p.add_argument("--resolution", type=bounded_int(32, 2048, "an input resolution in pixels"), default=160,
+                   help="CNN input resolution (default 160)")
+    p.add_argument("--max-len", type=bounded_int(8, 4096, "a number of tokens"), default=256,
+                   help="attention models: max tokens per text (default 256)")
     p.add_argument("--inputs", choices=("docstrings", "squad", "glue"), default="docstrings",
                    help="attention models: docstrings (measured-v1), SQuAD-like question+context or GLUE-like "
                         "sentence pairs (measured-v2); default docstrings")
@@ -57,40 +64,55 @@ def _save(tp, out: str) -> None:
     """Write a pack to a temporary name beside ``out`` and rename it (same compression)."""
     from dysta_sw.trace import save_pack
 
-    tmp = f"{out}.tmp.gz" if out.endswith(".gz") else f"{out}.tmp"
-    save_pack(tp, tmp)
-    os.replace(tmp, out)
+    save_pack(tp, out)  # itself written to a temporary name and renamed
+
+
+def _check(a) -> None:
+    """Every argument of ``dysta profile``, before torch is imported and any model is built."""
+    output_file(a.out, "--out")
+    if a.recipe is None and (a.pattern is None or a.rate is None):
+        raise DystaInputError("give --pattern and --rate (or, for CNNs, --recipe FILE)")
+    if a.rate is not None and not math.isfinite(a.rate):
+        raise DystaInputError(f"--rate must be a finite number, not {a.rate}")
+    if a.model in ATTENTION_MODELS:
+        if a.recipe is not None:
+            raise DystaInputError(f"--recipe is for the CNNs; attention model {a.model} takes --pattern sanger")
+        if a.pattern != "sanger":
+            raise DystaInputError(f"attention model {a.model} takes --pattern sanger, not {a.pattern!r}")
+        if not 0.0 < a.rate < 1.0:
+            raise DystaInputError(f"--rate {a.rate:g}: Sanger's threshold on attention probabilities lies strictly "
+                                  "between 0 and 1 (the paper: 0.002 BERT/GPT-2, 0.2 BART)")
+    elif a.recipe is not None:
+        if a.pattern is not None or a.rate is not None:
+            raise DystaInputError("--recipe replaces --pattern and --rate; give one or the other")
+        if not os.path.isfile(a.recipe):
+            raise DystaInputError(f"--recipe {a.recipe}: no such file; give a SparseML recipe (YAML), e.g. "
+                                  "profiling/recipes/gmp-0.5.yaml")
+    elif a.pattern == "sanger":
+        raise DystaInputError(f"the sanger pattern is for attention models ({', '.join(ATTENTION_MODELS)}), not "
+                              f"{a.model}; choose random, nmN:M (e.g. nm2:4), channel or dense")
+    elif not 0.0 <= a.rate < 1.0:
+        raise DystaInputError(f"--rate {a.rate:g}: the fraction of weights pruned lies in [0, 1)")
 
 
 def cmd_profile(a) -> int:
-    """Run ``dysta profile``; returns the exit status (2 for bad arguments)."""
-    if a.samples < 2:
-        print(f"dysta profile: --samples must be >= 2 (one calib and one test sample), not {a.samples}",
-              file=sys.stderr)
-        return 2
+    """Run ``dysta profile``; returns the exit status (bad arguments raise :class:`DystaInputError`)."""
+    _check(a)
     try:
         from dysta_sw.trace import TracePack
 
         from . import pack, pruning
     except ImportError as e:
-        print(f"dysta profile: {e}", file=sys.stderr)
-        return 2
+        raise DystaInputError(f"this command needs the profiling extra ({e}); install it with "
+                              "`pip install -e '.[profiling]'`") from None
     t0 = time.time()
     try:
-        if a.recipe is None and (a.pattern is None or a.rate is None):
-            raise ValueError("give --pattern and --rate (or, for CNNs, --recipe FILE)")
         if a.model in ATTENTION_MODELS:
-            if a.recipe is not None:
-                raise ValueError(f"--recipe is for the CNNs; attention model {a.model} takes --pattern sanger")
-            if a.pattern != "sanger":
-                raise ValueError(f"attention model {a.model} takes --pattern sanger, not {a.pattern!r}")
             mp = pack.profile_attention(a.model, a.samples, threshold=a.rate, seed=a.seed, max_len=a.max_len,
                                         text=a.inputs, extent=a.extent, cost_model=a.cost_model,
                                         progress=not a.no_progress)
             scenario = "attnn"
         elif a.recipe is not None:
-            if a.pattern is not None or a.rate is not None:
-                raise ValueError("--recipe replaces --pattern and --rate; give one or the other")
             mp = pack.profile_cnn(a.model, None, None, a.samples, resolution=a.resolution, seed=a.seed,
                                   progress=not a.no_progress, recipe=a.recipe, hw=pack.cnn_hw(a.cost_model))
             scenario = "cnn"
@@ -100,8 +122,9 @@ def cmd_profile(a) -> int:
                                   progress=not a.no_progress, hw=pack.cnn_hw(a.cost_model))
             scenario = "cnn"
     except ValueError as e:
-        print(f"dysta profile: {e}", file=sys.stderr)
-        return 2
+        if isinstance(e, DystaInputError):
+            raise
+        raise DystaInputError(str(e)) from None
     name = f"profile-{mp.name.replace('/', '-')}"
     if a.cost_model != "ours":
         name += f"-{a.cost_model}"
@@ -136,11 +159,14 @@ def main(argv=None) -> int:
                          "(default: $DYSTA_CLUSTER, else here, one after another; see docs/cluster.md)")
     a = ap.parse_args(argv)
     if a.cmd == "profile":
-        return cmd_profile(a)
+        try:
+            return cmd_profile(a)
+        except DystaInputError as e:
+            print(f"python -m profiling profile: error: {e}", file=sys.stderr)
+            return 2
     from . import cnn, pack
 
     t0 = time.time()
-    from dysta_sw.errors import DystaInputError
 
     only = set(a.only) if a.only else None
     try:
