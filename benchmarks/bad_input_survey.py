@@ -77,7 +77,6 @@ def make_files(d: Path) -> dict[str, str]:
     files["pack_scenario_names_unknown"] = _with_meta(lines, {**meta, "scenarios": {
         **meta["scenarios"], "attnn": ["nope/x/1"]}})
     # the last sample of the last model-pattern removed (its metadata says 4 samples)
-    last = lines[-1].split(",")[0]
     body = [ln for ln in lines[3:]]
     n_layers = 3
     files["pack_last_sample_removed"] = lines[:3] + body[:-n_layers]
@@ -145,9 +144,10 @@ def cases(f: dict[str, str]) -> list[tuple[str, list[str]]]:
     c: list[tuple[str, list[str]]] = []
     add = c.append
     # bench numbers
-    for v in ("1e-12", "0", "-1", "nan", "inf", "1e300", "1e-300"):
+    # (--rate 1e300 and --slo 1e300 are valid: every request arrives at once / no deadline is missed)
+    for v in ("1e-12", "0", "-1", "nan", "inf", "1e-300"):
         add((f"bench --rate {v}", ["bench", "--rate", v, *quick]))
-    for v in ("0", "-1", "nan", "inf", "-inf", "1e300"):
+    for v in ("0", "-1", "nan", "inf", "-inf"):
         add((f"bench --slo {v}", ["bench", "--slo", v, *quick]))
     for v in ("0", "-1", BIG, "1.5", "x"):
         add((f"bench --seeds {v}", ["bench", "--seeds", v, "--requests", "20", "--jobs", "1"]))

@@ -12,11 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
-from . import plugins, sweep
+from . import errors, plugins, sweep
 from . import workload as wl
 from .cliargs import (
     MAX_JOBS,
@@ -64,8 +66,8 @@ def cmd_bench(a) -> int:
         return speed_benchmark(a)
     extra = _given(a, ("quick", "no_reproduce"))
     if extra:
-        raise DystaInputError(f"{', '.join(extra)} only apply with --speed; drop {'them' if len(extra) > 1 else 'it'}"
-                              " or add --speed")
+        verb, it = ("apply", "them") if len(extra) > 1 else ("applies", "it")
+        raise DystaInputError(f"{', '.join(extra)} only {verb} with --speed; drop {it} or add --speed")
     opts = options_from_args(a)
     schedulers = tuple(distinct("--scheduler", a.scheduler or POLICY_NAMES))
     slos = distinct("--slo", a.slo or [10.0])
@@ -361,12 +363,19 @@ def _name_commands(parser: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     """``dysta``: every command's bad input ends as ``dysta <command>: error: ...`` and exit status 2;
     Ctrl-C as ``dysta <command>: interrupted`` and status 130."""
-    parser = build_parser()
-    _name_commands(parser)
+    try:
+        parser = build_parser()
+        _name_commands(parser)
+    except KeyboardInterrupt:  # while the plug-ins load
+        print("\ndysta: interrupted", file=sys.stderr)
+        return 130
     args = parser.parse_args(argv)
     name = getattr(args, "command_name", f"dysta {args.command}")
+    previous = _catch_sigint()
     try:
-        return args.func(args)
+        code = args.func(args)
+        errors.check_interrupt()  # a Ctrl-C that a library swallowed still ends the run as interrupted
+        return code
     except DystaInputError as e:
         print(f"{name}: error: {e}", file=sys.stderr)
         return 2
@@ -379,6 +388,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: error: {what}{e.strerror or e}; check the path, its permissions and the free space",
               file=sys.stderr)
         return 2
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _on_sigint(signum, frame):
+    errors.interrupted = True
+    raise KeyboardInterrupt
+
+
+def _catch_sigint():
+    """Install the SIGINT handler that also records the interrupt (:func:`errors.check_interrupt`);
+    returns the previous handler (``None`` off the main thread, where handlers cannot be set)."""
+    errors.interrupted = False
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGINT, _on_sigint)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DystaInputError
+from .errors import DystaInputError, check_interrupt
 
 MAGIC = "# dysta-trace-pack"
 VERSION = 1
@@ -502,6 +502,7 @@ def _read_columns(lines, path):
         line_no.extend(nums)
         chunk.clear()
         nums.clear()
+        check_interrupt()
 
     for row in reader:
         if not row:
@@ -655,6 +656,8 @@ def shipped_packs() -> dict[str, Path]:
 
 def resolve_pack(name_or_path: str | None) -> TracePack:
     """Load a shipped pack by name (default when ``None``) or any pack file by path."""
+    if name_or_path is not None and not name_or_path.strip():
+        raise DystaInputError(f"--traces is empty; give a shipped pack ({', '.join(shipped_packs())}) or a pack file")
     name_or_path = name_or_path or DEFAULT_PACK
     packs = shipped_packs()
     if name_or_path in packs:

@@ -182,7 +182,7 @@ def check_meta(meta: dict, path) -> None:
             continue
         v = meta[key]
         if isinstance(v, bool) or not isinstance(v, types):
-            kind = {"str": "a string", "int": "an integer"}.get(types[0].__name__, "a number")
+            kind = "a number" if float in types else {"str": "a string", "int": "an integer"}[types[0].__name__]
             raise DystaInputError(f"{path}, line 2: metadata \"{key}\" must be {kind}, not {json.dumps(v)}; "
                                   "fix the '# meta:' line or export the workload again")
     if "rate" in meta and not (np.isfinite(meta["rate"]) and meta["rate"] > 0):
