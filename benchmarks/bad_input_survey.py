@@ -119,7 +119,6 @@ def make_files(d: Path) -> dict[str, str]:
     files["wl_big_request"] = field(wl, 0, BIG)
     files["wl_inf_arrival"] = field(wl, 1, "1e400")
     files["wl_unknown_mp"] = field(wl, 2, "nope/x/1")
-    files["wl_priority_5"] = field(wl, 4, "5")
     files["wl_no_rows"] = wl[:3]
     files["wl_request_ids_dup"] = field(wl, 0, "1", row=3)
     files["wl_ok"] = wl
