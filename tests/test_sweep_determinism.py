@@ -35,3 +35,28 @@ def test_bench_output_and_files_do_not_depend_on_jobs(tmp_path, capsys):
     assert main([*args, "--jobs", "2", "--runs-csv", str(tmp_path / "b.csv")]) == 0
     assert capsys.readouterr().out == first
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+
+
+def test_bench_table_and_json_do_not_depend_on_jobs(capsys):
+    args = ["bench", "--scenario", "attnn", "cnn", "--seeds", "2", "--requests", "80", "--slo", "10", "25"]
+    for fmt in ("table", "json"):
+        assert main([*args, "--format", fmt, "--jobs", "1"]) == 0
+        first = capsys.readouterr().out
+        assert main([*args, "--format", fmt, "--jobs", "2"]) == 0
+        assert capsys.readouterr().out == first
+
+
+def test_reproduce_files_do_not_depend_on_jobs(tmp_path):
+    """runs.csv, means.csv, means.json and the report (but for its timings) are the same bytes."""
+    from dysta_sw.report import grid, paper
+
+    cfg = grid.Config(quick=True, seeds=2, requests=60, schedulers=("fcfs", "sjf", "prema", "dysta"), sections=())
+    a = paper.reproduce(cfg, tmp_path / "a", jobs=1, progress=False).parent
+    b = paper.reproduce(cfg, tmp_path / "b", jobs=2, progress=False).parent
+    for name in ("runs.csv", "means.csv", "means.json"):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+    def report(d):
+        return [line for line in (d / "report.md").read_text().splitlines() if "(report total" not in line]
+    assert report(a) == report(b)
+    assert sorted(p.name for p in a.iterdir()) == sorted(p.name for p in b.iterdir())
