@@ -283,6 +283,33 @@ class _Lines:
             raise StopIteration
         return text
 
+    def blocks(self, size: int = 1 << 20):
+        """The rest of the file as lists of whole lines (without their ends); ``self.line`` is the
+        number of the line before each list's first."""
+        tail = ""
+        while True:
+            try:
+                text = self._f.read(size)
+            except (UnicodeDecodeError, OSError, EOFError, zlib.error) as e:
+                self._fail(e)
+            if not text:
+                break
+            text = tail + text
+            cut = text.rfind("\n")
+            if cut < 0:
+                tail = text
+                continue
+            tail = text[cut + 1:]
+            block = text[:cut]
+            if "\r" in block:
+                block = block.replace("\r", "")
+            lines = block.split("\n")
+            yield lines
+            self.line += len(lines)
+        if tail.strip():
+            yield [tail.rstrip("\r")]
+            self.line += 1
+
     def close(self):
         self._f.close()
 
@@ -467,54 +494,53 @@ def _is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-#: Rows parsed at once: bounds the memory of the strings in flight.
-_CHUNK = 1 << 16
-
-
-def _read_columns(lines, path):
-    """The rows of a pack as compact columns, parsed chunk by chunk: memory grows by about 60 bytes
-    per row (the file's text is never held whole)."""
-    reader = _reader(lines, path, COLUMNS)
+def _read_columns(lines: _Lines, path):
+    """The rows of a pack as compact columns, parsed a block of lines at a time: memory grows by
+    about 60 bytes per row (the file's text is never held whole)."""
+    _reader(lines, path, COLUMNS)  # the header line
     codes: dict[str, int] = {}
     mp, sample, layer, size, line_no = (array("q") for _ in range(5))
     lat, rho = array("d"), array("d")
     split = bytearray()
-    chunk: list = []
-    nums: list = []
-
-    def flush():
-        if not chunk:
-            return
-        cols = list(zip(*chunk))
-        mp.extend(codes.setdefault(n, len(codes)) for n in cols[0])
-        sample.extend(_convert(cols[1], path, nums, "sample", int).tolist())
-        layer.extend(_convert(cols[2], path, nums, "layer", int).tolist())
-        lat.frombytes(_convert(cols[3], path, nums, "latency_s", float).tobytes())
-        rho.frombytes(_convert(cols[4], path, nums, "density", float).tobytes())
-        size.extend(_convert(cols[5], path, nums, "output_size", int).tolist())
-        for v, line in zip(cols[6], nums):
-            if v == "calib":
-                split.append(1)
-            elif v == "test":
-                split.append(0)
-            else:
-                raise DystaInputError(f"{path}, line {line}: split must be 'calib' or 'test', not {v!r}")
-        line_no.extend(nums)
-        chunk.clear()
-        nums.clear()
+    n_cols = len(COLUMNS)
+    for block in lines.blocks():
+        first = lines.line + 1  # file line of block[0]
+        nums = np.arange(first, first + len(block))
+        if "" in block:  # blank lines are allowed (and skipped)
+            keep = [i for i, ln in enumerate(block) if ln.strip()]
+            block, nums = [block[i] for i in keep], nums[keep]
+            if not block:
+                continue
+        if any('"' in ln for ln in block):  # quoted fields: the csv module's parser
+            fields = list(csv.reader(block))
+        else:
+            fields = [ln.split(",") for ln in block]
+        widths = np.fromiter(map(len, fields), dtype=np.int64, count=len(fields))
+        bad = np.flatnonzero(widths != n_cols)
+        if bad.size:
+            k = int(bad[0])
+            raise DystaInputError(f"{path}, line {nums[k]}: {widths[k]} fields, expected {n_cols} "
+                                  f"({','.join(COLUMNS)})")
+        cols = list(zip(*fields))
+        del fields
+        line_list = nums.tolist()
+        names, inverse = np.unique(np.asarray(cols[0]), return_inverse=True)
+        local = np.array([codes.setdefault(str(n), len(codes)) for n in names], dtype=np.int64)
+        mp.frombytes(local[inverse.ravel()].tobytes())
+        sample.frombytes(_convert(cols[1], path, line_list, "sample", int).tobytes())
+        layer.frombytes(_convert(cols[2], path, line_list, "layer", int).tobytes())
+        lat.frombytes(_convert(cols[3], path, line_list, "latency_s", float).tobytes())
+        rho.frombytes(_convert(cols[4], path, line_list, "density", float).tobytes())
+        size.frombytes(_convert(cols[5], path, line_list, "output_size", int).tobytes())
+        spl = np.asarray(cols[6])
+        calib = spl == "calib"
+        wrong = np.flatnonzero(~calib & (spl != "test"))
+        if wrong.size:
+            k = int(wrong[0])
+            raise DystaInputError(f"{path}, line {line_list[k]}: split must be 'calib' or 'test', not {spl[k]!r}")
+        split.extend(calib.astype(np.uint8).tobytes())
+        line_no.frombytes(nums.astype(np.int64).tobytes())
         check_interrupt()
-
-    for row in reader:
-        if not row:
-            continue
-        if len(row) != len(COLUMNS):
-            raise DystaInputError(f"{path}, line {reader.line_num + 2}: {len(row)} fields, expected "
-                                  f"{len(COLUMNS)} ({','.join(COLUMNS)})")
-        chunk.append(row)
-        nums.append(reader.line_num + 2)
-        if len(chunk) >= _CHUNK:
-            flush()
-    flush()
     if not len(mp):
         raise DystaInputError(f"{path}: the file has a header but no data rows")
     arr = {k: np.frombuffer(v, dtype=np.int64) for k, v in
