@@ -211,7 +211,7 @@ def cases(f: dict[str, str]) -> list[tuple[str, list[str]]]:
     add(("workload export -o DIR", [*we, "-o", f["dir"]]))
     add(("workload export -o ''", [*we, "-o", ""]))
     add(("workload export -o under a file", [*we, "-o", f["file_as_dir"]]))
-    for v in ("nan", "0", "-1", "inf", "1e-12", "1e300"):
+    for v in ("nan", "0", "-1", "inf", "1e-12"):
         add((f"workload export --rate {v}", ["workload", "export", "--scenario", "attnn", "--rate", v,
                                              "--requests", "10", "-o", f["dir"] + "/w.csv"]))
     for v in ("-1", BIG):

@@ -645,6 +645,11 @@ def load_pack(path: str | Path) -> TracePack:
         if not calib.any():
             raise DystaInputError(f"{where}: {name} has no 'calib' sample; the look-up tables need at "
                                   "least one calibration sample")
+        zero = np.flatnonzero(rho[lo:hi].reshape(n_s, n_l)[calib].max(axis=0) == 0)
+        if zero.size:
+            raise DystaInputError(f"{where}: {name} layer {int(zero[0])} has density 0 in every calibration sample; "
+                                  "the sparse latency predictor divides by that mean density: give the layer a "
+                                  "non-zero density in at least one calib sample")
         samples, layers = _declared_counts(meta, declared[name])
         for what, n in samples:
             if n != n_s:

@@ -86,7 +86,7 @@ def _check(a) -> None:
         if a.pattern is not None or a.rate is not None:
             raise DystaInputError("--recipe replaces --pattern and --rate; give one or the other")
         if not os.path.isfile(a.recipe):
-            raise DystaInputError(f"--recipe {a.recipe}: no such file; give a SparseML recipe (YAML), e.g. "
+            raise DystaInputError(f"--recipe {a.recipe!r} does not exist; give a SparseML recipe (YAML), e.g. "
                                   "profiling/recipes/gmp-0.5.yaml")
     elif a.pattern == "sanger":
         raise DystaInputError(f"the sanger pattern is for attention models ({', '.join(ATTENTION_MODELS)}), not "

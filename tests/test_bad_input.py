@@ -49,6 +49,8 @@ def files(tmp_path_factory):
         "pack_inf_latency": cell(lines, 3, "1e400"), "pack_nan_density": cell(lines, 4, "nan"),
         "pack_float_layer": cell(lines, 2, "0.5"), "pack_bad_split": cell(lines, 6, "train"),
         "pack_extra_field": cell(lines, 6, "calib,9"),
+        "pack_zero_density": [ln if ln.count(",") != 6 or not ln.split(",")[2] == "1" or not ln.startswith(first)
+                              else cell([ln], 4, "0", row=0)[0] for ln in lines],
         # pack metadata of the wrong JSON type or value
         "pack_mp_list": with_meta(lines, {**meta, "model_patterns": list(meta["model_patterns"])}),
         "pack_scen_list": with_meta(lines, {**meta, "scenarios": ["attnn"]}),
@@ -198,6 +200,7 @@ CASES = [
     ("pack", ["traces", "validate", "{pack_float_layer}"], "layer '0.5' is not an integer"),
     ("pack", ["traces", "validate", "{pack_bad_split}"], "split must be 'calib' or 'test'"),
     ("pack", ["traces", "validate", "{pack_extra_field}"], "8 fields, expected 7"),
+    ("pack", ["traces", "validate", "{pack_zero_density}"], "layer 1 has density 0 in every calibration sample"),
     ("pack", ["traces", "validate", "{pack_mp_list}"], "\"model_patterns\" must be an object"),
     ("pack", ["traces", "validate", "{pack_scen_list}"], "\"scenarios\" must be a non-empty object"),
     ("pack", ["traces", "validate", "{pack_scen_str}"], "must list its model-patterns' names"),
