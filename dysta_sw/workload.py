@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,7 +113,8 @@ def check_time_resolution(horizon_s: float, tables: ScenarioTables, what: str, f
 
 
 def min_rate(tables: ScenarioTables, n_requests: int) -> float:
-    """The lowest arrival rate at which ``n_requests`` requests stay within float64's resolution."""
+    """The lowest arrival rate at which ``n_requests`` requests stay within float64's resolution
+    (their expected span at most half the limit: a margin for the Poisson arrivals' spread)."""
     shortest = float(np.min(tables.lat))
     return 2.0 * n_requests / (TIME_RESOLUTION * shortest / np.finfo(np.float64).eps)
 
@@ -183,11 +185,11 @@ def check_meta(meta: dict, path) -> None:
         v = meta[key]
         if isinstance(v, bool) or not isinstance(v, types):
             kind = "a number" if float in types else {"str": "a string", "int": "an integer"}[types[0].__name__]
-            raise DystaInputError(f"{path}, line 2: metadata \"{key}\" must be {kind}, not {json.dumps(v)}; "
+            raise DystaInputError(f"{path}, line 2: metadata \"{key}\" must be {kind}, not {json.dumps(v)[:40]}; "
                                   "fix the '# meta:' line or export the workload again")
-    if "rate" in meta and not (np.isfinite(meta["rate"]) and meta["rate"] > 0):
+    if "rate" in meta and not (0 < meta["rate"] <= sys.float_info.max):  # a huge JSON integer too
         raise DystaInputError(f"{path}, line 2: metadata \"rate\" must be a positive number of requests/s, "
-                              f"not {meta['rate']}")
+                              f"not {str(meta['rate'])[:40]}")
     if "seed" in meta and meta["seed"] < 0:
         raise DystaInputError(f"{path}, line 2: metadata \"seed\" must be >= 0, not {meta['seed']}")
 
