@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 CHILD = r"""
-import json, sys, time
+import json, resource, sys, time
 sys.path.insert(0, sys.argv[1])
 def status(key):
     for line in open("/proc/self/status"):
@@ -32,11 +32,14 @@ def status(key):
 import numpy  # noqa: F401
 from {module} import load_pack
 base = status("VmRSS")
-t0 = time.perf_counter()
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+t0, c0 = time.perf_counter(), cpu()
 pack = load_pack(sys.argv[2])
-dt = time.perf_counter() - t0
+dt, dc = time.perf_counter() - t0, cpu() - c0
 rows = sum(mp.n_samples * mp.n_layers for mp in pack.model_patterns.values())
-print(json.dumps({{"base": base, "peak": status("VmHWM"), "seconds": dt, "rows": rows,
+print(json.dumps({{"base": base, "peak": status("VmHWM"), "seconds": dt, "cpu": dc, "rows": rows,
                   "fingerprint": pack.fingerprint}}))
 """
 
@@ -92,7 +95,7 @@ def main(argv=None) -> int:
         r = measure(path, root, module)
         print(f"{r['rows']:,} rows\n{label}: peak RSS {r['peak'] / 1e6:.0f} MB ({r['peak'] / size:.2f}x the file), "
               f"{(r['peak'] - r['base']) / 1e6:.0f} MB above the {r['base'] / 1e6:.0f} MB after imports, "
-              f"load {r['seconds']:.1f} s, fingerprint {r['fingerprint']}", flush=True)
+              f"load {r['seconds']:.1f} s wall, {r['cpu']:.1f} s CPU, fingerprint {r['fingerprint']}", flush=True)
     shutil.rmtree(tmp, ignore_errors=True)  # the generated pack too, unless --keep put it elsewhere
     return 0
 
