@@ -72,7 +72,7 @@ class DystaScheduler(wiring.Component):
     req : In(stream(request_layout))
         Requests; ``ready`` low when the table is full or a decision is being computed. A request
         naming a model-pattern beyond ``n_mp`` or whose layer count was never written is taken
-        and refused (``req_error``).
+        (when ``ready``, like any other) and refused (``req_error``).
     req_error : Out(1)
         Sticky: a request was refused.
     lut : In(stream(lut_write_layout))
@@ -185,7 +185,7 @@ class DystaScheduler(wiring.Component):
         rq = self.req
         m.d.comb += [luts.chk_mp.eq(rq.payload.mp), table.push.payload.eq(rq.payload),
                      table.push.valid.eq(rq.valid & luts.chk_ok), table.accept.eq(accept),
-                     rq.ready.eq(Mux(luts.chk_ok, table.push.ready, accept))]
+                     rq.ready.eq(table.push.ready)]  # a full table back-pressures every request
         with m.If(rq.valid & rq.ready & ~luts.chk_ok):
             m.d.sync += self.req_error.eq(1)
         pushed = Signal()
