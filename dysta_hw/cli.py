@@ -196,7 +196,9 @@ def cmd_hil(a) -> int:
                   depth=a.depth, fmt=a.fmt, shared=a.shared, backend=a.backend, cycles_per_layer=a.cycles_per_layer,
                   options=options_from_args(a))
     if a.format == "json":
-        print(json.dumps(asdict(res), indent=1))
+        out = asdict(res)
+        out["latencies"] = [{"n_queued": n, "retired": r, "cycles": c} for (n, r), c in sorted(res.latencies.items())]
+        print(json.dumps(out, indent=1))
     else:
         print(hil.summary(res))
     return 0 if res.identical else 1

@@ -187,6 +187,7 @@ def test_cli_hil(capsys):
     assert code == 0
     res = json.loads(out)
     assert res["mismatches"] == 0 and res["requests"] == 6 and "gateware fp16" in res["quality"]
+    assert all(r["cycles"] == r["n_queued"] + 20 + 3 * r["retired"] for r in res["latencies"])
     code, out, _ = cli(capsys, "hil", "--requests", "4", "--depth", "8", "--backend", "amaranth",
                        "--cycles-per-layer", "25")
     assert code == 0 and "IDENTICAL to the golden model" in out
