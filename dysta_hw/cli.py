@@ -220,6 +220,8 @@ def cmd_synth(a) -> int:
     from . import synth, synthreport
 
     out = output_dir(a.out, "--out") if a.out is not None else None
+    if a.goals:
+        return _synth_goals(a)
     try:
         if a.sweep:
             depths = _int_list(a.depths, "depths", synth.SWEEP_DEPTHS)
@@ -227,8 +229,13 @@ def cmd_synth(a) -> int:
             if not fmts or any(f not in FORMATS for f in fmts):
                 raise DystaInputError(f"--fmts {a.fmts!r}: choose from {', '.join(FORMATS)}")
             units = {"both": (True, False), "shared": (True,), "separate": (False,)}[a.units]
-            extra = {k: v for k, v in _design_params(a).items() if k not in ("depth", "fmt")}  # mode, stages
-            results = synth.sweep(a.target, depths=depths, fmts=fmts, units=units, jobs=a.jobs,
+            modes = None
+            if a.modes is not None:
+                modes = [m for m in a.modes.split(",") if m]
+                if not modes or any(m not in ("ieee", "lean") for m in modes):
+                    raise DystaInputError(f"--modes {a.modes!r}: choose from ieee, lean (e.g. --modes ieee,lean)")
+            extra = {k: v for k, v in _design_params(a).items() if k not in ("depth", "fmt", "mode")}  # stages
+            results = synth.sweep(a.target, depths=depths, fmts=fmts, units=units, modes=modes, jobs=a.jobs,
                                   progress=not a.no_progress and sys.stderr.isatty(), freq_mhz=a.freq,
                                   pnr=not a.no_pnr, use_cache=not a.no_cache, cluster=a.cluster, **extra)
         else:
@@ -260,6 +267,21 @@ def cmd_synth(a) -> int:
             print(r["message"])
         print("(cached result)" if r.get("cached") else f"({', '.join(r['tools'].values())})")
     return 0
+
+
+def _synth_goals(a) -> int:
+    """``dysta synth --goals``: every goal of the hardware scheduler, measured."""
+    from . import goals
+
+    ctx = goals.GoalContext(jobs=a.jobs, use_cache=not a.no_cache, simulate=not a.no_sim,
+                            progress=not a.no_progress and sys.stderr.isatty())
+    rows = goals.goal_table(ctx)
+    if a.format == "json":
+        print(json.dumps(rows, indent=1))
+    else:
+        print("Goals of the hardware scheduler (issue 13), measured on the installed design:")
+        print(rows_table(rows))
+    return 1 if a.check and any(r["met"] != "yes" for r in rows) else 0
 
 
 def add_verilog(sub) -> None:
@@ -330,7 +352,8 @@ def add_synth(sub) -> None:
                        description="Synthesize DystaScheduler (its real top level, every port kept) with the "
                        "open flow: xcup = Yosys synth_xilinx -family xcup (Zynq UltraScale+, estimate), ecp5 = "
                        "synth_ecp5 + nextpnr-ecp5 (LFE5U-85F) for Fmax, ice40 = synth_ice40 + nextpnr-ice40 (UP5K). "
-                       "Results are cached in $DYSTA_CACHE_DIR/synth. --sweep runs depth x format x unit sharing.")
+                       "Results are cached in $DYSTA_CACHE_DIR/synth. --sweep runs depth x format x unit sharing (and "
+                       "the lean FP16 designs); --goals measures and prints every goal of the scheduler.")
     y.add_argument("--target", choices=("xcup", "ecp5", "ice40"), default="xcup")
     _add_design_options(y)
     y.add_argument("--freq", type=positive_float, default=200.0,
@@ -341,6 +364,15 @@ def add_synth(sub) -> None:
     y.add_argument("--depths", default="8,16,32,64,128,256,512", help="sweep depths (default 8..512)")
     y.add_argument("--fmts", default="fp16,bf16,fp32", help="sweep formats (default fp16,bf16,fp32)")
     y.add_argument("--units", choices=("both", "shared", "separate"), default="both", help="sweep units")
+    y.add_argument("--modes", default=None, metavar="MODE,...",
+                   help="sweep modes, ieee and/or lean, for every format (default: ieee for every format, plus "
+                   "the lean fp16 designs when the design has a lean mode)")
+    y.add_argument("--goals", action="store_true",
+                   help="measure every goal of the scheduler (ECP5 Fmax, xcup LUTs and DSPs, decision latency, "
+                   "depth scaling, board clocks) and print measured / goal / met")
+    y.add_argument("--no-sim", action="store_true", help="with --goals: the decision latency from the timing "
+                   "model only, without simulating it")
+    y.add_argument("--check", action="store_true", help="with --goals: exit status 1 unless every goal is met")
     y.add_argument("--jobs", type=bounded_int(1, 1024, "a number of processes"), default=2,
                    help="syntheses at once (default 2)")
     add_cluster(y, help="with --sweep: synthesize on the Dask cluster whose scheduler is at ADDRESS, e.g. "

@@ -139,9 +139,12 @@ def synth_section(ctx: Context) -> str:
     if reason:
         return "\n".join(head + [f"Not run: synthesis needs the hardware and synth extras ({reason}). Install "
                                   "them with `pip install -e '.[hw,synth]'` and run `dysta reproduce` again.", ""])
-    configs = [(64, "fp16", True)] if cfg.quick else [(d, f, s) for d in (64, 512) for f, s in FIG16_DESIGNS]
+    configs = [(64, "fp16", True, "ieee")] if cfg.quick else \
+        [(d, f, s, "ieee") for d in (64, 512) for f, s in FIG16_DESIGNS]
+    if synth.lean_available():  # the paper's Table 6 point: FP16, subnormals flushed
+        configs += [(d, "fp16", True, "lean") for d in ((64,) if cfg.quick else (64, 512))]
     try:
-        results = [synth.synth_scheduler("xcup", depth=d, fmt=f, shared=s) for d, f, s in configs]
+        results = [synth.synth_scheduler("xcup", depth=d, fmt=f, shared=s, mode=m) for d, f, s, m in configs]
     except synth.SynthError as e:
         return "\n".join(head + [f"Not run: Yosys failed ({str(e).splitlines()[0]}).", ""])
     md = head + [
@@ -149,7 +152,8 @@ def synth_section(ctx: Context) -> str:
         "synthesis estimate for the paper's ZU7EV family; the paper used Vivado) with `dysta verilog`'s "
         "defaults: 16 model-patterns of up to 64 layers, 16-bit tags, a 48-bit cycle counter, 8 monitor "
         "lanes. `lut` counts logic LUTs, `lutram` LUTs used as memory; `ram_kb` the block and LUT RAM "
-        "primitives used, in KB." + (" Quick mode: depth 64, FP16, shared only; `dysta synth --sweep` "
+        "primitives used, in KB; the LUTs of shift registers (`srl`) count as logic. `lean` is FP16 with "
+        "subnormals flushed." + (" Quick mode: depth 64, FP16, shared only; `dysta synth --sweep` "
                                      "gives every depth, format and unit." if cfg.quick else ""), "",
         synthreport.sweep_markdown(results)]
     fig = synthreport.plot_fig16(results, out / "fig16_resources.png", target="xcup")

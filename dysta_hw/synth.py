@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Resource and timing reports from the open FPGA flow (Yosys, nextpnr), with a result cache.
 
 Targets
@@ -18,10 +19,14 @@ shift register and every output is registered and XOR-reduced into one pin. Both
 the design's logic alive; the reported Fmax is that of the design's own paths between registers.
 
 Results are cached as JSON by (design RTLIL hash, tool versions, target, options) in
-``$DYSTA_CACHE_DIR/synth`` (default ``~/.cache/dysta/synth``): a repeated report is instant.
+``$DYSTA_CACHE_DIR/synth`` (default ``~/.cache/dysta/synth``): a repeated report is instant. The
+cache keeps Yosys' raw cell counts, and the resource keys are derived from them each time a result
+is read (:func:`resource_counts`), so a change in how cells are counted applies to cached results.
 
-Result keys: ``target``, ``lut`` (logic LUTs: LUT1-6 on xcup, LUT4 on ECP5/iCE40), ``lutram``
-(LUTs used as memory, in LUT units), ``ff``, ``dsp``, ``bram`` (RAMB36E2 equivalents on xcup,
+Result keys: ``target``, ``lut`` (logic LUTs: LUT1-6 on xcup, LUT4 on ECP5/iCE40; on xcup also
+the LUTs used as shift registers, SRL16E/SRLC32E, which are logic, not storage), ``srl`` (those
+shift-register LUTs, included in ``lut``), ``lutram`` (LUTs used as RAM, in LUT units), ``ff``,
+``dsp``, ``bram`` (RAMB36E2 equivalents on xcup,
 DP16KD on ECP5, SB_RAM40_4K on iCE40), ``uram`` (xcup), ``carry``, ``fmax_mhz`` and
 ``freq_target_mhz`` and ``timing_met`` (place-and-route targets), ``fits`` and ``message``
 (iCE40), ``cells`` (the raw Yosys cell counts), ``tools`` (versions), ``cached``.
@@ -44,10 +49,35 @@ from dysta_sw.tools import cache_dir, find
 
 TARGETS = ("xcup", "ecp5", "ice40")
 
-#: LUTs per Xilinx LUT-RAM / shift-register primitive.
+#: LUTs per Xilinx LUT-RAM primitive (storage: counted in ``lutram`` and ``ram_kb``).
 _XILINX_LUTRAM = {"RAM16X1D": 2, "RAM32X1D": 2, "RAM64X1D": 2, "RAM128X1D": 4, "RAM256X1D": 8,
                   "RAM32X1S": 1, "RAM64X1S": 1, "RAM128X1S": 2, "RAM256X1S": 4, "RAM32M": 4, "RAM64M": 4,
-                  "RAM32M16": 8, "RAM64M8": 8, "SRL16E": 1, "SRLC32E": 1}
+                  "RAM32M16": 8, "RAM64M8": 8}
+#: LUTs per Xilinx LUT shift-register primitive: pipeline delay lines that Yosys packs into LUTs.
+#: They hold no addressable data, so they count as logic (``lut``, and ``srl``), not as RAM.
+_XILINX_SHREG = {"SRL16E": 1, "SRLC16E": 1, "SRLC32E": 1}
+
+
+def resource_counts(target: str, cells: dict[str, int]) -> dict:
+    """The resource keys of a result (``lut``, ``srl``, ``lutram``, ``ff``, ``dsp``, ``bram``,
+    ``uram``, ``carry``) from Yosys' cell counts ``cells`` for ``target``."""
+    if target == "xcup":
+        srl = sum(n * _XILINX_SHREG[c] for c, n in cells.items() if c in _XILINX_SHREG)
+        return {"lut": sum(n for c, n in cells.items() if re.fullmatch(r"LUT[1-6]|INV", c)) + srl, "srl": srl,
+                "lutram": sum(n * _XILINX_LUTRAM[c] for c, n in cells.items() if c in _XILINX_LUTRAM),
+                "ff": sum(n for c, n in cells.items() if re.fullmatch(r"FD[CPRS]E?", c)),
+                "dsp": cells.get("DSP48E2", 0),
+                "bram": cells.get("RAMB36E2", 0) + 0.5 * cells.get("RAMB18E2", 0),
+                "uram": cells.get("URAM288", 0),
+                "carry": cells.get("CARRY8", 0) + cells.get("CARRY4", 0)}
+    if target == "ecp5":  # no shift-register primitive: delay lines are flip-flops
+        return {"lut": cells.get("LUT4", 0), "srl": 0, "lutram": 2 * cells.get("TRELLIS_DPR16X4", 0),
+                "ff": cells.get("TRELLIS_FF", 0), "dsp": cells.get("MULT18X18D", 0),
+                "bram": cells.get("DP16KD", 0), "carry": cells.get("CCU2C", 0)}
+    return {"lut": cells.get("SB_LUT4", 0), "srl": 0, "lutram": 0,
+            "ff": sum(n for c, n in cells.items() if c.startswith("SB_DFF")),
+            "dsp": cells.get("SB_MAC16", 0), "bram": cells.get("SB_RAM40_4K", 0),
+            "carry": cells.get("SB_CARRY", 0)}
 
 
 class SynthError(RuntimeError):
@@ -144,32 +174,17 @@ def synthesize(design: wiring.Component, target: str, *, freq_mhz: float = 200.0
     path = cache_dir("synth") / f"{target}-{key}.json"
     if use_cache and path.exists():
         res = json.loads(path.read_text())
+        res.update(resource_counts(target, res["cells"]))
         res["cached"] = True
         return res
     with tempfile.TemporaryDirectory(prefix="dysta-synth-") as tmp:
         work = Path(tmp)
         (work / "top.il").write_text(text)
         res = {"target": target, "tools": tools}
-        if target == "xcup":
-            cells = _yosys(work, "read_rtlil top.il; synth_xilinx -flatten -noiopad -family xcup -top top")
-            res.update(lut=sum(n for c, n in cells.items() if re.fullmatch(r"LUT[1-6]|INV", c)),
-                       lutram=sum(n * _XILINX_LUTRAM[c] for c, n in cells.items() if c in _XILINX_LUTRAM),
-                       ff=sum(n for c, n in cells.items() if re.fullmatch(r"FD[CPRS]E?", c)),
-                       dsp=cells.get("DSP48E2", 0),
-                       bram=cells.get("RAMB36E2", 0) + 0.5 * cells.get("RAMB18E2", 0),
-                       uram=cells.get("URAM288", 0),
-                       carry=cells.get("CARRY8", 0) + cells.get("CARRY4", 0))
-        elif target == "ecp5":
-            cells = _yosys(work, "read_rtlil top.il; synth_ecp5 -top top")
-            res.update(lut=cells.get("LUT4", 0), lutram=2 * cells.get("TRELLIS_DPR16X4", 0),
-                       ff=cells.get("TRELLIS_FF", 0), dsp=cells.get("MULT18X18D", 0),
-                       bram=cells.get("DP16KD", 0), carry=cells.get("CCU2C", 0))
-        else:
-            cells = _yosys(work, "read_rtlil top.il; synth_ice40 -dsp -top top")
-            res.update(lut=cells.get("SB_LUT4", 0), lutram=0,
-                       ff=sum(n for c, n in cells.items() if c.startswith("SB_DFF")),
-                       dsp=cells.get("SB_MAC16", 0), bram=cells.get("SB_RAM40_4K", 0),
-                       carry=cells.get("SB_CARRY", 0))
+        script = {"xcup": "synth_xilinx -flatten -noiopad -family xcup", "ecp5": "synth_ecp5",
+                  "ice40": "synth_ice40 -dsp"}[target]
+        cells = _yosys(work, f"read_rtlil top.il; {script} -top top")
+        res.update(resource_counts(target, cells))
         res["cells"] = cells
         if pnr and target != "xcup":
             res.update(_place_and_route(work, target, text_pnr, freq_mhz, seed))
@@ -226,13 +241,40 @@ def synth_scheduler(target: str, *, depth: int = 64, fmt: str = "fp16", shared: 
                     pnr: bool = True, use_cache: bool = True, **params) -> dict:
     """Synthesize ``DystaScheduler(depth=..., fmt=..., shared=..., **params)`` for ``target`` (see
     :func:`synthesize`; the other parameters keep ``DystaScheduler``'s defaults, those of ``dysta
-    verilog``); the result also carries ``depth``, ``fmt``, ``unit`` and ``ram_kb``."""
+    verilog``); the result also carries ``depth``, ``fmt``, ``unit``, ``mode`` (``ieee`` unless
+    ``params`` says otherwise), ``trace_port`` (whether the design has its debug trace port) and
+    ``ram_kb``."""
     from .sched import DystaScheduler
 
     dut = DystaScheduler(depth=depth, fmt=fmt, shared=shared, **params)
     res = synthesize(dut, target, freq_mhz=freq_mhz, pnr=pnr, use_cache=use_cache)
-    res.update(depth=depth, fmt=fmt, unit="shared" if shared else "separate", ram_kb=round(ram_kb(res), 3))
+    res.update(depth=depth, fmt=fmt, unit="shared" if shared else "separate", mode=params.get("mode", "ieee"),
+               trace_port="trace" in dut.signature.members, ram_kb=round(ram_kb(res), 3))
     return res
+
+
+def lean_available() -> bool:
+    """Whether the installed ``DystaScheduler`` has the ``lean`` configuration (``mode="lean"``)."""
+    from dysta_sw.errors import DystaInputError
+
+    from .sched import DystaScheduler
+
+    try:
+        DystaScheduler(depth=64, fmt="fp16", mode="lean")
+    except (TypeError, ValueError, DystaInputError):
+        return False
+    return True
+
+
+def sweep_configs(depths=SWEEP_DEPTHS, fmts=SWEEP_FMTS, units=(True, False), modes=None) -> list[tuple]:
+    """The ``(depth, fmt, shared, mode)`` designs of a sweep, in sweep order. ``modes`` None: every
+    format in ``ieee`` mode plus the ``lean`` FP16 design (the paper's Table 6 point) when the
+    design has it; otherwise every format in every mode of ``modes``."""
+    if modes is None:
+        per_fmt = {f: ["ieee"] + (["lean"] if f == "fp16" and lean_available() else []) for f in fmts}
+    else:
+        per_fmt = {f: list(modes) for f in fmts}
+    return [(d, f, s, m) for d in depths for f in fmts for m in per_fmt[f] for s in units]
 
 
 def _sweep_unit(unit) -> dict:
@@ -241,14 +283,15 @@ def _sweep_unit(unit) -> dict:
     return synth_scheduler(target, depth=depth, fmt=fmt, shared=shared, **kw)
 
 
-def sweep(target: str = "xcup", *, depths=SWEEP_DEPTHS, fmts=SWEEP_FMTS, units=(True, False), jobs: int = 2,
-          progress: bool = True, freq_mhz: float = 200.0, pnr: bool = True, use_cache: bool = True,
+def sweep(target: str = "xcup", *, depths=SWEEP_DEPTHS, fmts=SWEEP_FMTS, units=(True, False), modes=None,
+          jobs: int = 2, progress: bool = True, freq_mhz: float = 200.0, pnr: bool = True, use_cache: bool = True,
           cluster: str | None = None, **params) -> list[dict]:
-    """:func:`synth_scheduler` over ``depths`` x ``fmts`` x ``units`` (``shared`` flags), ``jobs``
-    at once (the tools are subprocesses), with a progress bar; rows in sweep order. ``params``
-    (``mode``, ``stages``, ...) apply to every design. With a Dask ``cluster`` address (or
-    ``$DYSTA_CLUSTER``, see :mod:`dysta_sw.cluster`) each design is a task on the cluster, whose
-    workers need the hw and synth extras; each caches its results in its own ``cache_dir()``."""
+    """:func:`synth_scheduler` over the designs of :func:`sweep_configs` (``depths`` x ``fmts`` x
+    ``units`` (``shared`` flags) x ``modes``), ``jobs`` at once (the tools are subprocesses), with
+    a progress bar; rows in sweep order. ``params`` (``stages``, ...) apply to every design. With
+    a Dask ``cluster`` address (or ``$DYSTA_CLUSTER``, see :mod:`dysta_sw.cluster`) each design is a
+    task on the cluster, whose workers need the hw and synth extras; each caches its results in its
+    own ``cache_dir()``."""
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
     from tqdm import tqdm
@@ -257,16 +300,17 @@ def sweep(target: str = "xcup", *, depths=SWEEP_DEPTHS, fmts=SWEEP_FMTS, units=(
 
     if target not in TARGETS:
         raise ValueError(f"unknown synthesis target {target!r}; choose one of: {', '.join(TARGETS)}")
-    configs = [(d, f, s) for d in depths for f in fmts for s in units]
+    params.pop("mode", None)  # the sweep's modes say it
+    configs = sweep_configs(depths, fmts, units, modes)
     if cl.resolve(cluster) is not None or cl.current() is not None:
         kw = {"freq_mhz": freq_mhz, "pnr": pnr, "use_cache": use_cache, **params}
-        return cl.map_units(_sweep_unit, [(target, d, f, s, kw) for d, f, s in configs], cluster=cluster,
-                            progress=progress, desc=f"synth {target}", unit="design")
+        return cl.map_units(_sweep_unit, [(target, d, f, s, {**kw, "mode": m}) for d, f, s, m in configs],
+                            cluster=cluster, progress=progress, desc=f"synth {target}", unit="design")
 
     def one(c):
-        d, f, s = c
+        d, f, s, mode = c
         return synth_scheduler(target, depth=d, fmt=f, shared=s, freq_mhz=freq_mhz, pnr=pnr, use_cache=use_cache,
-                               **params)
+                               mode=mode, **params)
 
     with ThreadPoolExecutor(max(1, jobs)) as ex:
         futures = [ex.submit(one, c) for c in configs]

@@ -11,22 +11,28 @@ from pathlib import Path
 from dysta_sw.report.plots import pyplot
 from dysta_sw.report.tables import rows_table
 
-__all__ = ["EYERISS_V2", "PAPER_SCHEDULER", "resource_rows", "normalised_rows", "table6_rows", "goal_rows",
-           "plot_fig16"]
+__all__ = ["EYERISS_V2", "PAPER_SCHEDULER", "resource_rows", "normalised_rows", "table6_rows", "table6_results",
+           "goal_rows", "plot_fig16", "sweep_markdown"]
 
 #: Paper Table 6: Eyeriss-V2 on the ZU7EV, and the paper's scheduler (Vivado, depth 64, FP16, shared).
 EYERISS_V2 = {"lut": 99_168, "dsp": 194, "ram_kb": 140.0}
 PAPER_SCHEDULER = {"lut": 553, "dsp": 3, "ram_kb": 0.5}
 
-_BASE = ("fp32", "separate")  # the paper's Non_Opt_FP32
+_BASE = ("fp32", "separate", "ieee")  # the paper's Non_Opt_FP32
+
+
+def _mode(r: dict) -> str:
+    return r.get("mode", "ieee")
 
 
 def resource_rows(results: list[dict]) -> list[dict]:
-    """One flat row per result: configuration, resources, Fmax where placed and routed."""
+    """One flat row per result: configuration, resources (``lut`` counts the shift-register LUTs,
+    ``srl``, as logic), Fmax where placed and routed."""
     rows = []
     for r in results:
-        row = {"target": r["target"], "depth": r["depth"], "fmt": r["fmt"], "unit": r["unit"], "lut": r["lut"],
-               "lutram": r["lutram"], "ff": r["ff"], "dsp": r["dsp"], "bram": r["bram"], "ram_kb": r["ram_kb"]}
+        row = {"target": r["target"], "depth": r["depth"], "fmt": r["fmt"], "mode": _mode(r), "unit": r["unit"],
+               "lut": r["lut"], "srl": r.get("srl", 0), "lutram": r["lutram"], "ff": r["ff"], "dsp": r["dsp"],
+               "bram": r["bram"], "ram_kb": r["ram_kb"]}
         if "fmax_mhz" in r:
             row["fmax_mhz"] = None if r["fmax_mhz"] is None else round(r["fmax_mhz"], 1)
         if r.get("fits") is False:
@@ -36,9 +42,9 @@ def resource_rows(results: list[dict]) -> list[dict]:
 
 
 def normalised_rows(results: list[dict]) -> list[dict]:
-    """LUT, FF and DSP of each configuration over those of the separate-unit FP32 design (the
+    """LUT, FF and DSP of each configuration over those of the separate-unit FP32 IEEE design (the
     paper's Non_Opt_FP32) of the same target and depth; depths without that design are left out."""
-    base = {(r["target"], r["depth"]): r for r in results if (r["fmt"], r["unit"]) == _BASE}
+    base = {(r["target"], r["depth"]): r for r in results if (r["fmt"], r["unit"], _mode(r)) == _BASE}
     rows = []
     for r in results:
         b = base.get((r["target"], r["depth"]))
@@ -50,49 +56,64 @@ def normalised_rows(results: list[dict]) -> list[dict]:
 
 
 def _label(r: dict) -> str:
-    return f"{'Opt' if r['unit'] == 'shared' else 'Non_Opt'}_{r['fmt'].upper()}"
+    lean = "_lean" if _mode(r) == "lean" else ""
+    return f"{'Opt' if r['unit'] == 'shared' else 'Non_Opt'}_{r['fmt'].upper()}{lean}"
 
 
-def table6_rows(result: dict) -> list[dict]:
-    """Table 6: the scheduler of ``result`` next to Eyeriss-V2 (published figures), their sum and
-    the overhead, and the paper's own scheduler row for comparison."""
-    ours = {"lut": result["lut"] + result["lutram"], "dsp": result["dsp"], "ram_kb": result["ram_kb"]}
-    total = {k: EYERISS_V2[k] + ours[k] for k in ours}
-    return [
-        {"module": "Eyeriss-V2 (published)", "LUTs": EYERISS_V2["lut"], "DSPs": EYERISS_V2["dsp"],
-         "on-chip RAM (KB)": EYERISS_V2["ram_kb"]},
-        {"module": f"Dysta scheduler ({result['target']}, depth {result['depth']}, {result['fmt']}, {result['unit']})",
-         "LUTs": ours["lut"], "DSPs": ours["dsp"], "on-chip RAM (KB)": round(ours["ram_kb"], 2)},
-        {"module": "Dysta + Eyeriss-V2", "LUTs": total["lut"], "DSPs": total["dsp"],
-         "on-chip RAM (KB)": round(total["ram_kb"], 2)},
-        {"module": "overhead", **{name: f"{100 * ours[k] / EYERISS_V2[k]:.2f} %" for name, k in
-                                  (("LUTs", "lut"), ("DSPs", "dsp"), ("on-chip RAM (KB)", "ram_kb"))}},
-        {"module": "paper's scheduler (Vivado, ZU7EV)", "LUTs": PAPER_SCHEDULER["lut"], "DSPs": PAPER_SCHEDULER["dsp"],
-         "on-chip RAM (KB)": PAPER_SCHEDULER["ram_kb"]},
-    ]
+def table6_rows(results) -> list[dict]:
+    """Table 6: each scheduler of ``results`` (one result dict or a list) next to Eyeriss-V2
+    (published figures), their sum and the overhead, then the paper's own scheduler row. LUTs are
+    logic plus LUT-RAM."""
+    results = [results] if isinstance(results, dict) else list(results)
+    rows = [{"module": "Eyeriss-V2 (published)", "LUTs": EYERISS_V2["lut"], "DSPs": EYERISS_V2["dsp"],
+             "on-chip RAM (KB)": EYERISS_V2["ram_kb"]}]
+    for result in results:
+        ours = {"lut": result["lut"] + result["lutram"], "dsp": result["dsp"], "ram_kb": result["ram_kb"]}
+        total = {k: EYERISS_V2[k] + ours[k] for k in ours}
+        rows += [
+            {"module": f"Dysta scheduler ({result['target']}, depth {result['depth']}, {result['fmt']} "
+                       f"{_mode(result)}, {result['unit']})",
+             "LUTs": ours["lut"], "DSPs": ours["dsp"], "on-chip RAM (KB)": round(ours["ram_kb"], 2)},
+            {"module": f"Dysta ({_mode(result)}) + Eyeriss-V2", "LUTs": total["lut"], "DSPs": total["dsp"],
+             "on-chip RAM (KB)": round(total["ram_kb"], 2)},
+            {"module": f"overhead ({_mode(result)})",
+             **{name: f"{100 * ours[k] / EYERISS_V2[k]:.2f} %" for name, k in
+                (("LUTs", "lut"), ("DSPs", "dsp"), ("on-chip RAM (KB)", "ram_kb"))}},
+        ]
+    rows.append({"module": "paper's scheduler (Vivado, ZU7EV)", "LUTs": PAPER_SCHEDULER["lut"],
+                 "DSPs": PAPER_SCHEDULER["dsp"], "on-chip RAM (KB)": PAPER_SCHEDULER["ram_kb"]})
+    return rows
+
+
+def table6_results(results: list[dict]) -> list[dict]:
+    """The Table 6 designs among ``results``: xcup, depth 64, FP16, shared; lean first."""
+    t6 = [r for r in results if (r["target"], r["depth"], r["fmt"], r["unit"]) == ("xcup", 64, "fp16", "shared")]
+    return sorted(t6, key=lambda r: _mode(r) != "lean")
 
 
 def goal_rows(results: list[dict]) -> list[dict]:
-    """The resource goals (issue 5) on whichever of their results are present in ``results``:
-    depth 64 FP16 shared on xcup <= 553 LUTs and <= 3 DSPs; ECP5 Fmax >= 200 MHz; LUTs at depth
-    512 within 1.3x of depth 64 (same target, format and unit)."""
-    idx = {(r["target"], r["depth"], r["fmt"], r["unit"]): r for r in results}
+    """The resource goals of issue 13 that ``results`` (a sweep) can answer: xcup, depth 64, FP16,
+    shared: lean <= 553 LUTs and <= 3 DSPs, ieee <= 900 LUTs; LUTs at depth 512 within 1.2x of depth
+    64 for every (target, format, mode, unit). ``dysta synth --goals`` measures every goal."""
+    from .goals import DEPTH_RATIO, IEEE_LUTS, LEAN_DSPS, LEAN_LUTS, goal_row
+
+    idx = {(r["target"], r["depth"], r["fmt"], r["unit"], _mode(r)): r for r in results}
     rows = []
-    x = idx.get(("xcup", 64, "fp16", "shared"))
-    if x:
-        rows.append({"goal": "xcup, depth 64, fp16, shared: LUTs <= 553 (paper Table 6)", "measured": x["lut"],
-                     "met": x["lut"] <= 553})
-        rows.append({"goal": "xcup, depth 64, fp16, shared: DSPs <= 3", "measured": x["dsp"], "met": x["dsp"] <= 3})
-    e = idx.get(("ecp5", 64, "fp16", "shared"))
-    if e and e.get("fmax_mhz") is not None:
-        rows.append({"goal": "ECP5-85F, depth 64, fp16, shared: Fmax >= 200 MHz", "measured": round(e["fmax_mhz"], 1),
-                     "met": e["fmax_mhz"] >= 200})
-    for (t, d, f, u), r in sorted(idx.items()):
-        small = idx.get((t, 64, f, u))
+    lean, ieee = idx.get(("xcup", 64, "fp16", "shared", "lean")), idx.get(("xcup", 64, "fp16", "shared", "ieee"))
+    if lean:
+        rows.append(goal_row("xcup LUTs, depth 64, fp16 lean, shared", f"<= {LEAN_LUTS}", lean["lut"],
+                             lean["lut"] <= LEAN_LUTS, f"+ {lean['lutram']} LUT-RAM"))
+        rows.append(goal_row("xcup DSPs, depth 64, fp16 lean, shared", f"<= {LEAN_DSPS}", lean["dsp"],
+                             lean["dsp"] <= LEAN_DSPS))
+    if ieee:
+        rows.append(goal_row("xcup LUTs, depth 64, fp16 ieee, shared", f"<= {IEEE_LUTS}", ieee["lut"],
+                             ieee["lut"] <= IEEE_LUTS, f"+ {ieee['lutram']} LUT-RAM"))
+    for (t, d, f, u, m), r in sorted(idx.items()):
+        small = idx.get((t, 64, f, u, m))
         if d == 512 and small and small["lut"]:
             ratio = r["lut"] / small["lut"]
-            rows.append({"goal": f"{t}, {f}, {u}: LUTs(depth 512) / LUTs(depth 64) <= 1.3", "measured": round(ratio, 3),
-                         "met": ratio <= 1.3})
+            rows.append(goal_row(f"{t} LUTs, depth 512 / depth 64, {f} {m} {u}", f"<= {DEPTH_RATIO}",
+                                 f"{ratio:.3f}", ratio <= DEPTH_RATIO))
     return rows
 
 
@@ -103,10 +124,10 @@ def sweep_markdown(results: list[dict]) -> str:
     if norm:
         md += ["Normalised to the separate-unit FP32 design of the same depth (paper Fig. 16):", "",
                rows_table(norm, markdown=True), ""]
-    t6 = [r for r in results if (r["target"], r["depth"], r["fmt"], r["unit"]) == ("xcup", 64, "fp16", "shared")]
+    t6 = table6_results(results)
     if t6:
         md += ["Overhead against Eyeriss-V2 (paper Table 6; LUTs include LUTs used as memory):", "",
-               rows_table(table6_rows(t6[0]), markdown=True), ""]
+               rows_table(table6_rows(t6), markdown=True), ""]
     goals = goal_rows(results)
     if goals:
         md += ["Goals:", "", rows_table(goals, markdown=True), ""]

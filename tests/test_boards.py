@@ -150,27 +150,134 @@ def test_bad_commands_are_refused_and_flagged():
 
 
 @pytest.mark.boards
-def test_ulx3s_bitstream_builds(tmp_path, ecp5_flow):
+def test_ulx3s_bitstream_builds_at_the_fastest_clock_that_meets_timing(tmp_path, ecp5_flow):
     """The shipped ULX3S-85F build (depth 64, FP16, shared) goes through Yosys, nextpnr-ecp5 and
-    ecppack, and meets its 25 MHz clock."""
-    from boards.build import build
+    ecppack at the fastest of its clocks (from the PLL) that nextpnr says meets timing."""
+    from boards.build import BOARDS, build
 
     res = build("ulx3s", tmp_path / "ulx3s")
     bit = tmp_path / "ulx3s" / "dysta.bit"
     assert res["bitstream"] == str(bit) and bit.stat().st_size > 100_000
-    fmax = [line for line in res["report"] if "Max frequency" in line]
-    assert fmax and "PASS at 25.00 MHz" in fmax[-1]  # after routing (the first line is nextpnr's estimate)
+    assert res["timing_met"] and res["fmax_mhz"] >= res["clock_mhz"] in BOARDS["ulx3s"].clocks_mhz
+    # every faster clock of the set was missed by the build that tried it, or lies above its Fmax
+    faster = [c for c in BOARDS["ulx3s"].clocks_mhz if c > res["clock_mhz"]]
+    assert all(c > min(f for _, f in res["tries"]) for c in faster)
+    # nextpnr's target for the scheduler's clock is the PLL's frequency
+    assert any(f"PASS at {res['clock_mhz']:.2f} MHz" in line for line in res["report"] if "Max frequency" in line)
 
 
-def test_zcu104_plan_is_written_not_run(tmp_path):
+def test_pll_settings_make_the_clock_within_the_primitives_ranges():
+    from boards.clocking import ecp5_pll, ice40_pll, mmcm_e4
+
+    for mhz in (50, 100, 125, 150, 200):  # multiples of the ULX3S' 25 MHz: exact
+        s = ecp5_pll(25e6, mhz * 1e6)
+        p = s.params
+        assert s.fout_hz == mhz * 1e6 == 25e6 / p["CLKI_DIV"] * p["CLKFB_DIV"]
+        assert 400e6 <= s.fvco_hz == s.fout_hz * p["CLKOP_DIV"] <= 800e6 and p["CLKOP_CPHASE"] == p["CLKOP_DIV"] // 2
+    for mhz in (18, 24, 30, 36, 48):
+        s = ice40_pll(12e6, mhz * 1e6)
+        p = s.params
+        assert s.fout_hz == mhz * 1e6 == 12e6 * (p["DIVF"] + 1) / (p["DIVR"] + 1) / 2 ** p["DIVQ"]
+        assert 533e6 <= s.fvco_hz <= 1066e6 and 1 <= p["FILTER_RANGE"] <= 6
+    s = mmcm_e4(125e6, 200e6)  # the ZCU104: 125 MHz in, 200 MHz out, VCO 800-1600 MHz
+    assert s.fout_hz == 200e6 and 800e6 <= s.fvco_hz <= 1600e6
+    assert 125e6 / s.params["DIVCLK_DIVIDE"] * s.params["CLKFBOUT_MULT_F"] / s.params["CLKOUT0_DIVIDE_F"] == 200e6
+    with pytest.raises(ValueError, match="16 to 275 MHz"):
+        ice40_pll(12e6, 10e6)  # the iCE40 PLL makes no less than 16 MHz
+
+
+def test_the_clock_is_chosen_by_nextpnr_fmax():
+    """:func:`choose_clock` jumps to the fastest clock the first Fmax allows and steps down
+    while a build misses, with the board's margin (iCEBreaker 20 %)."""
+    from boards.build import choose_clock
+
+    fmax_at = {200: 120.0, 175: 118.0, 150: 116.0, 125: 112.0, 100: 104.0, 75: 90.0}
+    tried = []
+
+    def try_clock(c):
+        tried.append(c)
+        return fmax_at.get(c, 80.0)
+
+    assert choose_clock("ulx3s", try_clock) == (100, 104.0, [(200, 120.0), (100, 104.0)]) and tried == [200, 100]
+    # a build at the allowed clock that misses: one step down, then met
+    fmax_at[100] = 99.0
+    assert choose_clock("ulx3s", lambda c: fmax_at.get(c, 80.0))[:2] == (75, 90.0)
+    # iCEBreaker: Fmax 30 MHz allows 24 MHz (30 / 24 = 1.25) but not 30 or 36 (margin 20 %)
+    assert choose_clock("icebreaker", lambda c: 30.0)[0] == 24
+    # 13 MHz: below 12 MHz + 20 %, the board clock divided by two (6 MHz) is the fastest that meets
+    assert choose_clock("icebreaker", lambda c: 13.0) == (6, 13.0, [(48, 13.0), (6, 13.0)])
+    # nothing meets: the slowest clock, with its Fmax below the margin
+    assert choose_clock("icebreaker", lambda c: 7.0) == (6, 7.0, [(48, 7.0), (6, 7.0)])
+
+
+@pytest.fixture(scope="module")
+def zcu104_plan(tmp_path_factory):
+    """The ZCU104 plan (written once for this module): the summary and its directory."""
     from boards.build import build
 
-    res = build("zcu104", tmp_path / "zcu104")
-    tcl = (tmp_path / "zcu104" / "dysta.tcl").read_text()
-    xdc = (tmp_path / "zcu104" / "dysta.xdc").read_text()
-    assert res["plan"].endswith("build_dysta.sh") and "bitstream" not in res
+    out = tmp_path_factory.mktemp("zcu104")
+    return build("zcu104", out), out
+
+
+def test_zcu104_plan_is_written_not_run(zcu104_plan):
+    res, out = zcu104_plan
+    f = {n: (out / n).read_text() for n in ("dysta.tcl", "dysta.xdc", "dysta.v")}
+    tcl, xdc, v = f["dysta.tcl"], f["dysta.xdc"], f["dysta.v"]
+    assert res["plan"].endswith("build_dysta.sh") and "bitstream" not in res and res["clock_mhz"] == 200
     assert "xczu7ev-ffvc1156-2-e" in tcl and "synth_design" in tcl
     assert "LOC F23" in xdc and "-period 8.0" in xdc
+    # the 125 MHz LVDS clock drives an MMCM (VCO 1000 MHz) whose 200 MHz output, through a BUFG,
+    # is the scheduler's clock; Vivado derives that clock from the input's 8 ns constraint
+    mmcm = v[v.index("MMCME4_BASE #("):]
+    mmcm = mmcm[:mmcm.index(");")]
+    assert ".CLKFBOUT_MULT_F(8.0)" in mmcm and ".CLKOUT0_DIVIDE_F(5.0)" in mmcm and ".CLKIN1_PERIOD(8.0)" in mmcm
+    assert "DIVCLK_DIVIDE(32'd1)" in mmcm and "BUFG" in v
+    # the slack check sits after routing and before the bitstream
+    assert tcl.index("route_design") < tcl.index("get_property SLACK") < tcl.index("write_bitstream")
+
+
+def _tcl():
+    try:
+        import tkinter
+
+        return tkinter.Tcl()
+    except Exception as e:  # no _tkinter (Debian: python3-tk) or no Tcl library
+        import helpers
+
+        helpers.missing(f"a Tcl interpreter (Python's tkinter) is needed to run the Vivado script: {e}")
+
+
+@pytest.mark.parametrize("wns, whs, written", [(0.12, 0.03, True), (-0.25, 0.03, False), (0.4, -0.01, False),
+                                               (None, None, False)])
+def test_zcu104_script_stops_on_negative_slack(zcu104_plan, wns, whs, written):
+    """The generated Vivado script run in Tcl with every Vivado command stubbed: the worst routed
+    path's slack decides whether ``write_bitstream`` runs or the script stops with an error (no
+    constrained path at all stops it too)."""
+    import tkinter
+
+    out = zcu104_plan[1]
+    tcl = _tcl()
+    paths = "" if wns is None else "if {[lsearch $args -hold] >= 0} {return hold_path} {return setup_path}"
+    tcl.eval(f"""
+        set ::calls {{}}
+        proc unknown {{args}} {{ lappend ::calls [lindex $args 0]; return {{}} }}
+        proc get_timing_paths {{args}} {{ {paths} }}
+        proc get_property {{prop obj}} {{
+            lappend ::calls "get_property $prop"
+            if {{$obj eq "setup_path"}} {{ return {wns} }}
+            if {{$obj eq "hold_path"}} {{ return {whs} }}
+            return {{}}
+        }}
+        cd {{{out}}}
+    """)
+    if written:
+        tcl.eval("source dysta.tcl")
+    else:
+        with pytest.raises(tkinter.TclError, match="no bitstream written"):
+            tcl.eval("source dysta.tcl")
+    calls = tcl.eval("set ::calls").split()
+    assert "route_design" in calls and "opt_design" in calls
+    assert ("write_bitstream" in calls) == written
 
 
 def test_board_names_and_parameters_are_checked(capsys):
