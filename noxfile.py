@@ -140,12 +140,23 @@ def formal(session):
 
 @nox.session(name="synth-sweep")
 def synth_sweep(session):
-    """The scheduler's resources over depth 8..512 x FP16/BF16/FP32 x shared/separate on xcup
-    (Yosys), with the Fig. 16-style plot and Table 6, into synth-sweep/; then the resource goals
-    (benchmarks/synth_goals.py, with ECP5 place and route). About an hour on 2 cores, cached."""
-    session.install("-e", ".[hw,synth]")
+    """The scheduler's resources over depth 8..512 x FP16/BF16/FP32 x shared/separate (and the lean
+    FP16 designs) on xcup (Yosys), with the Fig. 16-style plot and Table 6, into synth-sweep/; then
+    every goal (benchmarks/synth_goals.py: ECP5 place and route, decision latency, board builds).
+    Over an hour on 2 cores, cached."""
+    session.install("-e", ".[hw,synth,board]")
     session.run("dysta", "synth", "--sweep", "--target", "xcup", "--out", "synth-sweep", *session.posargs)
     session.run("python", "benchmarks/synth_goals.py")
+
+
+@nox.session(name="synth-docs")
+def synth_docs(session):
+    """Regenerate docs/synth.md's measured blocks (the xcup sweep at depths 8, 64 and 512 with the
+    lean designs, Fig. 16's normalised table and docs/img/fig16_resources.png, Table 6, and every
+    goal measured) from the installed design, in one command. About an hour cold on 2 cores, cached;
+    ``-- --depths 8,16,32,64,128,256,512`` for the whole sweep."""
+    session.install("-e", ".[hw,synth,board]")
+    session.run("python", "benchmarks/synth_goals.py", "--docs", "docs/synth.md", *session.posargs)
 
 
 @nox.session

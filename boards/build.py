@@ -245,7 +245,7 @@ def _fmax(log: str) -> dict[str, tuple[float, float]]:
 def _flow(board: str, top, out: Path, *, use_cache: bool = True, keep: bool = True) -> dict:
     """Run the open flow of ``top`` in ``out`` (or answer from the cache when ``keep`` is false):
     ``{"fmax_mhz", "clocks", "report", "cached"}`` and ``products`` when it ran."""
-    from dysta_hw.synth import tool_version
+    from dysta_hw.synth import critical_path, tool_version
 
     b = BOARDS[board]
     plan = _plan(board, top, out)
@@ -264,7 +264,7 @@ def _flow(board: str, top, out: Path, *, use_cache: bool = True, keep: bool = Tr
     log = "\n".join(f.read_text(errors="replace") for f in sorted(out.glob("*.tim")) + sorted(out.glob("*.log")))
     clocks = _fmax(log)
     res = {"clocks": clocks, "fmax_mhz": min((f for f, _ in clocks.values()), default=None),
-           "report": _pnr_summary(out)}
+           "report": _pnr_summary(out), "critical_path": critical_path(log)}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(res, indent=1))
@@ -304,13 +304,14 @@ def timing(board: str, *, clock_mhz="auto", use_cache: bool = True, baud: int = 
     b = BOARDS[board]
     if not b.runs:
         raise ValueError(f"{board} has no open place and route (Vivado only)")
-    cached = []
+    cached, paths = [], []
 
     def try_clock(mhz):
         top = _top(board, mhz, baud, overrides)
         with tempfile.TemporaryDirectory(prefix=f"dysta-{board}-") as tmp:
             r = _flow(board, top, Path(tmp), use_cache=use_cache, keep=False)
         cached.append(r["cached"])
+        paths.append(r.get("critical_path"))
         return r["fmax_mhz"]
 
     if clock_mhz == "auto":
@@ -322,7 +323,8 @@ def timing(board: str, *, clock_mhz="auto", use_cache: bool = True, baud: int = 
     made = _made_mhz(board, clk)
     margin = None if fmax is None else fmax / made - 1
     return {"board": board, "clock_mhz": made, "fmax_mhz": fmax, "margin": margin, "margin_goal": b.margin,
-            "met": _meets(fmax, made, b.margin), "tries": tries, "cached": all(cached)}
+            "met": _meets(fmax, made, b.margin), "tries": tries, "cached": all(cached),
+            "critical_path": paths[-1]}
 
 
 def _made_mhz(board: str, clock_mhz: float) -> float:

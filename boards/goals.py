@@ -13,7 +13,7 @@ ICEBREAKER_MARGIN = 0.20
 
 def board_goals(ctx) -> list[dict]:
     """Rows of :func:`dysta_hw.goals.goal_row` for the ULX3S and the iCEBreaker builds."""
-    from dysta_hw.goals import goal_row
+    from dysta_hw.goals import goal_row, path_note
 
     from .build import BOARDS, timing
 
@@ -33,6 +33,8 @@ def board_goals(ctx) -> list[dict]:
         fm = "no Fmax" if fmax is None else f"Fmax {fmax:.1f} MHz"
         tries = ", ".join(f"{c:g} MHz: {'-' if f is None else f'{f:.1f}'}" for c, f in t["tries"])
         note = f"{cfg}; builds tried (clock: Fmax) {tries}"
+        if not t["met"] or (board == "ulx3s" and clk < ULX3S_MHZ):
+            note += "; " + path_note(t.get("critical_path"))
         if board == "ulx3s":
             met = t["met"] and clk >= ULX3S_MHZ
             rows.append(goal_row(what, target, f"{clk:g} MHz ({fm})", met, note))

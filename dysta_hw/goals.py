@@ -19,6 +19,7 @@ here lowers a goal: a goal that is missed is printed as missed.
 from __future__ import annotations
 
 import inspect
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -112,6 +113,27 @@ def has_trace_port(**params) -> bool:
     return "trace" in DystaScheduler(**params).signature.members
 
 
+def _where(pin: str | None) -> str:
+    """A cell pin of nextpnr's report as the design hierarchy it sits in (``dut.cu.u_cvt``)."""
+    if not pin:
+        return "?"
+    parts = pin.split(".")[:-1]  # the pin's name goes
+    keep = []
+    for part in parts:
+        if re.search(r"_(SB|TRELLIS|DFF|LUT|CCU2|MULT|DP16KD|PFUMX|L6MUX|RDATA|WDATA)", part) or part.isdigit():
+            break
+        keep.append(part)
+    return ".".join(keep) or parts[0]
+
+
+def path_note(path: dict | None) -> str:
+    """nextpnr's critical path in a few words: its delay, where it starts and where it ends."""
+    if not path:
+        return ""
+    return (f"critical path {path['ns']:.1f} ns ({path['logic_ns']} logic, {path['routing_ns']} routing) from "
+            f"{_where(path['source'])} to {_where(path['sink'])} through {len(path['nets'])} nets")
+
+
 def _decision(timing, n: int, retired: bool) -> int:
     # The design's own cycle model; a model without the ``retired`` case takes n alone.
     if "retired" in inspect.signature(timing.decision).parameters:
@@ -200,8 +222,9 @@ def scheduler_goals(ctx: GoalContext) -> list[dict]:
             rows.append(goal_row(what, f">= {FMAX_MHZ:g} MHz", None, None, f"not measured: {r['error']}"))
         else:
             f = r.get("fmax_mhz")
+            note = path_note(r.get("critical_path")) if f is not None and f < FMAX_MHZ else ""
             rows.append(goal_row(what, f">= {FMAX_MHZ:g} MHz", None if f is None else f"{f:.1f} MHz",
-                                 None if f is None else f >= FMAX_MHZ, "" if f is not None else r.get("message", "")))
+                                 None if f is None else f >= FMAX_MHZ, note if f is not None else r.get("message", "")))
 
     def xcup_row(name, r, key, limit, label):
         what = f"xcup {label} (Yosys estimate), {name}, shared (depth {DEPTH}, {FMT})"

@@ -28,7 +28,8 @@ the LUTs used as shift registers, SRL16E/SRLC32E, which are logic, not storage),
 shift-register LUTs, included in ``lut``), ``lutram`` (LUTs used as RAM, in LUT units), ``ff``,
 ``dsp``, ``bram`` (RAMB36E2 equivalents on xcup,
 DP16KD on ECP5, SB_RAM40_4K on iCE40), ``uram`` (xcup), ``carry``, ``fmax_mhz`` and
-``freq_target_mhz`` and ``timing_met`` (place-and-route targets), ``fits`` and ``message``
+``freq_target_mhz``, ``timing_met`` and ``critical_path`` (place-and-route targets, see
+:func:`critical_path`), ``fits`` and ``message``
 (iCE40), ``cells`` (the raw Yosys cell counts), ``tools`` (versions), ``cached``.
 """
 
@@ -214,9 +215,31 @@ def _place_and_route(work: Path, target: str, text: str, freq_mhz: float, seed: 
         raise SynthError(f"{cmd[0]} failed in {work}:\n{log[-3000:]}")
     found = re.findall(r"Max frequency for clock\s+'[^']*':\s+([\d.]+) MHz", log)
     fmax = float(found[-1]) if found else None
+    out["critical_path"] = critical_path(log)
     return {**out, "fits": True, "fmax_mhz": fmax, "timing_met": fmax is not None and fmax >= freq_mhz,
             "message": "" if fmax is None or fmax >= freq_mhz else
             f"timing target missed: {fmax:.1f} MHz achieved, {freq_mhz:g} MHz asked"}
+
+
+def critical_path(log: str) -> dict | None:
+    """The slowest clock's critical path in nextpnr's ``log``: ``clock``, ``source`` and ``sink``
+    (cell pins), ``ns`` (the path's delay), ``logic_ns``/``routing_ns`` and ``nets`` (the nets it
+    runs through, in order); ``None`` when the log has none. Cross-domain paths are left out."""
+    paths = []
+    for m in re.finditer(r"Critical path report for clock '([^']*)'[^\n]*\n", log):
+        block = log[m.end():]
+        end = re.search(r"([\d.]+) ns logic, ([\d.]+) ns routing", block)
+        if end:
+            block = block[:end.end()]
+        src = re.search(r"Source (\S+)", block)
+        sink = re.findall(r"Sink (\S+)", block)
+        totals = re.findall(r"^Info:\s+\S+\s+[\d.]+\s+([\d.]+) ", block, re.M)
+        if totals:
+            paths.append({"clock": m.group(1), "source": src.group(1) if src else None,
+                          "sink": sink[-1] if sink else None, "ns": float(totals[-1]),
+                          "logic_ns": float(end.group(1)) if end else None,
+                          "routing_ns": float(end.group(2)) if end else None, "nets": re.findall(r"Net (\S+)", block)})
+    return max(paths, key=lambda p: p["ns"], default=None)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -136,3 +136,42 @@ def test_sweep_configs_add_the_lean_point():
     assert cfgs == [(64, "fp16", True, "ieee")] + ([(64, "fp16", True, "lean")] if lean else []) + \
         [(64, "fp32", True, "ieee")]
     assert synth.sweep_configs((8,), ("bf16",), (False,), modes=("lean",)) == [(8, "bf16", False, "lean")]
+
+
+NEXTPNR_LOG = """\
+Info: Max frequency for clock '$glbnet$clk': 25.10 MHz (FAIL at 200.00 MHz)
+Info: Critical path report for clock '$glbnet$clk' (posedge -> posedge):
+Info:       type curr  total name
+Info:   clk-to-q  0.52  0.52 Source design.luts.mem_R.0.0_DP16KD_DOA0
+Info:    routing  1.20  1.72 Net design.luts.rdata[3] (10,11) -> (12,13)
+Info:                          Sink design.cu.u_mul.prod_MULT18X18D_A3
+Info:      logic  4.10  5.82 Source design.cu.u_mul.prod_MULT18X18D_P7
+Info:    routing  2.00 39.84 Net design.cu.u_rnd.x[7] (12,13) -> (14,15)
+Info:                          Sink design.cu.u_rnd.r_TRELLIS_FF_Q.DI
+Info:      setup  0.00 39.84 Source design.cu.u_rnd.r_TRELLIS_FF_Q.DI
+Info: 12.1 ns logic, 27.7 ns routing
+
+Info: Critical path report for clock 'uart_clk' (posedge -> posedge):
+Info:   clk-to-q  0.52  0.52 Source uart.tx_TRELLIS_FF_Q.Q
+Info:      setup  0.10  3.00 Sink uart.rx_TRELLIS_FF_Q.DI
+Info: 1.0 ns logic, 2.0 ns routing
+
+Info: Critical path report for cross-domain path 'posedge a' -> 'posedge b':
+Info:   clk-to-q  0.52  90.00 Source a.x.Q
+Info: 1.0 ns logic, 89.0 ns routing
+"""
+
+
+def test_critical_path_of_the_slowest_clock():
+    """The critical path the goal table quotes when Fmax misses: the slowest clock's (cross-domain
+    paths left out), from its first source to its last sink, with the nets in between."""
+    from dysta_hw.goals import path_note
+    from dysta_hw.synth import critical_path
+
+    p = critical_path(NEXTPNR_LOG)
+    assert p["clock"] == "$glbnet$clk" and p["ns"] == 39.84 and (p["logic_ns"], p["routing_ns"]) == (12.1, 27.7)
+    assert p["source"] == "design.luts.mem_R.0.0_DP16KD_DOA0" and p["sink"] == "design.cu.u_rnd.r_TRELLIS_FF_Q.DI"
+    assert p["nets"] == ["design.luts.rdata[3]", "design.cu.u_rnd.x[7]"]
+    assert path_note(p) == ("critical path 39.8 ns (12.1 logic, 27.7 routing) from design.luts.mem_R to "
+                            "design.cu.u_rnd through 2 nets")
+    assert critical_path("Info: no timing here") is None
