@@ -151,7 +151,7 @@ def synth_sweep(session):
 
 @nox.session(name="synth-docs")
 def synth_docs(session):
-    """Regenerate docs/synth.md's measured blocks (the xcup sweep at depths 8, 64 and 512 with the
+    """Regenerate docs/synth.md's measured blocks (the xcup sweep at depths 64 and 512 with the
     lean designs, Fig. 16's normalised table and docs/img/fig16_resources.png, Table 6, and every
     goal measured) from the installed design, in one command. About an hour cold on 2 cores, cached;
     ``-- --depths 8,16,32,64,128,256,512`` for the whole sweep."""

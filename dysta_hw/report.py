@@ -143,8 +143,9 @@ def synth_section(ctx: Context) -> str:
         [(d, f, s, "ieee") for d in (64, 512) for f, s in FIG16_DESIGNS]
     if synth.lean_available():  # the paper's Table 6 point: FP16, subnormals flushed
         configs += [(d, "fp16", True, "lean") for d in ((64,) if cfg.quick else (64, 512))]
+    variants = {m: synth.variant_params(m) or {"mode": m} for m in ("ieee", "lean")}
     try:
-        results = [synth.synth_scheduler("xcup", depth=d, fmt=f, shared=s, mode=m) for d, f, s, m in configs]
+        results = [synth.synth_scheduler("xcup", depth=d, fmt=f, shared=s, **variants[m]) for d, f, s, m in configs]
     except synth.SynthError as e:
         return "\n".join(head + [f"Not run: Yosys failed ({str(e).splitlines()[0]}).", ""])
     md = head + [

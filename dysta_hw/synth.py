@@ -276,17 +276,28 @@ def synth_scheduler(target: str, *, depth: int = 64, fmt: str = "fp16", shared: 
     return res
 
 
-def lean_available() -> bool:
-    """Whether the installed ``DystaScheduler`` has the ``lean`` configuration (``mode="lean"``)."""
+def variant_params(mode: str) -> dict | None:
+    """``DystaScheduler`` keyword arguments of a configuration of the sweeps and goals: ``ieee``
+    (the default design: IEEE subnormals, every port) or ``lean`` (subnormals flushed and, when the
+    design can leave it out, no debug trace port: the paper's Table 6 point). ``None`` when the
+    installed design does not accept them."""
     from dysta_sw.errors import DystaInputError
 
     from .sched import DystaScheduler
 
-    try:
-        DystaScheduler(depth=64, fmt="fp16", mode="lean")
-    except (TypeError, ValueError, DystaInputError):
-        return False
-    return True
+    tries = {"ieee": [{"mode": "ieee"}], "lean": [{"mode": "lean", "trace": False}, {"mode": "lean"}]}[mode]
+    for kw in tries:
+        try:
+            DystaScheduler(depth=64, fmt="fp16", **kw)
+        except (TypeError, ValueError, DystaInputError):
+            continue
+        return kw
+    return None
+
+
+def lean_available() -> bool:
+    """Whether the installed ``DystaScheduler`` has the ``lean`` configuration (``mode="lean"``)."""
+    return variant_params("lean") is not None
 
 
 def sweep_configs(depths=SWEEP_DEPTHS, fmts=SWEEP_FMTS, units=(True, False), modes=None) -> list[tuple]:
@@ -327,13 +338,16 @@ def sweep(target: str = "xcup", *, depths=SWEEP_DEPTHS, fmts=SWEEP_FMTS, units=(
     configs = sweep_configs(depths, fmts, units, modes)
     if cl.resolve(cluster) is not None or cl.current() is not None:
         kw = {"freq_mhz": freq_mhz, "pnr": pnr, "use_cache": use_cache, **params}
-        return cl.map_units(_sweep_unit, [(target, d, f, s, {**kw, "mode": m}) for d, f, s, m in configs],
+        variants = {m: variant_params(m) or {"mode": m} for m in {c[3] for c in configs}}
+        return cl.map_units(_sweep_unit, [(target, d, f, s, {**kw, **variants[m]}) for d, f, s, m in configs],
                             cluster=cluster, progress=progress, desc=f"synth {target}", unit="design")
+
+    variants = {m: variant_params(m) or {"mode": m} for m in {c[3] for c in configs}}
 
     def one(c):
         d, f, s, mode = c
         return synth_scheduler(target, depth=d, fmt=f, shared=s, freq_mhz=freq_mhz, pnr=pnr, use_cache=use_cache,
-                               mode=mode, **params)
+                               **{**params, **variants[mode]})
 
     with ThreadPoolExecutor(max(1, jobs)) as ex:
         futures = [ex.submit(one, c) for c in configs]
