@@ -265,6 +265,9 @@ def cmd_synth(a) -> int:
         print(rows_table(synthreport.resource_rows([r])))
         if r.get("message") and r.get("fits") is not False:  # a misfit's message is in the table's note
             print(r["message"])
+            if r.get("critical_path"):
+                from .goals import path_note
+                print(path_note(r["critical_path"]))
         print("(cached result)" if r.get("cached") else f"({', '.join(r['tools'].values())})")
     return 0
 

@@ -298,3 +298,29 @@ def test_a_refused_request_is_reported_not_waited_for():
     client = HostClient(SimTransport(link, step=500), depth=PARAMS["depth"], idle_reads=20)
     with pytest.raises(LinkError, match="refused a request"):
         client.run(jobs)  # no LUTs programmed
+
+
+def test_board_goals_from_nextpnr_results(monkeypatch):
+    """The board rows of ``dysta synth --goals``: the ULX3S is met only at >= 100 MHz with timing
+    met, the iCEBreaker only with Fmax >= 1.2 x its clock; a failed build is a row saying so."""
+    from boards import build, goals
+    from dysta_hw.goals import GoalContext
+
+    results = {"ulx3s": {"clock_mhz": 40.0, "fmax_mhz": 41.6, "met": True, "margin": 0.04,
+                         "tries": [(200, 41.6), (40, 41.6)], "critical_path": None},
+               "icebreaker": {"clock_mhz": 6.0, "fmax_mhz": 13.1, "met": True, "margin": 13.1 / 6 - 1,
+                              "tries": [(48, 13.0), (6, 13.1)]}}
+    monkeypatch.setattr(build, "timing", lambda board, use_cache: results[board])
+    ulx, ice = goals.board_goals(GoalContext())
+    assert ulx["measured"] == "40 MHz (Fmax 41.6 MHz)" and ulx["met"] == "NO" and ulx["target"] == ">= 100 MHz"
+    assert ice["measured"] == "+118% at 6 MHz (Fmax 13.1 MHz)" and ice["met"] == "yes"
+    results["ulx3s"].update(clock_mhz=125.0, fmax_mhz=131.0)
+    results["icebreaker"].update(clock_mhz=24.0, fmax_mhz=27.0, margin=27 / 24 - 1, met=False)
+    ulx, ice = goals.board_goals(GoalContext())
+    assert ulx["met"] == "yes" and ice["met"] == "NO" and "+12%" in ice["measured"]
+
+    def broken(board, use_cache):
+        raise RuntimeError("nextpnr crashed")
+
+    monkeypatch.setattr(build, "timing", broken)
+    assert all(r["met"] == "n/a" and "nextpnr crashed" in r["note"] for r in goals.board_goals(GoalContext()))
