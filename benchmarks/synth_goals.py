@@ -72,6 +72,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-sim", action="store_true", help="decision latency from the timing model only")
     ap.add_argument("--no-cache", action="store_true", help="synthesize and build again")
     ap.add_argument("--check", action="store_true", help="exit status 1 unless every goal is met")
+    ap.add_argument("--cached", action="store_true", help="cached results only: no synthesis, no place and route")
     ap.add_argument("--docs", type=Path, default=None, metavar="FILE.md",
                     help="also run the sweep and rewrite this file's generated blocks and its Fig. 16")
     ap.add_argument("--depths", default="64,512", help="with --docs: sweep depths (default 64,512, Fig. 16's)")
@@ -88,8 +89,10 @@ def main(argv=None) -> int:
         bad = [d for d in depths if d not in synth.SWEEP_DEPTHS]
         if bad or not depths:
             ap.error(f"--depths {a.depths!r}: choose from {', '.join(map(str, synth.SWEEP_DEPTHS))}")
-        results = synth.sweep("xcup", depths=depths, jobs=a.jobs, progress=progress, use_cache=not a.no_cache)
-    ctx = goals.GoalContext(jobs=a.jobs, use_cache=not a.no_cache, progress=progress, simulate=not a.no_sim)
+        results = synth.sweep("xcup", depths=depths, jobs=a.jobs, progress=progress, use_cache=not a.no_cache,
+                              cache_only=a.cached)
+    ctx = goals.GoalContext(jobs=a.jobs, use_cache=not a.no_cache, progress=progress, simulate=not a.no_sim,
+                            cache_only=a.cached)
     rows = goals.goal_table(ctx)
     print(rows_table(rows))
     if results is not None:

@@ -242,7 +242,7 @@ def _fmax(log: str) -> dict[str, tuple[float, float]]:
     return {net: (float(f), float(t)) for net, f, _, t in _MAXF.findall(log)}
 
 
-def _flow(board: str, top, out: Path, *, use_cache: bool = True, keep: bool = True) -> dict:
+def _flow(board: str, top, out: Path, *, use_cache: bool = True, keep: bool = True, cache_only: bool = False) -> dict:
     """Run the open flow of ``top`` in ``out`` (or answer from the cache when ``keep`` is false):
     ``{"fmax_mhz", "clocks", "report", "cached"}`` and ``products`` when it ran."""
     from dysta_hw.synth import critical_path, tool_version
@@ -256,11 +256,24 @@ def _flow(board: str, top, out: Path, *, use_cache: bool = True, keep: bool = Tr
     path = tools.cache_dir("boards") / f"{board}-{key}.json"
     if use_cache and not keep and path.exists():
         return {**json.loads(path.read_text()), "cached": True}
+    if cache_only:
+        raise RuntimeError(f"no cached {board} build at this clock (run without --cached to build it)")
     env = tools.tool_env(YOWASP)  # full paths: an unactivated virtualenv works too
     try:
         products = plan.execute_local(str(out), env=env)
     except Exception as e:  # the build script failed: its log is in the build directory
-        raise RuntimeError(f"the {board} build failed ({e}); see the logs in {out}") from None
+        logs = sorted(out.glob("*.tim")) + sorted(out.glob("*.rpt"))
+        errors = [line.strip() for f in logs for line in f.read_text(errors="replace").splitlines()
+                  if "ERROR" in line or "error:" in line.lower()]
+        if not keep:  # a temporary directory: keep its logs beside the cache
+            kept = tools.cache_dir("boards") / f"failed-{board}"
+            shutil.rmtree(kept, ignore_errors=True)
+            kept.mkdir(parents=True)
+            for f in logs:
+                shutil.copy(f, kept / f.name)
+            out = kept
+        raise RuntimeError(f"the {board} build failed ({e}): {'; '.join(errors[:3]) or 'no error line in the logs'}; "
+                           f"see the logs in {out}") from None
     log = "\n".join(f.read_text(errors="replace") for f in sorted(out.glob("*.tim")) + sorted(out.glob("*.log")))
     clocks = _fmax(log)
     res = {"clocks": clocks, "fmax_mhz": min((f for f, _ in clocks.values()), default=None),
@@ -297,9 +310,11 @@ def choose_clock(board: str, try_clock, *, clocks=None, margin=None):
         i = fit[0] if fit else len(clocks) - 1
 
 
-def timing(board: str, *, clock_mhz="auto", use_cache: bool = True, baud: int = 115200, **overrides) -> dict:
+def timing(board: str, *, clock_mhz="auto", use_cache: bool = True, cache_only: bool = False, baud: int = 115200,
+           **overrides) -> dict:
     """Place and route a build of ``board`` (no bitstream kept) at ``clock_mhz`` (``"auto"``: as
-    :func:`choose_clock`), from the cache when possible: ``{"board", "clock_mhz" (what the PLL makes),
+    :func:`choose_clock`), from the cache when possible (``cache_only``: from the cache or an error):
+    ``{"board", "clock_mhz" (what the PLL makes),
     "fmax_mhz", "margin" (Fmax / clock - 1), "margin_goal", "met", "tries", "cached"}``."""
     b = BOARDS[board]
     if not b.runs:
@@ -309,7 +324,7 @@ def timing(board: str, *, clock_mhz="auto", use_cache: bool = True, baud: int = 
     def try_clock(mhz):
         top = _top(board, mhz, baud, overrides)
         with tempfile.TemporaryDirectory(prefix=f"dysta-{board}-") as tmp:
-            r = _flow(board, top, Path(tmp), use_cache=use_cache, keep=False)
+            r = _flow(board, top, Path(tmp), use_cache=use_cache, keep=False, cache_only=cache_only)
         cached.append(r["cached"])
         paths.append(r.get("critical_path"))
         return r["fmax_mhz"]

@@ -25,7 +25,7 @@ def board_goals(ctx) -> list[dict]:
         b = BOARDS[board]
         cfg = f"depth {b.depth}, {b.fmt}, {', '.join(f'{k}={v}' for k, v in b.sched.items())}"
         try:
-            t = timing(board, use_cache=ctx.use_cache)
+            t = timing(board, use_cache=ctx.use_cache, cache_only=getattr(ctx, "cache_only", False))
         except Exception as e:  # a failed build is a row, not the end of the table
             rows.append(goal_row(what, target, None, None, f"not measured: {e}"))
             continue

@@ -276,7 +276,7 @@ def _synth_goals(a) -> int:
     """``dysta synth --goals``: every goal of the hardware scheduler, measured."""
     from . import goals
 
-    ctx = goals.GoalContext(jobs=a.jobs, use_cache=not a.no_cache, simulate=not a.no_sim,
+    ctx = goals.GoalContext(jobs=a.jobs, use_cache=not a.no_cache, simulate=not a.no_sim, cache_only=a.cached,
                             progress=not a.no_progress and sys.stderr.isatty())
     rows = goals.goal_table(ctx)
     if a.format == "json":
@@ -376,6 +376,8 @@ def add_synth(sub) -> None:
     y.add_argument("--no-sim", action="store_true", help="with --goals: the decision latency from the timing "
                    "model only, without simulating it")
     y.add_argument("--check", action="store_true", help="with --goals: exit status 1 unless every goal is met")
+    y.add_argument("--cached", action="store_true", help="with --goals: cached results only, no synthesis or "
+                   "place and route (what is not cached is reported as not measured)")
     y.add_argument("--jobs", type=bounded_int(1, 1024, "a number of processes"), default=2,
                    help="syntheses at once (default 2)")
     add_cluster(y, help="with --sweep: synthesize on the Dask cluster whose scheduler is at ADDRESS, e.g. "

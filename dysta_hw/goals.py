@@ -43,12 +43,14 @@ DEPTH_RATIO = 1.2  #: LUTs(depth 512) / LUTs(depth 64)
 @dataclass
 class GoalContext:
     """What a goal provider may use: ``jobs`` tools at once, the synthesis cache, progress on
-    standard error, and whether to simulate (pysim) where a goal can be simulated."""
+    standard error, whether to simulate (pysim) where a goal can be simulated, and whether to run
+    no tool at all (``cache_only``: what is not cached yet is reported as not measured)."""
 
     jobs: int = 2
     use_cache: bool = True
     progress: bool = False
     simulate: bool = True
+    cache_only: bool = False  #: report cached results only; run no tool
 
 
 def goal_row(goal: str, target: str, measured, met: bool | None, note: str = "") -> dict:
@@ -190,7 +192,7 @@ def scheduler_goals(ctx: GoalContext) -> list[dict]:
         target, d, f, s, kw = job
         try:
             return synth.synth_scheduler(target, depth=d, fmt=f, shared=s, freq_mhz=FMAX_MHZ,
-                                         use_cache=ctx.use_cache, **kw)
+                                         use_cache=ctx.use_cache, cache_only=ctx.cache_only, **kw)
         except synth.SynthError as e:
             return {"error": str(e).splitlines()[0]}
 

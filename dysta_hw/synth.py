@@ -156,8 +156,9 @@ def _design_rtlil(design: wiring.Component) -> str:
 
 
 def synthesize(design: wiring.Component, target: str, *, freq_mhz: float = 200.0, pnr: bool = True,
-               seed: int = 1, use_cache: bool = True) -> dict:
-    """Synthesize ``design`` (a top-level ``wiring.Component``) for ``target``; see module docs."""
+               seed: int = 1, use_cache: bool = True, cache_only: bool = False) -> dict:
+    """Synthesize ``design`` (a top-level ``wiring.Component``) for ``target``; see module docs.
+    ``cache_only``: the cached result or :class:`SynthError`, never a tool run."""
     if target not in TARGETS:
         raise ValueError(f"unknown synthesis target {target!r}; choose one of: {', '.join(TARGETS)}")
     if not freq_mhz > 0:
@@ -178,6 +179,8 @@ def synthesize(design: wiring.Component, target: str, *, freq_mhz: float = 200.0
         res.update(resource_counts(target, res["cells"]))
         res["cached"] = True
         return res
+    if cache_only:
+        raise SynthError(f"no cached {target} result for this design (run without --cached to synthesize it)")
     with tempfile.TemporaryDirectory(prefix="dysta-synth-") as tmp:
         work = Path(tmp)
         (work / "top.il").write_text(text)
@@ -261,7 +264,7 @@ def ram_kb(res: dict) -> float:
 
 
 def synth_scheduler(target: str, *, depth: int = 64, fmt: str = "fp16", shared: bool = True, freq_mhz: float = 200.0,
-                    pnr: bool = True, use_cache: bool = True, **params) -> dict:
+                    pnr: bool = True, use_cache: bool = True, cache_only: bool = False, **params) -> dict:
     """Synthesize ``DystaScheduler(depth=..., fmt=..., shared=..., **params)`` for ``target`` (see
     :func:`synthesize`; the other parameters keep ``DystaScheduler``'s defaults, those of ``dysta
     verilog``); the result also carries ``depth``, ``fmt``, ``unit``, ``mode`` (``ieee`` unless
@@ -270,7 +273,7 @@ def synth_scheduler(target: str, *, depth: int = 64, fmt: str = "fp16", shared: 
     from .sched import DystaScheduler
 
     dut = DystaScheduler(depth=depth, fmt=fmt, shared=shared, **params)
-    res = synthesize(dut, target, freq_mhz=freq_mhz, pnr=pnr, use_cache=use_cache)
+    res = synthesize(dut, target, freq_mhz=freq_mhz, pnr=pnr, use_cache=use_cache, cache_only=cache_only)
     res.update(depth=depth, fmt=fmt, unit="shared" if shared else "separate", mode=params.get("mode", "ieee"),
                trace_port="trace" in dut.signature.members, ram_kb=round(ram_kb(res), 3))
     return res
@@ -319,13 +322,13 @@ def _sweep_unit(unit) -> dict:
 
 def sweep(target: str = "xcup", *, depths=SWEEP_DEPTHS, fmts=SWEEP_FMTS, units=(True, False), modes=None,
           jobs: int = 2, progress: bool = True, freq_mhz: float = 200.0, pnr: bool = True, use_cache: bool = True,
-          cluster: str | None = None, **params) -> list[dict]:
+          cluster: str | None = None, cache_only: bool = False, **params) -> list[dict]:
     """:func:`synth_scheduler` over the designs of :func:`sweep_configs` (``depths`` x ``fmts`` x
     ``units`` (``shared`` flags) x ``modes``), ``jobs`` at once (the tools are subprocesses), with
     a progress bar; rows in sweep order. ``params`` (``stages``, ...) apply to every design. With
     a Dask ``cluster`` address (or ``$DYSTA_CLUSTER``, see :mod:`dysta_sw.cluster`) each design is a
     task on the cluster, whose workers need the hw and synth extras; each caches its results in its
-    own ``cache_dir()``."""
+    own ``cache_dir()``. ``cache_only``: the designs with a cached result, and no tool run."""
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
     from tqdm import tqdm
@@ -346,8 +349,13 @@ def sweep(target: str = "xcup", *, depths=SWEEP_DEPTHS, fmts=SWEEP_FMTS, units=(
 
     def one(c):
         d, f, s, mode = c
-        return synth_scheduler(target, depth=d, fmt=f, shared=s, freq_mhz=freq_mhz, pnr=pnr, use_cache=use_cache,
-                               **{**params, **variants[mode]})
+        try:
+            return synth_scheduler(target, depth=d, fmt=f, shared=s, freq_mhz=freq_mhz, pnr=pnr, use_cache=use_cache,
+                                   cache_only=cache_only, **{**params, **variants[mode]})
+        except SynthError:
+            if cache_only:
+                return None
+            raise
 
     with ThreadPoolExecutor(max(1, jobs)) as ex:
         futures = [ex.submit(one, c) for c in configs]
@@ -355,4 +363,4 @@ def sweep(target: str = "xcup", *, depths=SWEEP_DEPTHS, fmts=SWEEP_FMTS, units=(
             for fut in as_completed(futures):
                 fut.result()  # the first error stops the sweep
                 bar.update(1)
-    return [fut.result() for fut in futures]
+    return [fut.result() for fut in futures if fut.result() is not None]

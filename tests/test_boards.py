@@ -310,7 +310,7 @@ def test_board_goals_from_nextpnr_results(monkeypatch):
                          "tries": [(200, 41.6), (40, 41.6)], "critical_path": None},
                "icebreaker": {"clock_mhz": 6.0, "fmax_mhz": 13.1, "met": True, "margin": 13.1 / 6 - 1,
                               "tries": [(48, 13.0), (6, 13.1)]}}
-    monkeypatch.setattr(build, "timing", lambda board, use_cache: results[board])
+    monkeypatch.setattr(build, "timing", lambda board, use_cache, cache_only: results[board])
     ulx, ice = goals.board_goals(GoalContext())
     assert ulx["measured"] == "40 MHz (Fmax 41.6 MHz)" and ulx["met"] == "NO" and ulx["target"] == ">= 100 MHz"
     assert ice["measured"] == "+118% at 6 MHz (Fmax 13.1 MHz)" and ice["met"] == "yes"
@@ -319,7 +319,7 @@ def test_board_goals_from_nextpnr_results(monkeypatch):
     ulx, ice = goals.board_goals(GoalContext())
     assert ulx["met"] == "yes" and ice["met"] == "NO" and "+12%" in ice["measured"]
 
-    def broken(board, use_cache):
+    def broken(board, use_cache, cache_only):
         raise RuntimeError("nextpnr crashed")
 
     monkeypatch.setattr(build, "timing", broken)
