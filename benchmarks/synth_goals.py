@@ -78,7 +78,7 @@ def main(argv=None) -> int:
     ap.add_argument("--depths", default="64,512", help="with --docs: sweep depths (default 64,512, Fig. 16's)")
     a = ap.parse_args(argv)
     progress = sys.stderr.isatty()
-    results = None
+    depths = None
     if a.docs is not None:
         if not a.docs.exists():
             ap.error(f"--docs {a.docs}: no such file")
@@ -89,12 +89,14 @@ def main(argv=None) -> int:
         bad = [d for d in depths if d not in synth.SWEEP_DEPTHS]
         if bad or not depths:
             ap.error(f"--depths {a.depths!r}: choose from {', '.join(map(str, synth.SWEEP_DEPTHS))}")
-        results = synth.sweep("xcup", depths=depths, jobs=a.jobs, progress=progress, use_cache=not a.no_cache,
-                              cache_only=a.cached)
     ctx = goals.GoalContext(jobs=a.jobs, use_cache=not a.no_cache, progress=progress, simulate=not a.no_sim,
                             cache_only=a.cached)
-    rows = goals.goal_table(ctx)
-    print(rows_table(rows))
+    rows = goals.goal_table(ctx)  # first: it synthesizes most of the sweep's designs too
+    print(rows_table(rows), flush=True)
+    results = None
+    if depths is not None:
+        results = synth.sweep("xcup", depths=depths, jobs=a.jobs, progress=progress, use_cache=not a.no_cache,
+                              cache_only=a.cached)
     if results is not None:
         for r in results:
             r.pop("cells", None)

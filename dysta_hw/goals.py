@@ -181,12 +181,14 @@ def scheduler_goals(ctx: GoalContext) -> list[dict]:
     ratio_cfgs = [(f, s, "ieee", ieee) for f in synth.SWEEP_FMTS for s in (True, False)]
     if lean is not None:
         ratio_cfgs += [(FMT, s, "lean", lean) for s in (True, False)]
-    jobs = {}
+    # the headline goals first (place and route is the longest), so a partial run answers them
+    jobs = {("ecp5", DEPTH, FMT, s, "ieee"): ("ecp5", DEPTH, FMT, s, ieee) for s in (True, False)}
+    for name, kw in (("lean", lean), ("ieee", ieee)):
+        if kw is not None:
+            jobs[("xcup", DEPTH, FMT, True, name)] = ("xcup", DEPTH, FMT, True, kw)
     for f, s, name, kw in ratio_cfgs:
         for d in (DEPTH, 512):
-            jobs[("xcup", d, f, s, name)] = ("xcup", d, f, s, kw)
-    for s in (True, False):
-        jobs[("ecp5", DEPTH, FMT, s, "ieee")] = ("ecp5", DEPTH, FMT, s, ieee)
+            jobs.setdefault(("xcup", d, f, s, name), ("xcup", d, f, s, kw))
 
     def one(job):
         target, d, f, s, kw = job
