@@ -208,8 +208,10 @@ class CampaignResult:
 
     @property
     def ok(self) -> bool:
-        return (self.wrong_events == 0 and self.wrong_commands == 0 and self.detected == self.injected
-                and self.recovered == self.injected)
+        """No wrong event, no wrong command, and the link recovered by itself after every fault. A
+        fault can go without a dropped frame when it swallows a whole frame (a truncation over an
+        idle gap): ``detected`` counts the others and is reported, not required."""
+        return self.wrong_events == 0 and self.wrong_commands == 0 and self.recovered == self.injected
 
     def lines(self) -> list[str]:
         kinds = ", ".join(f"{k} {n}/{d}" for k, (n, d) in self.by_kind.items())
