@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Standalone timing of the floating-point units on ECP5: Fmax, resources and the critical path.
 
 For every unit x format x mode x pipeline depth, the unit sits between registers (inputs from a
@@ -42,6 +43,7 @@ from dysta_sw.tools import cache_dir  # noqa: E402
 UNITS = {
     "add": lambda **kw: FPAdd(**kw),
     "mul": lambda **kw: FPMul(**kw),
+    "mul_fabric": lambda **kw: FPMul(dsp=False, **kw),
     "from_u24": lambda **kw: FPFromInt(width=24, signed=False, **kw),
     "from_i32": lambda **kw: FPFromInt(width=32, signed=True, **kw),
     "from_i49": lambda **kw: FPFromInt(width=49, signed=True, **kw),
@@ -125,7 +127,8 @@ def main(argv=None) -> int:
     ap.add_argument("--units", default=",".join(UNITS))
     ap.add_argument("--formats", default="fp16")
     ap.add_argument("--modes", default="ieee,lean")
-    ap.add_argument("--stages", default="1,2,3,4,5", help="comma-separated pipeline depths")
+    ap.add_argument("--stages", default="1,2,3,4,5",
+                    help="comma-separated pipeline depths; 'full' is a register at every cut point")
     ap.add_argument("--freq", type=float, default=230.0, help="nextpnr frequency target, MHz")
     ap.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
     ap.add_argument("--jobs", type=int, default=2)
@@ -137,15 +140,18 @@ def main(argv=None) -> int:
         if bad:
             ap.error(f"unknown --{opt} {', '.join(bad)}; choose from {', '.join(known)}")
     try:
-        depths = [int(s) for s in args.stages.split(",")]
+        depths = [s if s == "full" else int(s) for s in args.stages.split(",")]
     except ValueError:
-        ap.error(f"--stages takes comma-separated integers, not {args.stages!r}")
+        ap.error(f"--stages takes comma-separated integers or 'full', not {args.stages!r}")
     configs = [(u, f, mode, st) for f in args.formats.split(",") for u in args.units.split(",")
                for mode in args.modes.split(",") for st in depths
                if not (u.startswith("from") and mode == "lean")]  # the converter is one circuit
 
     def job(cfg):
         u, f, mode, st = cfg
+        if st == "full":
+            st = UNITS[u](fmt=f, mode=mode).cut_points
+            cfg = (u, f, mode, st)
         log_to = args.logs / f"{u}-{f}-{mode}-{st}.log" if args.logs else None
         return cfg, measure(UNITS[u](fmt=f, mode=mode, stages=st), freq=args.freq, seed=args.seed,
                             use_cache=not (args.no_cache or args.logs), log_to=log_to)

@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Synthesis report of the floating-point units: LUT/FF/DSP per unit, format, mode and depth.
 
 For every unit, format, mode and pipeline depth:

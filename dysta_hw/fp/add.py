@@ -18,7 +18,6 @@ from ._base import (
     lzc_merge,
     lzc_nibbles,
     round_encode,
-    round_flags,
     unpack,
 )
 
@@ -150,17 +149,9 @@ class FPAdd(FPUnit):
         s = pipe.cut(z=nz, lz=s.lz[:2], be=be, **keep)
         keep = {k: getattr(s, k) for k in keep}
         nz = bind(m, (s.z << s.lz)[:n], "normalised")
-        s = pipe.cut(nz=nz, be=s.be, **keep)
-
-        # 6. the rounding decision and the special results
-        kept, guard, sticky = s.nz[4:], s.nz[3], s.nz[:3].any()
-        if ieee:
-            field = Cat(s.be[0] & kept[mb], s.be[1:])  # a subnormal has be=1, hidden bit 0
-            tiny = Const(0)
-        else:
-            field = s.be[:e + 1]
-            tiny = s.be <= 0
-        up, over = round_flags(m, field, kept, guard, sticky, fmt)
+        # beside the last shift: the exponent's range and the special results. A result with
+        # be >= 2 is normal (only a shift stopped at the subnormal exponent leaves be = 1)
+        tiny = Const(0) if ieee else s.be <= 0
         special = Signal(w)
         with m.If(s.nan):
             m.d.comb += special.eq(const_nan(fmt))
@@ -170,13 +161,21 @@ class FPAdd(FPUnit):
             m.d.comb += special.eq(const_zero(s.sx & s.sy, fmt))  # -0 only from -0 + -0
         with m.Elif(tiny):
             m.d.comb += special.eq(const_zero(s.sx, fmt))
-        with m.Else():
+        with m.Else():  # an overflow
             m.d.comb += special.eq(const_inf(s.sx, fmt))
-        s = pipe.cut(kept=kept, field=field, up=up, sx=s.sx, special=special,
-                     is_special=s.nan | s.inf | s.zero | tiny | over)
+        s = pipe.cut(nz=nz, be=s.be, sx=s.sx, special=special, below_max=s.be == fmt.exp_max - 1,
+                     pre_special=s.nan | s.inf | s.zero | tiny | (s.be >= fmt.exp_max))
+
+        # 6. the rounding decision; a carry out of an all-ones fraction just below the top
+        # exponent overflows
+        kept, guard, sticky = s.nz[4:], s.nz[3], s.nz[:3].any()
+        field = Cat(s.be[0] & kept[mb], s.be[1:]) if ieee else s.be[:e + 1]  # subnormal: be=1, hidden 0
+        s = pipe.cut(kept=kept, field=field, up=guard & (sticky | kept[0]), kept_all=kept[:mb].all(), sx=s.sx,
+                     special=s.special, pre_special=s.pre_special, below_max=s.below_max)
 
         # 7. round to nearest even: one carry chain
         bits = round_encode(m, s.sx, s.field, s.kept, s.up, fmt)
-        s = pipe.cut(res=Mux(s.is_special, s.special, bits))
+        is_special = s.pre_special | (s.below_max & s.up & s.kept_all)
+        s = pipe.cut(res=Mux(is_special, s.special, bits))
         m.d.comb += [self.o.payload.eq(s.res), self.o.valid.eq(pipe.valid)]
         return m

@@ -21,7 +21,6 @@ from ._base import (
     lzc_merge,
     lzc_nibbles,
     round_encode,
-    round_flags,
     unpack,
 )
 
@@ -76,7 +75,7 @@ class FPMul(FPUnit):
         if self.mode == "ieee":  # count (2), compare, shift left (2), shift right (2)
             w += [2.5, 0.7 * ceil_log2(2 * self.fmt.man_bits + 2) - 0.5, 2.5, 2.3, 1.3, 2, 3]
         else:
-            w += [2.5]
+            w += [1.5]
         return w + [3, 3]
 
     def elaborate(self, platform):
@@ -88,16 +87,31 @@ class FPMul(FPUnit):
         levels = ceil_log2(p)  # adder-tree levels of the fabric multiplier
         pipe = Pipeline(m, self.stages, self.weights(), self.i.valid)
 
-        # 1. unpack; the exponent of the product's bit 2p-1
+        # 1. unpack; the sum of the exponents (the product's bit 2p-1 has exponent ex_sum-bias+1)
         ua = unpack(m, self.i.payload.a, fmt, self.mode)
         ub = unpack(m, self.i.payload.b, fmt, self.mode)
-        be0 = Signal(be_shape)
-        m.d.comb += be0.eq(ua.exp + ub.exp - fmt.bias + 1)
-        keep = dict(be0=be0, sign=ua.sign ^ ub.sign,
+        keep = dict(ex_sum=ua.exp + ub.exp, sign=ua.sign ^ ub.sign,
                     nan=ua.nan | ub.nan | (ua.inf & ub.zero) | (ub.inf & ua.zero),
                     inf=ua.inf | ub.inf, zero=ua.zero | ub.zero)
         s = pipe.cut(ga=ua.sig, gb=ub.sig, **keep)
         keep = {k: getattr(s, k) for k in keep}
+        # beside the product, what the exponent alone decides: comparisons of the sum with
+        # constants, and one carry chain each for the rest
+        ex_sum, bias, emax = keep.pop("ex_sum"), fmt.bias, fmt.exp_max
+        if ieee:
+            be0 = Signal(be_shape)
+            m.d.comb += be0.eq(ex_sum - (bias - 1))
+            keep["be0"] = be0
+            # a subnormal result: how far left (be0 >= 1) or right (at most p+2) to shift; the
+            # choices are made a segment later
+            keep.update(left_ok=ex_sum >= bias, left_by=(ex_sum - bias)[:bits_for(2 * p)],
+                        right_max=ex_sum <= bias - (p + 2), right_by=(bias - ex_sum)[:bits_for(p + 2)])
+        else:
+            # the exponent field for a product with its top bit set (hi) or clear (lo)
+            for half, c in (("hi", bias - 1), ("lo", bias)):
+                keep.update({f"field_{half}": (ex_sum - c)[:e + 1], f"tiny_{half}": ex_sum <= c,
+                             f"sub_{half}": ex_sum == c, f"at_max_{half}": ex_sum >= emax + c,
+                             f"below_max_{half}": ex_sum == emax + c - 1})
 
         # 2. multiply the significands: one DSP multiplier, or in the fabric an adder tree over
         # the partial products (rows of a AND one bit of b), one carry chain per level
@@ -125,23 +139,19 @@ class FPMul(FPUnit):
         if not ieee:
             top = s.prod[2 * p - 1]
             n = bind(m, Mux(top, s.prod, s.prod << 1)[:2 * p], "normalised")
-            be = Signal(be_shape)
-            m.d.comb += be.eq(s.be0 - ~top)
-            win = Cat(n[:p - 1].any(), n[p - 1:])  # sticky, guard, kept
-            field = be[:e + 1]
+            pick = {k: Mux(top, keep.pop(f"{k}_hi"), keep.pop(f"{k}_lo"))
+                    for k in ("field", "tiny", "sub", "at_max", "below_max")}
+            s = pipe.cut(n=n, **pick, **keep)
             # ftz after IEEE rounding: one binade below the normals, an all-ones fraction
             # rounds up to the smallest normal on the subnormal grid; all else is a zero
-            keep["tiny"] = be <= 0
-            keep["to_min"] = (be == 0) & n[p:2 * p - 1].all()
-            del keep["be0"]
-            s = pipe.cut(win=win, field=field, **keep)
+            keep = {k: getattr(s, k) for k in [*keep, "field", "tiny", "at_max", "below_max"]}
+            keep["to_min"] = s.sub & s.n[p:2 * p - 1].all()
+            win = Cat(s.n[:p - 1].any(), s.n[p - 1:])  # sticky, guard, kept
         else:
             # a subnormal operand: count the product's leading zeros (per nibble, then merged)
-            c1 = Mux(s.be0 >= 1, s.be0 - 1, 0)[:bits_for(2 * p)]
-            right = Signal(range(p + 3))  # a subnormal result: the right shift, at most p+2
-            with m.If(s.be0 < 1):
-                m.d.comb += right.eq(Mux(1 - s.be0 > p + 2, p + 2, (1 - s.be0)[:len(right)]))
-            keep.update(c1=c1, right=right)
+            left_ok, left_by = keep.pop("left_ok"), keep.pop("left_by")
+            right_max, right_by = keep.pop("right_max"), keep.pop("right_by")
+            keep.update(c1=Mux(left_ok, left_by, 0), right=Mux(left_ok, 0, Mux(right_max, p + 2, right_by)))
             s = pipe.cut(prod=s.prod, nibbles=lzc_nibbles(m, s.prod), **keep)
             keep = {k: getattr(s, k) for k in keep}
             lz = lzc_merge(m, s.nibbles, 2 * p)
@@ -157,6 +167,7 @@ class FPMul(FPUnit):
             keep = {k: getattr(s, k) for k in keep}
             left = bind(m, Mux(s.normal, s.lz, s.c1), "left")
             n = bind(m, (s.prod << Cat(Const(0, 2), left[2:]))[:2 * p], "normalised_hi")
+            keep.update(at_max=s.normal & (s.be >= emax), below_max=s.normal & (s.be == emax - 1))
             s = pipe.cut(n=n, left=left[:2], be=s.be, normal=s.normal, **keep)
             keep = {k: getattr(s, k) for k in keep}
             n = bind(m, (s.n << s.left)[:2 * p], "normalised")
@@ -170,28 +181,32 @@ class FPMul(FPUnit):
                          field=Mux(s.normal, s.be[:e + 1], 0), **keep)
             keep = {k: getattr(s, k) for k in keep}
             win = bind(m, s.win >> Cat(Const(0, 2), s.right), "denormalised")
-            keep.update(tiny=Const(0), to_min=Const(0))
-            s = pipe.cut(win=Cat(win[0] | s.lost.any(), win[1:]), field=s.field, **keep)
+            keep.update(tiny=Const(0), to_min=Const(0), field=s.field)
+            s = pipe.cut(win=Cat(win[0] | s.lost.any(), win[1:]), **keep)
+            keep = {k: getattr(s, k) for k in keep}
+            win = s.win
 
-        # 4. the rounding decision and the special results
-        kept, guard, sticky = s.win[2:], s.win[1], s.win[0]
-        up, over = round_flags(m, s.field, kept, guard, sticky, fmt)
-        special = Signal(w)
-        with m.If(s.nan):
-            m.d.comb += special.eq(const_nan(fmt))
-        with m.Elif(s.inf):
-            m.d.comb += special.eq(const_inf(s.sign, fmt))
-        with m.Elif(s.zero | (s.tiny & ~s.to_min)):
-            m.d.comb += special.eq(const_zero(s.sign, fmt))
-        with m.Elif(s.tiny):
-            m.d.comb += special.eq(Cat(Const(fmt.min_normal, w - 1), s.sign))
-        with m.Else():
-            m.d.comb += special.eq(const_inf(s.sign, fmt))
-        s = pipe.cut(kept=kept, field=s.field, up=up, sign=s.sign, special=special,
-                     is_special=s.nan | s.inf | s.zero | s.tiny | over)
+        # 4. the rounding decision; a carry out of an all-ones fraction just below the top
+        # exponent overflows
+        kept, guard, sticky = win[2:], win[1], win[0]
+        s = pipe.cut(kept=kept, up=guard & (sticky | kept[0]), kept_all=kept[:mb].all(), **keep)
 
-        # 5. round to nearest even: one carry chain
+        # 5. round to nearest even (one carry chain), and the special results beside it
         bits = round_encode(m, s.sign, s.field, s.kept, s.up, fmt)
-        s = pipe.cut(res=Mux(s.is_special, s.special, bits))
+        over = s.at_max | (s.below_max & s.up & s.kept_all)
+        res = Signal(w)
+        with m.If(s.nan):
+            m.d.comb += res.eq(const_nan(fmt))
+        with m.Elif(s.inf):
+            m.d.comb += res.eq(const_inf(s.sign, fmt))
+        with m.Elif(s.zero | (s.tiny & ~s.to_min)):
+            m.d.comb += res.eq(const_zero(s.sign, fmt))
+        with m.Elif(s.tiny):
+            m.d.comb += res.eq(Cat(Const(fmt.min_normal, w - 1), s.sign))
+        with m.Elif(over):
+            m.d.comb += res.eq(const_inf(s.sign, fmt))
+        with m.Else():
+            m.d.comb += res.eq(bits)
+        s = pipe.cut(res=res)
         m.d.comb += [self.o.payload.eq(s.res), self.o.valid.eq(pipe.valid)]
         return m
