@@ -414,3 +414,19 @@ def test_one_cycle_layers(shared):
     jobs = [Job(3 * i, i + 1, mp, 3 * i + int(rng.integers(0, 300)), (Layer(1),) * int(luts.layers[mp]))
             for i, mp in enumerate(mps)]
     check(dut, luts, jobs)
+
+
+def test_fabric_multiplier_deep_lean():
+    """The timing build: lean FP16, multipliers in the fabric, every unit at its full depth, no
+    trace port; the golden model's decisions and cycles."""
+    rng = np.random.default_rng(230)
+    dut = DystaScheduler(depth=8, fmt="fp16", mode="lean", shared=True, lanes=4, n_mp=N_MP, max_layers=MAX_LAYERS,
+                         time_shift=2, trace=False, dsp=False, stages={"cvt": 7, "mul": 8, "add": 12, "clamp": 2})
+    luts = random_luts(dut.config(), rng)
+    jobs = random_jobs(rng, luts, 12, "mixed", dut.lanes)
+    rec = run(dut, luts.writes(), jobs)
+    assert len(rec.dones) == len(jobs)
+    rep = SchedModel(luts, dut.timing).run(rec.accepts, rec.layer_dones)
+    assert not diff(rep, dispatches=rec.dispatches, dones=rec.dones, evaluations=None)
+    # lat_A = 7 + 8 + 8; lat_B: trem 8, x 20, slack 22 | wait 7, p1 15, pen 23; t 35, e 43, score 55
+    assert dut.timing.decision(1, False) == 1 + 23 + 55 + 11

@@ -49,6 +49,8 @@ class ComputeUnit(wiring.Component):
         Register slices per unit kind (``cvt``, ``mul``, ``add``, ``clamp``).
     meta_shape : Shape
         Data carried alongside a mode-B input to its output.
+    dsp : bool
+        Multiply significands in DSP blocks (``True``) or in the fabric (:class:`~dysta_hw.fp.FPMul`).
 
     Attributes
     ----------
@@ -64,7 +66,8 @@ class ComputeUnit(wiring.Component):
         ``latency_b`` cycles later.
     """
 
-    def __init__(self, *, fmt="fp16", mode="ieee", shared=True, stages=None, meta_shape=1):
+    def __init__(self, *, fmt="fp16", mode="ieee", shared=True, stages=None, meta_shape=1, dsp=True):
+        self.dsp = bool(dsp)
         self.fmt, self.mode, self.shared = get_format(fmt), mode, bool(shared)
         self.stages = normalise_stages(stages)
         unit_a, unit_b = unit_names(self.shared)
@@ -85,7 +88,7 @@ class ComputeUnit(wiring.Component):
     def _unit(self, name, kind):
         f, md, st = self.fmt, self.mode, self.stages[kind]
         if kind == "mul":
-            return FPMul(fmt=f, mode=md, stages=st)
+            return FPMul(fmt=f, mode=md, stages=st, dsp=self.dsp)
         if kind == "add":
             return FPAdd(fmt=f, mode=md, stages=st)
         if kind == "clamp":

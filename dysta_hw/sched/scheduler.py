@@ -66,6 +66,9 @@ class DystaScheduler(wiring.Component):
         time differences are taken modulo ``2**time_bits`` (:func:`dysta_sw.hwmodel.time_operands`).
     trace : bool
         Give the debug ``trace`` port (every gamma and score the compute unit delivers).
+    dsp : bool
+        Multiply in DSP blocks, or in the fabric (``False``: slower to place without DSP registers
+        on ECP5, see docs/fp.md).
 
     Attributes
     ----------
@@ -100,7 +103,7 @@ class DystaScheduler(wiring.Component):
     """
 
     def __init__(self, *, depth=64, fmt="fp16", mode="ieee", shared=True, lanes=8, value_width=16, n_mp=16,
-                 max_layers=64, stages=None, time_shift=None, tag_bits=16, time_bits=48, trace=True):
+                 max_layers=64, stages=None, time_shift=None, tag_bits=16, time_bits=48, trace=True, dsp=True):
         def check(name, v, lo, hi):
             if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
                 raise DystaInputError(f"{name} must be an integer from {lo} to {hi}, not {v!r}")
@@ -121,6 +124,9 @@ class DystaScheduler(wiring.Component):
             check("time_shift", time_shift, 0, time_bits - 1)
         if not isinstance(trace, bool):
             raise DystaInputError(f"trace must be True or False, not {trace!r}")
+        if not isinstance(dsp, bool):
+            raise DystaInputError(f"dsp must be True or False, not {dsp!r}")
+        self.dsp = dsp
         self.stages = normalise_stages(stages)
         self.depth, self.shared, self.lanes, self.value_width = depth, shared, lanes, value_width
         self.n_mp, self.max_layers, self.tag_bits, self.time_bits = n_mp, max_layers, tag_bits, time_bits
@@ -174,7 +180,7 @@ class DystaScheduler(wiring.Component):
                                            depth=self.depth, fmt=fmt, mode=mode)
         m.submodules.monitor = mon = Monitor(lanes=self.lanes, value_width=self.value_width)
         m.submodules.cu = cu = ComputeUnit(fmt=fmt, mode=mode, shared=self.shared, stages=self.stages,
-                                           meta_shape=meta)
+                                           meta_shape=meta, dsp=self.dsp)
         wiring.connect(m, wiring.flipped(self.lut), luts.w)
         wiring.connect(m, wiring.flipped(self.npu_data), mon.data)
         m.d.comb += [self.lut_error.eq(luts.error), table.now.eq(self.now), self.count.eq(table.count)]
