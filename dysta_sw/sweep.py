@@ -26,6 +26,7 @@ from .engine import get_profile
 from .engine import simulate as reference_simulate
 from .errors import DystaInputError
 from .policies import Options, make_policy
+from .stats import mean_ci
 from .tables import ScenarioTables
 from .trace import resolve_pack
 
@@ -249,6 +250,9 @@ def run(sweeps: list[Sweep], jobs: int | None = None, progress: bool | None = No
 
 
 def mean_over_seeds(rows: list[dict]) -> list[dict]:
+    """Means over seeds per (scenario, rate, slo, scheduler, profile), with the population standard
+    deviations (``*_std``) and the half-widths of the 95 % Student-t intervals (``*_ci``,
+    :mod:`dysta_sw.stats`) of ANTT and violation rate."""
     groups: dict = {}
     for r in rows:
         groups.setdefault((r["scenario"], r["rate"], r["slo"], r["scheduler"], r["profile"]), []).append(r)
@@ -260,6 +264,9 @@ def mean_over_seeds(rows: list[dict]) -> list[dict]:
             m[k] = float(np.mean([r[k] for r in g]))
         m["antt_std"] = float(np.std([r["antt"] for r in g]))
         m["violation_rate_std"] = float(np.std([r["violation_rate"] for r in g]))
+        # half-widths of the 95 % Student-t intervals over seeds (inf for one seed)
+        m["antt_ci"] = mean_ci([r["antt"] for r in g]).half
+        m["violation_rate_ci"] = mean_ci([r["violation_rate"] for r in g]).half
         per_model = {}
         for model in dict.fromkeys(k for r in g for k in r["per_model"]):
             have = [r["per_model"][model] for r in g if model in r["per_model"]]
