@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from .errors import DystaInputError
-from .policies import PREDICTORS, Options
+from .policies import PREDICTOR_ALPHAS, PREDICTORS, Options
 from .report.tables import text_table
 from .trace import DEFAULT_PACK
 
@@ -183,7 +183,8 @@ def add_cluster(p: argparse.ArgumentParser, help: str | None = None) -> None:
 
 
 def add_policy_options(p: argparse.ArgumentParser) -> None:
-    """The policy options ``--beta --eta --alpha --predictor --last-n`` (read by :func:`options_from_args`)."""
+    """The policy options ``--beta --eta --alpha --predictor --last-n --predictor-alpha`` (read by
+    :func:`options_from_args`)."""
     g = p.add_argument_group("policy options")
     g.add_argument("--beta", type=nonnegative_float, default=0.01,
                    help="Dysta static-score slack weight (default 0.01)")
@@ -193,11 +194,15 @@ def add_policy_options(p: argparse.ArgumentParser) -> None:
                    help="sparse latency predictor (default last-one; the reference profile forces average-all)")
     g.add_argument("--last-n", type=bounded_int(1, 1024, "a window of layers"), default=3,
                    help="window of the last-n predictor (default 3)")
+    g.add_argument("--predictor-alpha", choices=PREDICTOR_ALPHAS, default="fitted",
+                   help="the predictor's slope alpha (paper Sec. 5.1): fitted per model-pattern on the "
+                   "calibration split (default), or 1 (gamma as measured; the reference profile forces 1)")
 
 
 def options_from_args(a: argparse.Namespace) -> Options:
     """The :class:`~dysta_sw.policies.Options` of :func:`add_policy_options`'s arguments."""
-    return Options(beta=a.beta, eta=a.eta, alpha=a.alpha, predictor=a.predictor, last_n=a.last_n)
+    return Options(beta=a.beta, eta=a.eta, alpha=a.alpha, predictor=a.predictor, last_n=a.last_n,
+                   predictor_alpha=getattr(a, "predictor_alpha", "fitted"))
 
 
 def print_rows(rows: list[dict], fmt: str, keys) -> None:

@@ -77,6 +77,9 @@ class Profile:
     all_samples : bool
         Sweeps build the look-up tables from every sample of the pack, not its calibration split
         (``ScenarioTables.build(..., all_samples=True)``), as the artifact does.
+    fitted_alpha : bool
+        The predictor may use the slope ``alpha`` fitted per model-pattern
+        (``Options.predictor_alpha``); the published artifact had none (alpha = 1).
     """
 
     name: str
@@ -92,6 +95,7 @@ class Profile:
     scan_selection: bool = False
     penalty_capacity: bool = True
     all_samples: bool = False
+    fitted_alpha: bool = True
 
 
 PROFILES = {
@@ -101,7 +105,7 @@ PROFILES = {
                          prema_reaccumulate=True, static_score=False, eta_from_beta=True,
                          clock_rewind=True, prema_first_seen=True, prema_gamma_token=True,
                          prema_stale_gamma=True, scan_selection=True, penalty_capacity=False,
-                         all_samples=True),
+                         all_samples=True, fitted_alpha=False),
 }
 
 

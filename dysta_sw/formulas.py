@@ -41,6 +41,14 @@ def gamma_mean(scale, total, count):
     return scale * total / count
 
 
+def gamma_calibrated(gamma, alpha):
+    """The predictor's gamma through the model-pattern's fitted slope ``alpha`` (paper Sec. 5.1):
+    ``max(0, 1 + alpha * (gamma - 1))``. ``alpha = 1`` is the paper's setting and gives ``gamma``
+    itself, bit for bit; ``alpha = 0`` is no predictor (gamma = 1). See
+    :func:`dysta_sw.tracestats.fit_alpha`."""
+    return where(alpha == 1.0, gamma, np.maximum(0.0, 1.0 + alpha * (gamma - 1.0)))
+
+
 def remaining_sparse(gamma, rbar):
     """Pattern-aware remaining latency ``gamma * Rbar[next]``."""
     return gamma * rbar

@@ -27,6 +27,8 @@ from . import plugins
 from .errors import DystaInputError
 
 PREDICTORS = ("last-one", "last-n", "average-all")
+#: ``--predictor-alpha``: the slope fitted per model-pattern, or the paper's alpha = 1.
+PREDICTOR_ALPHAS = ("fitted", "1")
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,13 @@ class Options:
     last_n : int
         Window of the ``last-n`` predictor.
     gamma_scale : float
-        The predictor's hardware-dependent scaling (the paper's alpha of Sec. 5.1): the
-        estimated remaining latency is ``gamma_scale * gamma * R``.
+        A constant factor on the predictor's ratio mean: the estimated remaining latency is
+        ``gamma_scale * gamma * R`` (1: none).
+    predictor_alpha : str
+        ``fitted`` (default): the predictor's gamma goes through the slope alpha fitted per
+        model-pattern on the calibration split (paper Sec. 5.1; :func:`dysta_sw.tracestats.fit_alpha`),
+        ``max(0, 1 + alpha * (gamma - 1))``; ``1``: the paper's alpha = 1 (gamma as measured).
+        It predicts better on every model-pattern of measured-v2 (Table 4 of the report).
     """
 
     beta: float = 0.01
@@ -56,8 +63,12 @@ class Options:
     predictor: str = "last-one"
     last_n: int = 3
     gamma_scale: float = 1.0
+    predictor_alpha: str = "fitted"
 
     def __post_init__(self):
+        if self.predictor_alpha not in PREDICTOR_ALPHAS:
+            raise DystaInputError(f"unknown --predictor-alpha {self.predictor_alpha!r}; choose one of: "
+                                  f"{', '.join(PREDICTOR_ALPHAS)}")
         if self.predictor not in PREDICTORS:
             raise DystaInputError(f"unknown predictor {self.predictor!r}; choose one of: {', '.join(PREDICTORS)}")
         if self.last_n < 1 or int(self.last_n) != self.last_n:
@@ -75,15 +86,18 @@ class Predictor:
 
     ``r_j = rho_measured[j] / rhobar[j]`` over the layers ``j`` run so far; ``gamma`` is
     ``scale`` times the last ratio (last-one), the mean of the last ``n`` (last-N) or the mean
-    of all (average-all).
+    of all (average-all); with ``fitted``, that gamma goes through each model-pattern's slope
+    alpha (:func:`dysta_sw.formulas.gamma_calibrated`).
     """
 
-    def __init__(self, kind: str, n: int, scale: float):
-        self.kind, self.n, self.scale = kind, n, scale
+    def __init__(self, kind: str, n: int, scale: float, fitted: bool = False):
+        self.kind, self.n, self.scale, self.fitted = kind, n, scale, fitted
 
     def setup(self, st) -> None:
         shape = st.req["next"].shape
         st.add("pred_count", np.zeros(shape, np.int64))
+        if self.fitted:
+            st.add("pred_alpha", st.tables.gamma_alpha(self.kind, self.n)[st.req["mp"]])
         if self.kind == "average-all":
             st.add("pred_sum", np.zeros(shape))
         elif self.kind == "last-n":
@@ -91,6 +105,10 @@ class Predictor:
                 st.add(f"pred_hist{k}", np.zeros(shape))
 
     def update(self, st, rows, c, ratio):
+        gamma = self._mean(st, rows, c, ratio)
+        return F.gamma_calibrated(gamma, st.pred_alpha[rows, c]) if self.fitted else gamma
+
+    def _mean(self, st, rows, c, ratio):
         count = st.pred_count[rows, c] + 1
         st.pred_count[rows, c] = count
         if self.kind == "last-one":
@@ -124,7 +142,8 @@ class Policy:
         if not self.uses_gamma:
             return None
         kind = profile.predictor or self.options.predictor
-        self._pred = Predictor(kind, self.options.last_n, self.options.gamma_scale)
+        fitted = profile.fitted_alpha and self.options.predictor_alpha == "fitted"
+        self._pred = Predictor(kind, self.options.last_n, self.options.gamma_scale, fitted)
         return self._pred
 
     def setup(self, st) -> None:

@@ -10,17 +10,21 @@ so that ``Rbar[L] = 0`` can be read after the last layer:
   sample with ``all_samples``, as the published artifact builds them: the ``reference`` profile);
 - ``rbar_model`` / ``lbar_model``: pattern-unaware LUTs, the mean over all patterns of the model
   (``all_samples``: over all samples of the model, so a pattern weighs as many samples as it has);
-- ``rem_true``: true remaining latency of a sample from layer ``l`` (oracle only).
+- ``rem_true``: true remaining latency of a sample from layer ``l`` (oracle only);
+
+and per model-pattern the predictor's slope alpha fitted on the calibration split
+(:meth:`ScenarioTables.gamma_alpha`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .errors import DystaInputError
 from .trace import ModelPattern, TracePack
+from .tracestats import fit_alpha
 
 
 @dataclass(eq=False)
@@ -51,6 +55,9 @@ class ScenarioTables:
     shape: np.ndarray  #: output size per (model-pattern, layer), at ``lut_base``
     #: :meth:`TracePack.capacity` of the scenario: Dysta's score counts time at the paper's scale
     capacity: float = 1.0
+    #: the scenario's model-patterns, in index order (for :meth:`gamma_alpha`)
+    model_patterns: list = field(default_factory=list, repr=False)
+    _alpha: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, pack: TracePack, scenario: str, *, all_samples: bool = False) -> ScenarioTables:
@@ -100,7 +107,15 @@ class ScenarioTables:
                    lat=lat, rho=rho, rem_true=rem_true, tiso=tiso, rbar=rbar, lbar=lbar, rhobar=rhobar,
                    rbar_model=rbar_model, lbar_model=lbar_model, tiso_est=tiso_est,
                    tiso_est_model=tiso_est_model, tbar_model=tbar_model, shape=shape,
-                   capacity=pack.capacity(scenario))
+                   capacity=pack.capacity(scenario), model_patterns=mps)
+
+    def gamma_alpha(self, kind: str, n: int = 3) -> np.ndarray:
+        """The predictor's slope alpha per model-pattern, fitted on the calibration split for
+        predictor ``kind`` (window ``n`` for last-n): :func:`dysta_sw.tracestats.fit_alpha`."""
+        key = (kind, n if kind == "last-n" else 0)
+        if key not in self._alpha:
+            self._alpha[key] = np.array([fit_alpha(mp, kind, n) for mp in self.model_patterns], np.float64)
+        return self._alpha[key]
 
     def index(self, name: str) -> int:
         """Index of model-pattern ``name``."""

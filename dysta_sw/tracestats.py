@@ -20,13 +20,16 @@ Everything is computed from a trace pack (no PyTorch needed):
 - Fig. 9: Pearson correlation between the densities of every pair of layers across samples;
 - Table 4: RMSE of the remaining-latency estimate ``gamma * Rbar[l]`` on the held-out (test)
   samples, at every layer boundary ``l >= 1``, for the last-one, last-N and average-all
-  predictors (``r_j = rho[j] / rhobar[j]``, as in the engine), against the true remaining latency.
+  predictors (``r_j = rho[j] / rhobar[j]``, as in the engine), against the true remaining latency,
+  beside no predictor (gamma = 1) and each predictor through the slope alpha fitted on the
+  calibration split (:func:`fit_alpha`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from . import formulas as F
 from .trace import ModelPattern, TracePack
 
 
@@ -64,9 +67,7 @@ def first_layers_sparsity(mp: ModelPattern) -> tuple[np.ndarray, list[str]]:
 
 def mean_layer_correlation(mp: ModelPattern) -> float:
     """Mean off-diagonal Pearson correlation of the layer densities (Fig. 9's summary)."""
-    corr = layer_correlation(mp)
-    n = corr.shape[0]
-    return float((corr.sum() - np.trace(corr)) / (n * n - n)) if n > 1 else 1.0
+    return mean_off_diagonal(layer_correlation(mp))
 
 
 def density_latency_correlation(mp: ModelPattern) -> float:
@@ -79,7 +80,11 @@ def density_latency_correlation(mp: ModelPattern) -> float:
 
 def layer_correlation(mp: ModelPattern) -> np.ndarray:
     """Pearson correlation of layer densities across samples (Fig. 9); constant layers give 0."""
-    rho = mp.rho
+    return density_correlation(mp.rho)
+
+
+def density_correlation(rho: np.ndarray) -> np.ndarray:
+    """Pearson correlation of the columns (layers) of ``rho`` (samples, layers); constant layers give 0."""
     std = rho.std(axis=0)
     z = np.where(std > 0, (rho - rho.mean(axis=0)) / np.where(std > 0, std, 1.0), 0.0)
     corr = z.T @ z / rho.shape[0]
@@ -87,25 +92,74 @@ def layer_correlation(mp: ModelPattern) -> np.ndarray:
     return corr
 
 
-def predictor_rmse(mp: ModelPattern, kind: str, n: int = 3) -> tuple[float, float]:
-    """RMSE (seconds) and RMSE relative to the mean true remaining latency, on test samples (Table 4)."""
-    test = ~mp.calib if (~mp.calib).any() else mp.calib
-    lat, rho = mp.lat[test], mp.rho[test]
+def mean_off_diagonal(corr: np.ndarray) -> float:
+    """Mean of a correlation matrix's off-diagonal entries (1 for a single layer)."""
+    n = corr.shape[0]
+    return float((corr.sum() - np.trace(corr)) / (n * n - n)) if n > 1 else 1.0
+
+
+def _ratios(mp: ModelPattern, rows: np.ndarray) -> np.ndarray:
+    """``r_j = rho[s, j] / rhobar[j]`` of the samples ``rows`` (1 where a layer's mean density is 0)."""
     rhobar = mp.rhobar
-    ratio = np.where(rhobar > 0, rho / np.where(rhobar > 0, rhobar, 1.0), 1.0)
-    n_layers = lat.shape[1]
-    errs, truths = [], []
-    for l in range(1, n_layers):
+    return np.where(rhobar > 0, mp.rho[rows] / np.where(rhobar > 0, rhobar, 1.0), 1.0)
+
+
+def predictor_gammas(mp: ModelPattern, rows: np.ndarray, kind: str, n: int = 3):
+    """``(l, gamma)`` at every layer boundary ``l >= 1`` of the samples ``rows``: the predictor's
+    gamma after layers ``0..l-1`` ran (``none``: gamma = 1, no predictor)."""
+    ratio = _ratios(mp, rows)
+    for l in range(1, mp.n_layers):
         if kind == "last-one":
             gamma = ratio[:, l - 1]
         elif kind == "last-n":
             gamma = ratio[:, max(0, l - n):l].mean(axis=1)
         elif kind == "average-all":
             gamma = ratio[:, :l].mean(axis=1)
+        elif kind == "none":
+            gamma = np.ones(ratio.shape[0])
         else:
             raise ValueError(f"unknown predictor {kind!r}")
+        yield l, gamma
+
+
+def calibrated(gamma: np.ndarray, alpha: float) -> np.ndarray:
+    """:func:`dysta_sw.formulas.gamma_calibrated` on arrays."""
+    return F.gamma_calibrated(gamma, alpha)
+
+
+def fit_alpha(mp: ModelPattern, kind: str = "last-one", n: int = 3) -> float:
+    """The predictor's slope ``alpha`` for ``mp``, fitted on its calibration split (paper Sec. 5.1).
+
+    The paper estimates the remaining latency as ``alpha * gamma * Lat_avg`` with alpha "how
+    effectively sparsity can deliver real latency reduction", set per pattern (to 1 on its
+    accelerators). We read it as that: the slope of latency in density, ``Trem = (1 + alpha *
+    (gamma - 1)) * Rbar[l]``, which is the paper's estimate at alpha = 1 and no predictor at
+    alpha = 0. Least squares over every calibration sample and layer boundary ``l >= 1``:
+    ``alpha = sum(x * y) / sum(x * x)`` with ``x = Rbar[l] * (gamma - 1)`` and ``y = true
+    remaining latency - Rbar[l]``. No variation of gamma (``sum(x * x) = 0``) gives 1. alpha may
+    be below 0: for attention whose density is counted over the real extent, a longer input is
+    both sparser and slower.
+    """
+    xs, ys = [], []
+    for l, gamma in predictor_gammas(mp, mp.calib, kind, n):
+        xs.append(mp.rbar[l] * (gamma - 1.0))
+        ys.append(mp.lat[mp.calib][:, l:].sum(axis=1) - mp.rbar[l])
+    if not xs:
+        return 1.0
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    xx = float(x @ x)
+    return float(x @ y) / xx if xx > 0 else 1.0
+
+
+def predictor_rmse(mp: ModelPattern, kind: str, n: int = 3, alpha: float = 1.0) -> tuple[float, float]:
+    """RMSE (seconds) and RMSE relative to the mean true remaining latency, on test samples (Table 4),
+    of ``calibrated(gamma, alpha) * Rbar[l]``; ``kind`` ``none`` is no predictor (gamma = 1)."""
+    test = ~mp.calib if (~mp.calib).any() else mp.calib
+    lat = mp.lat[test]
+    errs, truths = [], []
+    for l, gamma in predictor_gammas(mp, test, kind, n):
         true = lat[:, l:].sum(axis=1)
-        errs.append(gamma * mp.rbar[l] - true)
+        errs.append(calibrated(gamma, alpha) * mp.rbar[l] - true)
         truths.append(true)
     if not errs:
         return 0.0, 0.0

@@ -64,7 +64,8 @@ def cases(draw):
     slo = draw(st.sampled_from([0.1, 0.5, 1.0, 2.0, 10.0]))
     options = Options(beta=draw(_value([0.01], 0.0, 1.0)), eta=draw(_value([0.01], 0.0, 1.0)),
                       alpha=draw(_value([1.0], 0.0, 4.0)), predictor=draw(st.sampled_from(PREDICTORS)),
-                      last_n=draw(st.integers(1, 5)), gamma_scale=draw(st.sampled_from([1.0, 0.5, 3.0])))
+                      last_n=draw(st.integers(1, 5)), gamma_scale=draw(st.sampled_from([1.0, 0.5, 3.0])),
+                      predictor_alpha=draw(st.sampled_from(["fitted", "1"])))
     return tab, w, w.deadlines(slo), options
 
 

@@ -23,9 +23,11 @@ ALL = ("fcfs", "sjf", "sjf-sparse", "prema", "prema-sparse", "planaria", "sdrm3"
 
 def run(tab, arrival, mp, deadline, name, *, priority=None, sample=None, options=None, profile="paper",
         strict_fp=False):
-    """One recorded run; ``strict_fp`` turns numpy division-by-zero/invalid warnings into errors."""
+    """One recorded run; ``strict_fp`` turns numpy division-by-zero/invalid warnings into errors.
+    The hand-worked gammas are the measured ones (alpha = 1 unless ``options`` says otherwise; the
+    fitted alpha: tests/test_predictor_alpha.py)."""
     w = h.workload(tab, arrival, mp, sample=sample, priority=priority)
-    pol = make_policy(name, options)
+    pol = make_policy(name, options or Options(predictor_alpha="1"))
     if strict_fp:
         with np.errstate(divide="raise", invalid="raise"):
             return simulate(tab, [w], [np.asarray(deadline, float)], pol, profile, record=True)[0]

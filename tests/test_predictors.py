@@ -4,6 +4,8 @@
 density of layer ``j`` over the calibration samples; last-one ``gamma = r_last``, last-N the mean
 of the last N ratios (of how many there are), average-all the mean of all of them. Gamma is
 read back from ``RunResult.gamma_log`` (the gamma of the dispatched request after its layer).
+These are the measured gammas (``predictor_alpha="1"``); the fitted alpha is in
+tests/test_predictor_alpha.py.
 
 The pack used throughout: ``m/p/0.5``, 5 layers of 1 s, two calibration samples::
 
@@ -53,7 +55,8 @@ def run(tab, arrival, sample, name="dysta", options=None, profile="paper", deadl
     n = len(arrival)
     w = h.workload(tab, arrival, [0] * n, sample=sample)
     d = np.full(n, 1e6) if deadline is None else np.asarray(deadline, float)
-    return simulate(tab, [w], [d], make_policy(name, options), profile, record=True)[0]
+    return simulate(tab, [w], [d], make_policy(name, options or Options(predictor_alpha="1")), profile,
+                    record=True)[0]
 
 
 def gammas_of(res, request):
@@ -74,24 +77,24 @@ def test_rhobar_is_the_calibration_mean():
 @pytest.mark.parametrize("sample", [0, 1])
 def test_gamma_after_each_layer(kind, sample):
     """One request alone; gamma after layers 1..5 follows the hand-computed table."""
-    res = run(tables(), [0.0], [sample], options=Options(predictor=kind, last_n=3))
+    res = run(tables(), [0.0], [sample], options=Options(predictor_alpha="1", predictor=kind, last_n=3))
     np.testing.assert_allclose(gammas_of(res, 0), EXPECTED[(kind, sample)], rtol=1e-12)
 
 
 def test_last_n_with_window_two():
     """last-2 of r = [0.5, 0.75, 1.0, 1.5, 0.25]: 0.5, 0.625, 0.875, 1.25, 0.875."""
-    res = run(tables(), [0.0], [0], options=Options(predictor="last-n", last_n=2))
+    res = run(tables(), [0.0], [0], options=Options(predictor_alpha="1", predictor="last-n", last_n=2))
     np.testing.assert_allclose(gammas_of(res, 0), [0.5, 0.625, 0.875, 1.25, 0.875], rtol=1e-12)
 
 
 def test_last_n_with_window_one_equals_last_one():
-    res = run(tables(), [0.0], [0], options=Options(predictor="last-n", last_n=1))
+    res = run(tables(), [0.0], [0], options=Options(predictor_alpha="1", predictor="last-n", last_n=1))
     np.testing.assert_allclose(gammas_of(res, 0), EXPECTED[("last-one", 0)], rtol=1e-12)
 
 
 def test_test_split_sample_is_measured_against_calibration_mean():
     """Sample 2 (not in the calibration split): r = [0.8/0.4, 0.2/0.4, 0.6/0.4, 1.0/0.5, 0.4/0.4]."""
-    res = run(tables(), [0.0], [2], options=Options(predictor="last-one"))
+    res = run(tables(), [0.0], [2], options=Options(predictor_alpha="1", predictor="last-one"))
     np.testing.assert_allclose(gammas_of(res, 0), [2.0, 0.5, 1.5, 2.0, 1.0], rtol=1e-12)
 
 
@@ -102,7 +105,8 @@ def test_each_request_keeps_its_own_history_when_interleaved(kind):
     urgency is ~1e-5). Both start at 0 (tie -> r0 first). Each request's gamma sequence must be
     its own sample's, untouched by the other's measurements.
     """
-    res = run(tables(), [0.0, 0.0], [0, 1], name="sdrm3-sparse", options=Options(predictor=kind))
+    res = run(tables(), [0.0, 0.0], [0, 1], name="sdrm3-sparse",
+              options=Options(predictor_alpha="1", predictor=kind))
     assert [int(r) for r in res.log[:, 0]] == [0, 1] * 5
     np.testing.assert_allclose(gammas_of(res, 0), EXPECTED[(kind, 0)], rtol=1e-12)
     np.testing.assert_allclose(gammas_of(res, 1), EXPECTED[(kind, 1)], rtol=1e-12)
@@ -112,7 +116,7 @@ def test_each_request_keeps_its_own_history_when_interleaved(kind):
 def test_history_starts_fresh_for_each_request(kind):
     """r0 (sample 0) runs 0..5; r1 (sample 1) arrives at 100 after an idle gap. r1's first gamma is
     its own first ratio 1.5, not a mean with r0's ratios."""
-    res = run(tables(), [0.0, 100.0], [0, 1], options=Options(predictor=kind))
+    res = run(tables(), [0.0, 100.0], [0, 1], options=Options(predictor_alpha="1", predictor=kind))
     np.testing.assert_allclose(gammas_of(res, 1), EXPECTED[(kind, 1)], rtol=1e-12)
 
 
@@ -123,7 +127,7 @@ def test_history_starts_fresh_for_each_request(kind):
 ])
 def test_gamma_scale_multiplies_gamma(scale, kind, expected):
     """gamma_scale (the paper's hardware-dependent alpha) multiplies the predicted gamma."""
-    res = run(tables(), [0.0], [0], options=Options(predictor=kind, gamma_scale=scale))
+    res = run(tables(), [0.0], [0], options=Options(predictor_alpha="1", predictor=kind, gamma_scale=scale))
     np.testing.assert_allclose(gammas_of(res, 0), expected, rtol=1e-12)
 
 
@@ -139,7 +143,8 @@ def test_gamma_scale_changes_sjf_sparse_decision(scale, finish):
     a = h.model_pattern("m/p/0.5", [[1.0, 1.0], [1.0, 1.0]], rho=[[0.2, 0.5], [0.6, 0.5]])
     tab = h.tables(a, h.model_pattern("b/p/0.5", [[0.8]]))
     w = h.workload(tab, [0.0, 0.5], [0, 1])
-    res = simulate(tab, [w], [np.full(2, 100.0)], make_policy("sjf-sparse", Options(gamma_scale=scale)))[0]
+    policy = make_policy("sjf-sparse", Options(predictor_alpha="1", gamma_scale=scale))
+    res = simulate(tab, [w], [np.full(2, 100.0)], policy)[0]
     np.testing.assert_allclose(res.finish, finish)
 
 
@@ -155,7 +160,8 @@ def test_policies_without_sparsity_keep_gamma_at_one(name):
     ("reference", EXPECTED[("average-all", 0)]),  # the artifact's average-all is forced
 ])
 def test_reference_profile_forces_average_all(name, profile, expected):
-    res = run(tables(), [0.0], [0], name=name, options=Options(predictor="last-one"), profile=profile)
+    res = run(tables(), [0.0], [0], name=name, options=Options(predictor_alpha="1", predictor="last-one"),
+              profile=profile)
     np.testing.assert_allclose(gammas_of(res, 0), expected, rtol=1e-12)
 
 

@@ -61,7 +61,8 @@ def run(ip, fpar, reqf, reqi, lat, rho, inv_rhobar, rhobar_zero, rsrc, lsrc, hw_
         state_i, state_f, hist, finish, log_i, log_f):
     """One run. Writes ``finish`` (and the log when recording); returns (preemptions, decisions).
 
-    ``reqf`` rows: arrival, deadline, priority, tiso (the policy's), static score.
+    ``reqf`` rows: arrival, deadline, priority, tiso (the policy's), static score, the predictor's
+    slope alpha (1: gamma as measured).
     ``reqi`` rows: LUT base, flat sample base, layer count, base of the remaining-latency source
     ``rsrc``, model-pattern. ``hw_lut`` rows (dysta-hw): R, inv_rhobar, inv_shape, count_shift,
     output size; ``hw_req`` rows: static score bits, deadline in cycles. The run's state arrives
@@ -70,7 +71,7 @@ def run(ip, fpar, reqf, reqi, lat, rho, inv_rhobar, rhobar_zero, rsrc, lsrc, hw_
     bits (dysta-hw); ``state_f`` rows: last time, gamma, PREMA tokens, the predictor's sum;
     ``hist`` the last-n predictor's window per request.
     """
-    arrival, deadline, priority, tiso, score0 = reqf[0], reqf[1], reqf[2], reqf[3], reqf[4]
+    arrival, deadline, priority, tiso, score0, galpha = reqf[0], reqf[1], reqf[2], reqf[3], reqf[4], reqf[5]
     lutb, sbase, nl, rbase, mp = reqi[0], reqi[1], reqi[2], reqi[3], reqi[4]
     n = arrival.size
     pol, mul_gamma, pred, last_n = ip[I_POLICY], ip[I_MUL_GAMMA] != 0, ip[I_PRED], ip[I_LAST_N]
@@ -253,6 +254,7 @@ def run(ip, fpar, reqf, reqi, lat, rho, inv_rhobar, rhobar_zero, rsrc, lsrc, hw_
                 for j in range(1, last_n):
                     total = total + hist[r, j]
                 gamma[r] = F.gamma_mean(scale, total, min(count[r], last_n))
+            gamma[r] = F.gamma_calibrated(gamma[r], galpha[r])
         nxt[r] = layer + 1
         if prev_open and prev_rid != r:
             preemptions += 1
@@ -302,7 +304,7 @@ def warm() -> None:
     one_f = np.ones(1)
     ip = np.zeros(N_IP, np.int64)
     ip[I_LAST_N] = 1
-    reqf = np.ones((5, 1))
+    reqf = np.ones((6, 1))
     run(ip, np.zeros(5), reqf, np.array([[0], [0], [1], [0], [0]], np.int64), one_f, one_f.copy(),
         one_f.copy(), np.zeros(1, np.bool_), np.zeros(2), np.zeros(2), np.zeros((5, 1), np.int64),
         np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros((2, 1), np.int64), *_state(reqf, ip), np.zeros(1),
@@ -351,6 +353,8 @@ class _Spec:
         self.rsrc = _own(t.rem_true if oracle else (t.rbar if sparse else t.rbar_model), np.float64)
         self.lsrc = _own(t.lbar if sparse else t.lbar_model, np.float64)
         self.tiso_kind = "tiso_true" if oracle else ("tiso_est" if sparse else "tiso_est_model")
+        fitted = kind is not None and profile.fitted_alpha and opts.predictor_alpha == "fitted"
+        self.galpha = t.gamma_alpha(kind, opts.last_n) if fitted else np.ones(len(t.names))
         self.hw_lut = np.zeros((5, 1), np.int64)
         self.hw_mp = np.zeros(1, np.int64)
         self.hw_q = np.zeros(1, np.int64)
@@ -389,7 +393,7 @@ class _Spec:
         opts = self.policy.options
         with np.errstate(invalid="ignore", over="ignore"):
             score0 = formulas.dysta_static(tiso, deadline, arrival, opts.beta)
-        reqf = np.stack([arrival, deadline, np.asarray(w.priority, np.float64), tiso, score0])
+        reqf = np.stack([arrival, deadline, np.asarray(w.priority, np.float64), tiso, score0, self.galpha[mp]])
         reqi = np.stack([lutb, sbase, nl, sbase if self.rbase_from_sample else lutb, mp]).astype(np.int64)
         hw_req = np.zeros((2, 1), np.int64)
         if self.luts is not None:

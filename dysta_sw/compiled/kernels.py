@@ -6,6 +6,7 @@ from ._jit import jit
 remaining_sparse = jit(formulas.remaining_sparse)
 density_ratio = jit(formulas.density_ratio)
 gamma_mean = jit(formulas.gamma_mean)
+gamma_calibrated = jit(formulas.gamma_calibrated)
 prema_waited = jit(formulas.prema_waited)
 prema_gain = jit(formulas.prema_gain)
 prema_gain_scaled = jit(formulas.prema_gain_scaled)
