@@ -38,8 +38,11 @@ from .cliargs import (
     unit_float,
 )
 from .errors import DystaInputError
+from .load import calibrate
+from .load import parse as parse_load
 from .policies import POLICY_NAMES, policy_names
 from .report import grid, paper
+from .report.claims import CLAIMS_FILE
 from .report.tables import MEAN_KEYS, TIDY_KEYS, text_table, write_csv
 from .tables import ScenarioTables
 from .trace import DEFAULT_PACK, load_pack, resolve_pack, save_pack, shipped_packs
@@ -97,7 +100,7 @@ def cmd_bench(a) -> int:
         rates = distinct("--rate", a.rate)
         for s in scenarios:
             pack.scenario(s)  # a pack without the scenario: its error, before any work
-        sweeps = [sweep.grid(s, rates or [pack.paper_rate(s)], slos, schedulers, seeds=tuple(range(seeds)),
+        sweeps = [sweep.grid(s, rates or [calibrate(pack, s, a.load, n_requests=requests).rate], slos, schedulers, seeds=tuple(range(seeds)),
                              n_requests=requests, profile=a.profile, options=opts, traces=a.traces)
                   for s in scenarios]
     res = sweep.run(sweeps, jobs=a.jobs, cluster=a.cluster)
@@ -139,7 +142,7 @@ def speed_benchmark(a) -> int:
 def cmd_reproduce(a) -> int:
     out = output_dir(a.out, "--out")
     cfg = grid.Config(quick=a.quick, seeds=a.seeds, requests=a.requests, profile=a.profile, traces=a.traces,
-                        options=options_from_args(a))
+                      options=options_from_args(a), load=a.load)
     if cfg.requests is not None:
         wl.check_requests(cfg.requests)
     for sw in cfg.sweeps():  # every parameter and the pack's scenarios, before the run takes the directory
@@ -148,6 +151,9 @@ def cmd_reproduce(a) -> int:
     from .cluster import session
     with session(a.cluster):  # one connection for every sweep of the report (local without one)
         path = paper.reproduce(cfg, out, jobs=a.jobs, force=a.force)
+    claims = path.parent / CLAIMS_FILE
+    if claims.is_file():
+        print(claims.read_text())
     print(f"wrote {path} ({time.perf_counter() - t0:.1f} s)")
     return 0
 
@@ -259,6 +265,21 @@ def _unavailable(error: Exception):
     return run
 
 
+def _load_arg(text: str) -> str:
+    try:
+        return parse_load(text)
+    except DystaInputError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _add_load(p: argparse.ArgumentParser, default: str = "fcfs") -> None:
+    p.add_argument("--load", type=_load_arg, default=default, metavar="METHOD",
+                   help="how the rates are set (dysta_sw/load.py): fcfs (FCFS misses the paper's FCFS share of "
+                   "deadlines at Table 5's point, 55.1 %% AttNN / 23.1 %% CNN), paper-scale (the pack's capacity: "
+                   "the paper's rates at an assumed 27 / 265 ms per request), or a target utilisation U at "
+                   f"Table 5's rate, e.g. 0.8 (default: {default})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dysta", description="Sparse multi-DNN scheduling: benchmark, "
                                 "reproduce the Dysta paper's experiments, manage traces and workloads.")
@@ -270,8 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--scenario", nargs="+", choices=sweep.SCENARIOS, default=None,
                    help="scenarios (default attnn)")
     b.add_argument("--rate", nargs="+", type=positive_float, default=None, metavar="R",
-                   help="arrival rates, requests/s (default: Table 5's 30 AttNN / 3 CNN requests/s times the "
-                   "pack's capacity, see 'dysta traces show')")
+                   help="arrival rates, requests/s (default: Table 5's rate as --load sets it)")
+    _add_load(b, "paper-scale")
     b.add_argument("--slo", nargs="+", type=positive_float, default=None, metavar="M",
                    help="SLO multipliers: deadline = arrival + M x mean isolated latency of the model "
                    "(default 10; M < 1 is allowed: most requests then miss)")
@@ -296,14 +317,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("reproduce", help="run the paper's experiment grid and write a report with plots")
     r.add_argument("--out", required=True, metavar="DIR", help="output directory (report.md, PNGs, CSVs)")
-    r.add_argument("--quick", action="store_true", help="fewer points, 2 seeds, 300 requests (< 2 min)")
-    r.add_argument("--seeds", type=SEEDS, default=None, help="override the number of seeds")
+    r.add_argument("--quick", action="store_true", help="fewer points, 5 seeds, 300 requests")
+    r.add_argument("--seeds", type=SEEDS, default=None, help="override the number of seeds (default 20; --quick 5)")
     r.add_argument("--requests", type=REQUESTS, default=None, help="override requests per run")
     r.add_argument("--profile", choices=("paper", "reference"), default="paper",
                    help="semantics: paper (default) or reference, the published artifact's simulator (README)")
     r.add_argument("--jobs", type=JOBS, default=None, help="processes (default: all cores)")
     r.add_argument("--force", action="store_true",
                    help="take the output directory even if another live run holds its lock (DIR/.dysta.lock)")
+    _add_load(r)
     add_cluster(r)
     add_traces(r)
     add_policy_options(r)
