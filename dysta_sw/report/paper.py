@@ -1,6 +1,7 @@
-"""``dysta reproduce``: the paper's grid, its tables and figures, the plug-ins' sections, the
-configuration and the trace provenance, written to ``out/report.md`` with the PNG figures and
-the CSV/JSON results.
+"""``dysta reproduce``: the load calibration, the paper's grid, its tables and figures with
+their intervals over seeds and Dysta's paired differences, the plug-ins' sections (the paper's
+claims first), the configuration and the trace provenance, written to ``out/report.md`` with the
+PNG figures and the CSV/JSON results.
 
 The run holds ``out`` through :class:`dysta_sw.outputs.RunDirectory`: a lock against a second live
 run, the previous run's outputs removed first, every file written aside and moved in at the end,
@@ -17,9 +18,12 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
+from ..load import describe
 from ..outputs import RunDirectory
+from ..stats import LEVEL
 from ..trace import resolve_pack
 from . import sections
+from .claims import paired_table
 from .grid import Config, capacity_note, run_grid
 from .plots import BREAKDOWN, FIGURE_SCHEDULERS, plot_breakdown, plot_rate_sweep, plot_slo_sweep, plot_tradeoff
 from .tables import MEAN_KEYS, TIDY_KEYS, per_model_table, table5, write_csv, write_text
@@ -57,36 +61,57 @@ def _write(cfg: Config, out: Path, pack, jobs, progress) -> None:
                f"`{pack.name}`, generated to the shape of the paper's Table 3, not measured on real "
                "models. Compare schedulers with it; do not quote its absolute numbers as hardware results.", ""]
     points = [(f"{g.label} ({g.main_rate:g}/s)", g.scenario, g.main_rate, g.main_slo) for g in grids]
+    others = [s for s in cfg.schedulers if s != "dysta"]
+    ci_note = (f"Each cell: mean over {cfg.n_seeds} seeds ± the half-width of its {100 * LEVEL:g} % Student-t "
+               "interval (t quantile with n - 1 degrees of freedom, `dysta_sw.stats`).")
+    paired_note = ("Dysta minus each scheduler on the same request tables, per seed, then the mean ± the "
+                   f"half-width of the {100 * LEVEL:g} % Student-t interval of those paired differences; "
+                   "`*`: the interval excludes 0. Negative is better for Dysta.")
+    md += ["## Load calibration", "",
+           f"How the arrival rates were set (`--load {cfg.load}`, `dysta_sw/load.py`); every rate of the grid is "
+           "the paper's times the scenario's factor:", "",
+           *[f"- {g.label}: {describe(cfg.calibration(g.scenario), pack)}." for g in grids], ""]
     md += ["## Table 5: comparison of scheduling approaches", "",
            f"Mean over {cfg.n_seeds} seeds of {cfg.n_requests} requests; SLO multiplier "
-           f"{grids[0].main_slo:g}; best value per column in bold. Rates are the paper's times the "
-           "pack's capacity (how many times faster than at the paper's scale its requests run; below 1: "
-           "slower), so the "
-           "offered load is the paper's: "
-           + "; ".join(f"{g.label} x{pack.capacity(g.scenario):g}, {g.main_rate:g}/s, load "
-                       f"{g.main_rate * pack.mean_tiso(g.scenario):.2f}" for g in grids) + ".", "",
-           table5(means, points, cfg.schedulers), ""]
+           f"{grids[0].main_slo:g}; best mean per column in bold. " + ci_note + " Rates: "
+           + "; ".join(f"{g.label} {g.main_rate:g}/s, offered load {g.main_rate * pack.mean_tiso(g.scenario):.2f}"
+                       for g in grids) + ".", "",
+           table5(means, points, cfg.schedulers, ci=True), "",
+           "### Paired differences (Table 5 setting)", "", paired_note, "",
+           paired_table(res.rows, points, others), ""]
+    pts12 = [(f"{g.label} ({r:g}/s)", g.scenario, r, g.main_slo) for g in grids for r in (g.main_rate, g.high_rate)]
     md += ["## Fig. 12: ANTT / violation trade-off", "", "![Fig. 12](fig12_tradeoff.png)", "",
-           table5(means, [(f"{g.label} ({r:g}/s)", g.scenario, r, g.main_slo) for g in grids
-                          for r in (g.main_rate, g.high_rate)], cfg.schedulers), ""]
+           "Error bars: the intervals of the table. " + ci_note, "",
+           table5(means, pts12, cfg.schedulers, ci=True), "", paired_note, "",
+           paired_table(res.rows, pts12, others), ""]
     md += ["## Fig. 13: optimisation breakdown", "", "![Fig. 13](fig13_breakdown.png)", "",
-           table5(means, points, [s for s in BREAKDOWN if s in cfg.schedulers]), ""]
-    md += ["## Fig. 14: robustness across latency SLOs", "", "![Fig. 14](fig14_slo_sweep.png)", ""]
-    md += ["## Fig. 15: robustness across arrival rates", "", "![Fig. 15](fig15_rate_sweep.png)", ""]
+           table5(means, points, [s for s in BREAKDOWN if s in cfg.schedulers], ci=True), ""]
+    md += ["## Fig. 14: robustness across latency SLOs", "", "![Fig. 14](fig14_slo_sweep.png)", "", ci_note, ""]
+    for g in grids:
+        for r in (g.main_rate, g.high_rate):
+            md += [f"### {g.label}, {r:g} req/s", "",
+                   table5(means, [(f"M={m:g}", g.scenario, r, m) for m in g.slos], figs, ci=True), ""]
+    md += ["## Fig. 15: robustness across arrival rates", "", "![Fig. 15](fig15_rate_sweep.png)", "", ci_note, ""]
+    for g in grids:
+        md += [f"### {g.label}, SLO {g.main_slo:g}x", "",
+               table5(means, [(f"{r:g}/s", g.scenario, r, g.main_slo) for r in g.rates], figs, ci=True), ""]
     md += ["## Per-model breakdown (Table 5 setting)", ""]
     for g in grids:
         md += [f"### {g.label}, {g.main_rate:g} req/s, SLO {g.main_slo:g}x", "",
                per_model_table(means, g.scenario, g.main_rate, g.main_slo, cfg.schedulers), ""]
-    ctx = sections.Context(cfg=cfg, pack=pack, out=out, jobs=jobs, progress=progress, note=note)
+    ctx = sections.Context(cfg=cfg, pack=pack, out=out, jobs=jobs, progress=progress, note=note, results=res)
     md += sections.render(ctx, cfg.sections)
     wall = time.perf_counter() - t0
     md += ["## Configuration", "",
            f"- dysta {__version__}, Python {platform.python_version()}, numpy {np.__version__}",
-           f"- semantics profile: `{cfg.profile}`; options: `{json.dumps(asdict(cfg.options))}`",
+           f"- semantics profile: `{cfg.profile}`; options: `{json.dumps(asdict(cfg.options))}`; load: `{cfg.load}`",
            f"- seeds: {cfg.n_seeds} (0..{cfg.n_seeds - 1}); requests per run: {cfg.n_requests}",
            *[f"- {g.label}: rates {', '.join(f'{r:g}' for r in g.rates)} at SLO {g.main_slo:g}; "
              f"SLOs {', '.join(f'{m:g}' for m in g.slos)} at rates {g.main_rate:g} and {g.high_rate:g}; "
-             f"{capacity_note(pack, g.scenario)}"
+             f"pack capacity: {capacity_note(pack, g.scenario)}"
+             + ("" if cfg.calibration(g.scenario).method == "paper-scale" else
+                " (with this load calibration only Dysta's penalty term uses the capacity; the rates are set "
+                "as under Load calibration)")
              for g in grids],
            f"- schedulers: {', '.join(cfg.schedulers)}",
            f"- {len(res.rows)} result rows, {res.decisions:,} scheduling decisions in {res.wall_s:.1f} s "

@@ -1,5 +1,5 @@
-"""The report's figures: Figs. 12 to 15 from rows of means over seeds (matplotlib, Agg backend,
-imported when a figure is drawn)."""
+"""The report's figures: Figs. 12 to 15 from rows of means over seeds, with the 95 % Student-t
+intervals over seeds as error bars (matplotlib, Agg backend, imported when a figure is drawn)."""
 
 from __future__ import annotations
 
@@ -47,6 +47,8 @@ def plot_tradeoff(means, grids, schedulers, path, note):
                 if m is None:
                     continue
                 color, marker = STYLE.get(s, ("tab:green", "o"))
+                ax.errorbar(100 * m["violation_rate"], m["antt"], xerr=_half(m, "violation_rate", 100),
+                            yerr=_half(m, "antt", 1), color=color, linewidth=0.8, capsize=2, zorder=2)
                 ax.scatter(100 * m["violation_rate"], m["antt"], color=color, marker=marker, s=70, label=s,
                            edgecolor="k", linewidth=0.4, zorder=3)
             ax.set_xlabel("SLO violation rate (%)")
@@ -72,8 +74,10 @@ def plot_breakdown(means, grids, path, note):
             ax = axes[k]
             k += 1
             names = [s for s in BREAKDOWN if (g.scenario, g.main_rate, g.main_slo, s) in idx]
-            vals = [scale * idx[(g.scenario, g.main_rate, g.main_slo, s)][metric] for s in names]
-            bars = ax.bar(names, vals, color=[STYLE[s][0] for s in names], edgecolor="k", linewidth=0.4)
+            ms = [idx[(g.scenario, g.main_rate, g.main_slo, s)] for s in names]
+            vals = [scale * m[metric] for m in ms]
+            bars = ax.bar(names, vals, yerr=[_half(m, metric, scale) for m in ms], capsize=3,
+                          color=[STYLE[s][0] for s in names], edgecolor="k", linewidth=0.4)
             ax.bar_label(bars, fmt="%.2f", fontsize=8)
             ax.set_ylabel(label)
             ax.tick_params(axis="x", labelsize=8)
@@ -84,13 +88,22 @@ def plot_breakdown(means, grids, path, note):
     plt.close(fig)
 
 
+def _half(m, metric, scale):
+    """The 95 % interval half-width of a mean (0 where there is none: one seed, or STP)."""
+    h = m.get(f"{metric}_ci", 0.0)
+    return scale * h if h == h and h != float("inf") else 0.0
+
+
 def _lines(ax, idx, keys, xs, scen, schedulers, metric, scale):
+    """One line per scheduler with error bars: the 95 % intervals over seeds."""
     for s in schedulers:
         pts = [(x, idx.get(k + (s,))) for x, k in zip(xs, keys)]
-        pts = [(x, scale * m[metric]) for x, m in pts if m is not None]
+        pts = [(x, scale * m[metric], _half(m, metric, scale)) for x, m in pts if m is not None]
         if pts:
             color, marker = STYLE.get(s, ("tab:green", "o"))
-            ax.plot(*zip(*pts), color=color, marker=marker, label=s, markersize=5, linewidth=1.2)
+            x, y, e = zip(*pts)
+            ax.errorbar(x, y, yerr=e, color=color, marker=marker, label=s, markersize=5, linewidth=1.2,
+                        capsize=2, elinewidth=0.8)
     ax.grid(alpha=0.3)
 
 

@@ -8,7 +8,8 @@ A package adds a section to ``dysta reproduce``'s report by declaring, in its ``
 where ``MY_SECTION = Section(title="...", order=500, render=render)`` and ``render(context)``
 returns the section's Markdown (a ``## `` heading first). It may write figures into
 ``context.out`` and run more of the grid through ``context.jobs``. Sections come after the
-paper's tables and figures, by ``order`` then name; the shipped ones are the gateware's
+paper's tables and figures, by ``order`` then name; the shipped ones are this package's
+``paper-claims`` (60; it reads ``context.results``), the gateware's
 ``hw-arithmetic`` (100), ``hil`` (200) and ``synth`` (300), and this package's ``trace-stats``
 (400). A section whose extra is not installed says so ("Not run: ...") rather than fail.
 """
@@ -29,8 +30,8 @@ __all__ = ["Section", "Context", "registered", "render"]
 @dataclass(frozen=True)
 class Context:
     """What a section may use: the run's configuration, its trace pack, the output directory,
-    the process count and progress setting of the grid, and the note that marks synthetic traces
-    in titles (``" [SYNTHETIC traces]"`` or ``""``)."""
+    the process count and progress setting of the grid, the note that marks synthetic traces
+    in titles (``" [SYNTHETIC traces]"`` or ``""``) and the grid's results."""
 
     cfg: Config
     pack: TracePack
@@ -38,6 +39,8 @@ class Context:
     jobs: int | None = None
     progress: bool | None = None
     note: str = ""
+    #: the grid's :class:`dysta_sw.sweep.SweepResult` (per-seed rows), when the report ran one
+    results: object | None = None
 
 
 @dataclass(frozen=True)

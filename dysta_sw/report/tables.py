@@ -4,6 +4,7 @@ breakdown, any list of flat rows as a text or Markdown table, and the CSV files 
 from __future__ import annotations
 
 import csv
+import math
 import os
 from pathlib import Path
 
@@ -16,8 +17,8 @@ TIDY_KEYS = ("scenario", "rate", "slo", "scheduler", "seed", "profile", "request
              "decisions", "pack", "synthetic")
 #: Columns of a row of means over seeds.
 MEAN_KEYS = ("scenario", "rate", "slo", "scheduler", "profile", "seeds", "requests", "antt", "antt_std",
-             "violation_rate", "violation_rate_std", "stp", "p50_turnaround_s", "p95_turnaround_s",
-             "p99_turnaround_s", "makespan_s", "preemptions", "decisions", "pack", "synthetic")
+             "antt_ci", "violation_rate", "violation_rate_std", "violation_rate_ci", "stp", "p50_turnaround_s",
+             "p95_turnaround_s", "p99_turnaround_s", "makespan_s", "preemptions", "decisions", "pack", "synthetic")
 
 
 def index(means: list[dict]) -> dict:
@@ -25,8 +26,9 @@ def index(means: list[dict]) -> dict:
     return {(m["scenario"], m["rate"], m["slo"], m["scheduler"]): m for m in means}
 
 
-def table5(means: list[dict], points: list[tuple[str, str, float, float]], schedulers) -> str:
-    """Markdown table in the paper's Table 5 layout: schedulers down, (violation, ANTT) per point."""
+def table5(means: list[dict], points: list[tuple[str, str, float, float]], schedulers, ci: bool = False) -> str:
+    """Markdown table in the paper's Table 5 layout: schedulers down, (violation, ANTT) per point;
+    ``ci`` adds each mean's 95 % interval half-width over seeds (``mean ± half``)."""
     idx = index(means)
     head = "| Scheduler | " + " | ".join(f"{lab} viol. (%) | {lab} ANTT" for lab, *_ in points) + " |"
     sep = "|---|" + "---:|---:|" * len(points)
@@ -44,8 +46,12 @@ def table5(means: list[dict], points: list[tuple[str, str, float, float]], sched
                 continue
             v, a = 100 * m["violation_rate"], m["antt"]
             bv, ba = best[lab]
-            cells.append(f"**{v:.2f}**" if m["violation_rate"] == bv else f"{v:.2f}")
-            cells.append(f"**{a:.2f}**" if m["antt"] == ba else f"{a:.2f}")
+            tv = f"**{v:.2f}**" if m["violation_rate"] == bv else f"{v:.2f}"
+            ta = f"**{a:.2f}**" if m["antt"] == ba else f"{a:.2f}"
+            if ci and "antt_ci" in m and math.isfinite(m["antt_ci"]):
+                tv += f" ± {100 * m['violation_rate_ci']:.2f}"
+                ta += f" ± {m['antt_ci']:.2f}"
+            cells += [tv, ta]
         lines.append(f"| {s} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
