@@ -90,7 +90,8 @@ def test_shipped_plugins_are_registered():
                         "synth": "dysta_hw.cli", "board": "boards.cli", "profile": "profiling.cli"}
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     assert set(sub.choices) == {"bench", "reproduce", "workload", "traces", *commands}
-    assert [name for name, _ in sections.registered()] == ["hw-arithmetic", "hil", "synth", "trace-stats"]
+    assert [name for name, _ in sections.registered()] == ["paper-claims", "hw-arithmetic", "hil", "synth",
+                                                           "trace-stats"]
     assert set(policy_names()) == set(POLICY_NAMES) | {"dysta-hw-fp16", "dysta-hw-bf16", "dysta-hw-fp32"}
     assert make_policy("dysta-hw-bf16").cfg.fmt == "bf16"
 

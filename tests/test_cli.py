@@ -113,9 +113,16 @@ def test_reproduce_writes_report(tmp_path, capsys, monkeypatch):
     hardware-in-the-loop and synthesis sections are left out here (the slow test below has them)."""
     from dysta_sw.report import grid, paper
 
-    cfg = grid.Config(quick=True, seeds=1, requests=40, sections=("hw-arithmetic", "trace-stats"))
+    cfg = grid.Config(quick=True, seeds=2, requests=40, sections=("paper-claims", "hw-arithmetic", "trace-stats"))
     path = paper.reproduce(cfg, tmp_path, jobs=1)
     md = path.read_text()
+    # the load calibration, the intervals over seeds and the paired differences, the claims
+    assert "## Load calibration" in md and "by `--load fcfs`: the rate at which FCFS misses" in md
+    assert "±" in md[md.index("## Table 5"):md.index("### Paired differences")]
+    assert "| Dysta minus |" in md
+    claims = (tmp_path / "claims.md").read_text()
+    assert claims.startswith("## Paper claims") and claims in md
+    assert "| Table 5, Multi-AttNN |" in claims and "| Fig. 9 |" in claims
     for section in ("Table 5", "Fig. 12", "Fig. 13", "Fig. 14", "Fig. 15", "Trace provenance", "measured-v2 [measured]",
                     "Hardware arithmetic", "dysta-hw-fp16", "Table 4: RMSE", "Table 2"):
         assert section in md
@@ -132,7 +139,7 @@ def test_reproduce_writes_report(tmp_path, capsys, monkeypatch):
     assert "| model-pattern | mean layer-pair correlation | corr(mean density, isolated latency) |" in traces
     # the sections in order: the paper's, then the plug-ins' by their order
     heads = [line for line in md.splitlines() if line.startswith("## ")]
-    assert heads.index("## Per-model breakdown (Table 5 setting)") < heads.index(
+    assert heads.index("## Per-model breakdown (Table 5 setting)") < heads.index("## Paper claims") < heads.index(
         "## Hardware arithmetic: Dysta in FP16 / BF16 / FP32 vs float64") < heads.index(
         "## Benchmark traces: dynamic sparsity (paper Figs. 2, 3, 4, 9; Tables 2, 4)") < heads.index("## Configuration")
     for png in ("fig12_tradeoff.png", "fig13_breakdown.png", "fig14_slo_sweep.png", "fig15_rate_sweep.png",
@@ -141,9 +148,9 @@ def test_reproduce_writes_report(tmp_path, capsys, monkeypatch):
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     runs = (tmp_path / "runs.csv").read_text().splitlines()
     assert runs[0].startswith("scenario,rate,slo,scheduler,seed")
-    # 2 scenarios x their grid points x 12 schedulers x 1 seed
+    # 2 scenarios x their grid points x 12 schedulers x 2 seeds
     n_points = sum(len(g.points()) for g in cfg.grids)
-    assert len(runs) == 1 + 12 * n_points
+    assert len(runs) == 1 + 12 * n_points * 2
     assert not list(tmp_path.glob(".*.tmp"))  # written to temporary names, then renamed
 
 
@@ -154,7 +161,8 @@ def test_reproduce_command_writes_the_whole_report(tmp_path, capsys, monkeypatch
     monkeypatch.setenv("DYSTA_CACHE_DIR", str(tmp_path / "cache"))
     code, out, _ = run(capsys, "reproduce", "--quick", "--seeds", "1", "--requests", "40", "--out",
                        str(tmp_path), "--jobs", "1")
-    assert code == 0 and out.startswith(f"wrote {tmp_path / 'report.md'}")
+    assert code == 0 and out.startswith("## Paper claims")  # the claims are printed, then the report's path
+    assert out.rstrip().splitlines()[-1].startswith(f"wrote {tmp_path / 'report.md'}")
     md = (tmp_path / "report.md").read_text()
     for section in ("Table 5", "Fig. 12", "Fig. 13", "Fig. 14", "Fig. 15", "Trace provenance", "measured-v2 [measured]",
                     "Hardware arithmetic", "dysta-hw-fp16"):

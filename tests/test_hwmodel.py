@@ -87,7 +87,7 @@ def test_hw_policy_follows_dysta_when_margins_are_wide(fmt):
     tab = h.tables(h.model_pattern("long/p/0.5", [[0.01, 0.01, 0.01]]), h.model_pattern("short/p/0.5", [[0.002]]))
     w = h.workload(tab, [0.0, 0.005, 0.012, 0.013], [0, 1, 1, 0], priority=[1, 3, 9, 1])
     d = w.deadlines(10.0)
-    ref = simulate(tab, [w], [d], make_policy("dysta", Options()), record=True)[0]
+    ref = simulate(tab, [w], [d], make_policy("dysta", Options(predictor_alpha="1")), record=True)[0]  # the hw's alpha
     hw = simulate(tab, [w], [d], make_policy(f"dysta-hw-{fmt}", Options()), record=True)[0]
     np.testing.assert_array_equal(ref.log[:, :2], hw.log[:, :2])
 
@@ -150,7 +150,7 @@ def test_fp32_hardware_arithmetic_tracks_float64_dysta():
     w = wl.generate(tab, 30.0, 400, 0, pack)
     d = w.deadlines(10.0)
     antt = {}
-    for name in ("dysta", "dysta-hw-fp32"):
-        res = simulate(tab, [w], [d], make_policy(name))[0]
+    for name in ("dysta", "dysta-hw-fp32"):  # the hardware's gamma has alpha = 1
+        res = simulate(tab, [w], [d], make_policy(name, Options(predictor_alpha="1")))[0]
         antt[name] = metrics.compute(tab, w, res.finish, d)["antt"]
     assert antt["dysta-hw-fp32"] == pytest.approx(antt["dysta"], rel=2e-3)
