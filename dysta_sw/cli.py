@@ -100,7 +100,8 @@ def cmd_bench(a) -> int:
         rates = distinct("--rate", a.rate)
         for s in scenarios:
             pack.scenario(s)  # a pack without the scenario: its error, before any work
-        sweeps = [sweep.grid(s, rates or [calibrate(pack, s, a.load, n_requests=requests).rate], slos, schedulers, seeds=tuple(range(seeds)),
+        sweeps = [sweep.grid(s, rates or [calibrate(pack, s, a.load, n_requests=requests).rate], slos, schedulers,
+                             seeds=tuple(range(seeds)),
                              n_requests=requests, profile=a.profile, options=opts, traces=a.traces)
                   for s in scenarios]
     res = sweep.run(sweeps, jobs=a.jobs, cluster=a.cluster)
