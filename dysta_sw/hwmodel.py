@@ -38,8 +38,11 @@ Mode B (for every queued request i, at decision time ``now``, queue length ``n``
     ``score = add(trem, mul(eta, add(slack, pen)))``
     and the request with the least score in :func:`dysta_sw.fp.lt_total` order runs next.
 
-A request arrives with its static score ``Score0`` computed by the host in float64 (quanta) and
-rounded to the format; a decision taken with an empty queue (a wake-up) compares static scores.
+In the engine (:class:`DystaHW`) a request arrives with its static score ``Score0`` computed by
+the host in float64 (quanta) and rounded to the format; a decision taken with an empty queue (a
+wake-up, where the engine may admit several requests at once) compares static scores. The
+gateware needs none: it dispatches the first request accepted into an idle, empty scheduler at
+once, and :mod:`dysta_sw.hwsched` models exactly that.
 """
 
 from __future__ import annotations
