@@ -10,7 +10,7 @@ from dysta_sw.fp import Format, get_format
 
 from ._base import FPUnit, Pipeline, bind, const_nan, unpack
 
-__all__ = ["FPMin", "FPClamp0"]
+__all__ = ["FPMin", "FPClamp0", "order_key"]
 
 
 def _keyed(x, nan, normal, fmt: Format, mode: str):
@@ -24,6 +24,13 @@ def _keyed(x, nan, normal, fmt: Format, mode: str):
         x = Cat(x[:fmt.width - 1] & normal.replicate(fmt.width - 1), sign)
     key = Mux(sign, ~x, Cat(x[:fmt.width - 1], 1))
     return x, Mux(nan, Const((1 << fmt.width) - 1, fmt.width), key)
+
+
+def order_key(x, fmt: Format, mode: str):
+    """The order key of ``x`` (:func:`_keyed`), its flags taken from ``x`` itself: an argmin over
+    keys needs two levels of logic per value and an unsigned compare."""
+    e, f = x[fmt.man_bits:fmt.man_bits + fmt.exp_bits], x[:fmt.man_bits]
+    return _keyed(x, e.all() & f.any(), e.any(), fmt, mode)[1]
 
 
 class FPMin(FPUnit):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
+from amaranth.hdl import Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from dysta_hw.fp.compare import order_key
 from dysta_sw import fp
 from dysta_sw.errors import DystaInputError
 from dysta_sw.hwmodel import COUNT_BITS, DEFAULT_TIME_SHIFT, DIFF_BITS, HwConfig
@@ -19,19 +20,6 @@ from .monitor import Monitor
 from .table import RequestTable
 
 __all__ = ["DystaScheduler"]
-
-
-def _order_key(x, fmt, mode):
-    """An unsigned key whose order is :func:`dysta_sw.fp.lt_total`'s (``-inf < ... < -0 < +0 <
-    ... < +inf < NaN``, all NaNs equal; in lean mode a subnormal as the zero of its sign): the
-    argmin compares keys, two levels of logic from the score instead of a comparator of two
-    floating-point numbers."""
-    w = fmt.width
-    e, f, sign = x[fmt.man_bits:fmt.man_bits + fmt.exp_bits], x[:fmt.man_bits], x[w - 1]
-    if mode == "lean":
-        x = Mux(e.any(), x, Cat(Const(0, w - 1), sign))
-    key = Mux(sign, ~x, Cat(x[:w - 1], 1))
-    return Mux(e.all() & f.any(), (1 << w) - 1, key)
 
 
 class DystaScheduler(wiring.Component):
@@ -235,11 +223,12 @@ class DystaScheduler(wiring.Component):
         m.d.comb += [cu.b.valid.eq(v[5]), b.gamma.eq(f5.gamma), b.R.eq(luts.R), b.dt.eq(d5), b.wt.eq(w5),
                      b.inv_tiso.eq(luts.inv_tiso), b.inv_q.eq(luts.inv_q), b.eta.eq(luts.eta), b.meta.eq(f5)]
 
-        # scan back end: each score's order key registered, then the argmin over keys (a strict
-        # less-than: the first of equal scores stays)
+        # scan back end: each score's order key (``lt_total``'s order: negatives reversed, NaNs
+        # equal and last, lean subnormals as zeros) registered, then the argmin over keys (a
+        # strict less-than: the first of equal scores stays)
         o = cu.b_out
         kv, k_key, k_meta = Signal(), Signal(wd.w), Signal(meta)
-        m.d.sync += [kv.eq(o.valid), k_key.eq(_order_key(o.payload.score, fmt, mode)), k_meta.eq(o.payload.meta)]
+        m.d.sync += [kv.eq(o.valid), k_key.eq(order_key(o.payload.score, fmt, mode)), k_meta.eq(o.payload.meta)]
         take = Signal()
         m.d.comb += take.eq((got == 0) | (k_key < best_key))
         win = Signal(meta)
