@@ -289,6 +289,15 @@ def _meets(fmax, clock_mhz, margin) -> bool:
     return fmax is not None and fmax >= clock_mhz * (1 + margin) - 1e-9
 
 
+def _try_clocks(board: str, clock_mhz, try_clock):
+    """``(clock, fmax, tries)``: :func:`choose_clock` for ``"auto"``, else the one clock given."""
+    if clock_mhz == "auto":
+        return choose_clock(board, try_clock)
+    clk = float(clock_mhz)
+    fmax = try_clock(clk)
+    return clk, fmax, [(clk, fmax)]
+
+
 def choose_clock(board: str, try_clock, *, clocks=None, margin=None):
     """The fastest of ``clocks`` (default the board's) that meets timing with ``margin``: place and
     route at the fastest (``try_clock(mhz)`` returns nextpnr's Fmax), jump to the fastest clock that
@@ -329,12 +338,7 @@ def timing(board: str, *, clock_mhz="auto", use_cache: bool = True, cache_only: 
         paths.append(r.get("critical_path"))
         return r["fmax_mhz"]
 
-    if clock_mhz == "auto":
-        clk, fmax, tries = choose_clock(board, try_clock)
-    else:
-        clk = float(clock_mhz)
-        fmax = try_clock(clk)
-        tries = [(clk, fmax)]
+    clk, fmax, tries = _try_clocks(board, clock_mhz, try_clock)
     made = _made_mhz(board, clk)
     margin = None if fmax is None else fmax / made - 1
     return {"board": board, "clock_mhz": made, "fmax_mhz": fmax, "margin": margin, "margin_goal": b.margin,
@@ -376,12 +380,7 @@ def build(board: str, out_dir, *, baud: int = 115200, clock_mhz="auto", allow_ti
         last.update(_flow(board, _top(board, mhz, baud, overrides), out, use_cache=use_cache), clock=mhz)
         return last["fmax_mhz"]
 
-    if clock_mhz == "auto":
-        clk, fmax, tries = choose_clock(board, try_clock)
-    else:
-        clk = float(clock_mhz)
-        fmax = try_clock(clk)
-        tries = [(clk, fmax)]
+    clk, fmax, tries = _try_clocks(board, clock_mhz, try_clock)
     made = _made_mhz(board, clk)
     met = _meets(fmax, made, b.margin)
     if not met and not allow_timing_fail:
