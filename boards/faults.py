@@ -5,9 +5,11 @@ Two benches run the real host side (:class:`boards.arq.ArqLink`):
 
 - ``model``: against :class:`boards.linkmodel.BoardLinkModel`, the board's link logic in Python,
   thousands of faults a minute;
-- ``sim``: against the gateware (:class:`boards.link.HostLink` in Amaranth's simulator, through
-  :class:`boards.simlink.SimTransport`), the faults made on the serial lines themselves (a bit
-  inverted, a stop bit pulled low, a byte or a run of bytes replaced by an idle line).
+- ``sim``: against the gateware (:class:`boards.link.HostLink`), the faults made on the serial
+  lines themselves (a bit inverted, a stop bit pulled low, a byte or a run of bytes replaced by an
+  idle line): compiled by Verilator with the host's UART and the fault injectors in gateware too
+  (:class:`boards.simlink.VerilatorTransport`, 10,000 faults in minutes), or in Amaranth's
+  simulator where Verilator is missing (:class:`boards.simlink.SimTransport`, minutes per 100).
 
 Each fault is injected alone, at a random byte of a random direction while traffic flows; the
 bench then lets the link settle (every command acknowledged, every event delivered and
@@ -24,6 +26,8 @@ import argparse
 import random
 import sys
 import time
+
+from dysta_sw.tools import MissingTool
 
 from .arq import ArqLink, LinkError
 from .linkmodel import FAULT_KINDS, BoardLinkModel, CampaignResult, Fault, ModelCore, ModelTransport
@@ -48,7 +52,7 @@ def model_campaign(faults: int, seed: int = 0, *, window: int = 16, timeout: int
     res = CampaignResult("model")
     sent: list = []
     state = {"tag": 0, "inflight": 0, "delivered": 0}
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
 
     def drive(submit: bool) -> None:
         if submit:
@@ -112,17 +116,19 @@ def model_campaign(faults: int, seed: int = 0, *, window: int = 16, timeout: int
     res.events, res.commands = state["delivered"], len(core.commands)
     res.rejected = host.decoder.bad + host.decoder.unknown + board.rx_bad
     res.discarded, res.timeouts, res.resends = host.discarded, board.timeouts, host.resends
-    res.seconds = time.perf_counter() - t0
+    res.seconds, res.cpu = time.perf_counter() - t0, time.process_time() - cpu0
     return res
 
 
 def sim_campaign(faults: int, seed: int = 0, **kw) -> CampaignResult:
-    """``faults`` faults on the serial lines of the gateware in Amaranth's simulator (see
-    :func:`boards.simlink.fault_bench`); a progress line every 10 faults on stderr."""
+    """``faults`` faults on the serial lines of the gateware, simulated by Verilator or Amaranth's
+    simulator (``backend``; see :func:`boards.simlink.fault_bench`); about 20 progress lines on stderr."""
     from .simlink import fault_bench
 
+    every = max(10, faults // 20)
+
     def progress(res: CampaignResult) -> None:
-        if res.injected % 10 == 0:
+        if res.injected % every == 0:
             print(f"  sim: {res.injected}/{faults} faults, {res.detected} detected, {res.recovered} recovered, "
                   f"{res.wrong_events} wrong events", file=sys.stderr, flush=True)
 
@@ -132,9 +138,18 @@ def sim_campaign(faults: int, seed: int = 0, **kw) -> CampaignResult:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m boards.faults", description=__doc__.split("\n\n")[0])
     p.add_argument("--faults", type=int, default=10_000, help="faults against the Python model of the board")
-    p.add_argument("--sim-faults", type=int, default=200, help="faults against the gateware in simulation")
+    p.add_argument("--sim-faults", type=int, default=None,
+                   help="faults against the simulated gateware (default 10,000 under Verilator, 200 under Amaranth)")
+    p.add_argument("--sim-backend", choices=("verilator", "amaranth"), default=None,
+                   help="simulator of the gateware (default: verilator where it is installed, else amaranth)")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
+    if a.sim_backend is None:
+        from .simlink import default_backend
+
+        a.sim_backend = default_backend()
+    if a.sim_faults is None:
+        a.sim_faults = 10_000 if a.sim_backend == "verilator" else 200
     if a.faults < 0 or a.sim_faults < 0:
         print("python -m boards.faults: error: --faults and --sim-faults must be >= 0", file=sys.stderr)
         return 2
@@ -144,11 +159,15 @@ def main(argv=None) -> int:
             results.append(model_campaign(a.faults, a.seed))
             print("\n".join(results[-1].lines()), flush=True)
         if a.sim_faults:
-            results.append(sim_campaign(a.sim_faults, a.seed))
+            results.append(sim_campaign(a.sim_faults, a.seed, backend=a.sim_backend))
             print("\n".join(results[-1].lines()), flush=True)
     except LinkError as e:
         print(f"python -m boards.faults: the link did not recover: {e}", file=sys.stderr)
         return 1
+    except MissingTool as e:
+        print(f"python -m boards.faults: error: --sim-backend verilator: {e}; or choose --sim-backend amaranth",
+              file=sys.stderr)
+        return 2
     total = sum(r.injected for r in results)
     print(f"total: faults injected {total}, detected {sum(r.detected for r in results)}, "
           f"wrong events delivered {sum(r.wrong_events for r in results)}, "

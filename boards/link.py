@@ -60,13 +60,16 @@ class HostLink(wiring.Component):
         Clock cycles without an acknowledgement, once every event is sent, after which the
         board sends its unacknowledged events again; also how long a frame may stop half-way
         before the receiver drops it. Default :func:`default_timeout`.
+    check_crc : bool
+        False makes the receiver take every CRC as right: only for the fault campaign's check
+        that it sees the wrong commands and events that would get through.
 
     ``leds``: bit 0 a request is in the table, bit 1 the scheduler is deciding, bit 2 a LUT
     write was out of range, bit 3 a damaged frame was received or a command was refused.
     """
 
     def __init__(self, sched: dict, jobs, *, divisor: int, queue_depth: int = 16, window: int = 16,
-                 timeout: int | None = None):
+                 timeout: int | None = None, check_crc: bool = True):
         self.dut = DystaScheduler(**sched)
         wd = self.dut.widths
         check_params(tag_bits=wd.tag, n_mp=self.dut.n_mp, max_layers=self.dut.max_layers, time_bits=wd.time,
@@ -83,6 +86,7 @@ class HostLink(wiring.Component):
         if timeout < 20 * divisor:
             raise ValueError(f"timeout must be at least two byte times ({20 * divisor} cycles), not {timeout!r}")
         self.divisor, self.queue_depth, self.window, self.timeout = divisor, queue_depth, window, timeout
+        self.check_crc = check_crc
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "leds": Out(4)})
         #: Signals a simulation bench may watch (not ports): ``event`` strobes when an event enters
         #: the window, with ``data`` (kind, then payload); ``unacked`` events in the window;
@@ -100,7 +104,7 @@ class HostLink(wiring.Component):
 
         # frames in: a damaged one (CRC, length, escaping, a UART framing error, stopped half-way)
         # is dropped and counted; the host sends it again
-        m.submodules.frame_rx = frx = FrameRx(lengths=HOST_PAYLOAD, timeout=self.timeout)
+        m.submodules.frame_rx = frx = FrameRx(lengths=HOST_PAYLOAD, timeout=self.timeout, check_crc=self.check_crc)
         m.d.comb += [frx.byte.valid.eq(urx.data.valid), frx.byte.payload.eq(urx.data.payload),
                      frx.framing_error.eq(urx.framing_error)]
         m.submodules.frame_tx = ftx = FrameTx(max_raw=HEADER + BOARD_PAYLOAD[ord("S")])

@@ -203,7 +203,8 @@ class CampaignResult:
     discarded: int = 0  #: whole frames the host dropped as out of order (repeats)
     timeouts: int = 0  #: times the board sent its unacknowledged events again
     resends: int = 0  #: times the host sent its unacknowledged commands again
-    seconds: float = 0.0
+    seconds: float = 0.0  #: wall time
+    cpu: float | None = None  #: CPU time, the simulator's processes included (when measured)
     by_kind: dict = field(default_factory=lambda: {k: [0, 0] for k in FAULT_KINDS})  #: kind -> [injected, detected]
 
     @property
@@ -221,4 +222,5 @@ class CampaignResult:
                 f"  by kind (injected/detected): {kinds}",
                 f"  frames dropped as damaged {self.rejected}, repeats discarded {self.discarded}, board "
                 f"timeouts {self.timeouts}, host resends {self.resends}",
-                f"  events delivered {self.events}, commands executed {self.commands}, {self.seconds:.1f} s"]
+                f"  events delivered {self.events}, commands executed {self.commands}, {self.seconds:.1f} s"
+                + (f" wall, {self.cpu:.1f} s CPU" if self.cpu is not None else "")]

