@@ -217,11 +217,46 @@ def _int_list(text: str, what: str, allowed=None) -> list:
 
 def cmd_synth(a) -> int:
     _need_hw()
-    from . import synth, synthreport
+    import contextlib
+
+    from dysta_sw.outputs import RunDirectory
+
+    from . import synthreport
 
     out = output_dir(a.out, "--out") if a.out is not None else None
     if a.goals:
         return _synth_goals(a)
+    # --out is held (DIR/.dysta.lock, as reproduce does) from before the synthesis to the last file
+    with RunDirectory(out, force=a.force, last="synth.md") if out is not None else contextlib.nullcontext() as rd:
+        results = _synth_results(a)
+        if rd is not None:
+            write_atomic(rd.stage / "synth.json", json.dumps(results, indent=1).encode())
+            write_atomic(rd.stage / "synth.md", (f"# Scheduler resources ({a.target})\n\n"
+                                                 + synthreport.sweep_markdown(results)).encode())
+            fig = synthreport.plot_fig16(results, rd.stage / "fig16_resources.png")
+            rd.commit()
+            print(f"wrote {out / 'synth.json'}, {out / 'synth.md'}"
+                  + (f", {out / fig.name}" if fig else ""), file=sys.stderr)
+    if a.format == "json":
+        print(json.dumps(results if a.sweep else results[0], indent=1))
+    elif a.sweep:
+        print(synthreport.sweep_markdown(results))
+    else:
+        r = results[0]
+        print(rows_table(synthreport.resource_rows([r])))
+        if r.get("message") and r.get("fits") is not False:  # a misfit's message is in the table's note
+            print(r["message"])
+            if r.get("critical_path"):
+                from .goals import path_note
+                print(path_note(r["critical_path"]))
+        print("(cached result)" if r.get("cached") else f"({', '.join(r['tools'].values())})")
+    return 0
+
+
+def _synth_results(a) -> list[dict]:
+    """The synthesis results of ``dysta synth`` (one design, or the sweep)."""
+    from . import synth
+
     try:
         if a.sweep:
             depths = _int_list(a.depths, "depths", synth.SWEEP_DEPTHS)
@@ -249,27 +284,7 @@ def cmd_synth(a) -> int:
         raise DystaInputError(f"synthesis failed: {e}") from None
     for r in results:
         r.pop("cells", None)
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        write_atomic(out / "synth.json", json.dumps(results, indent=1).encode())
-        write_atomic(out / "synth.md", (f"# Scheduler resources ({a.target})\n\n"
-                                        + synthreport.sweep_markdown(results)).encode())
-        fig = synthreport.plot_fig16(results, out / "fig16_resources.png")
-        print(f"wrote {out / 'synth.json'}, {out / 'synth.md'}" + (f", {fig}" if fig else ""), file=sys.stderr)
-    if a.format == "json":
-        print(json.dumps(results if a.sweep else results[0], indent=1))
-    elif a.sweep:
-        print(synthreport.sweep_markdown(results))
-    else:
-        r = results[0]
-        print(rows_table(synthreport.resource_rows([r])))
-        if r.get("message") and r.get("fits") is not False:  # a misfit's message is in the table's note
-            print(r["message"])
-            if r.get("critical_path"):
-                from .goals import path_note
-                print(path_note(r["critical_path"]))
-        print("(cached result)" if r.get("cached") else f"({', '.join(r['tools'].values())})")
-    return 0
+    return results
 
 
 def _synth_goals(a) -> int:
@@ -384,6 +399,9 @@ def add_synth(sub) -> None:
                 "tcp://host:8786 (default: $DYSTA_CLUSTER, else here; see docs/cluster.md)")
     y.add_argument("--no-progress", action="store_true", help="no progress bar")
     y.add_argument("--out", default=None, metavar="DIR",
-                   help="also write synth.json, synth.md and the Fig. 16-style plot fig16_resources.png here")
+                   help="also write synth.json, synth.md and the Fig. 16-style plot fig16_resources.png here "
+                   "(the directory is held by this run: DIR/.dysta.lock)")
+    y.add_argument("--force", action="store_true",
+                   help="take the --out directory even if another live run holds its lock (DIR/.dysta.lock)")
     y.add_argument("--format", choices=("table", "json"), default="table")
     y.set_defaults(func=cmd_synth)

@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 
+import helpers
 from dysta_sw.cli import main
 from dysta_sw.errors import DystaInputError
 from dysta_sw.outputs import LOCK, MANIFEST, RunDirectory
@@ -64,6 +65,37 @@ def test_reproduce_refuses_a_held_directory(tmp_path, live_pid, capsys):
     assert main(["reproduce", "--out", str(tmp_path / "r"), "--quick", "--jobs", "1"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("dysta reproduce: error: --out") and LOCK in err and "--force" in err
+
+
+def test_synth_holds_its_out_directory(tmp_path, live_pid, capsys, monkeypatch):
+    """``dysta synth --out DIR`` takes DIR's lock before synthesizing (a live run's lock refuses at
+    once, ``--force`` takes it) and holds it until its files are in place."""
+    helpers.require_module("amaranth", "pip install -e '.[hw]'")
+    from dysta_hw import synth
+
+    held, free = tmp_path / "held", tmp_path / "free"
+    _lock(held, live_pid)
+    run = {"dir": None, "holders": []}
+
+    def fake_synthesis(target, **params):  # no Yosys: the lock is what is tested
+        run["holders"].append(json.loads((run["dir"] / LOCK).read_text())["pid"])
+        return {"target": target, "depth": params["depth"], "fmt": params["fmt"], "mode": "ieee", "unit": "shared",
+                "lut": 1234, "srl": 0, "lutram": 0, "ff": 567, "dsp": 1, "bram": 0, "ram_kb": 0, "fits": True,
+                "message": "", "fmax_mhz": None, "tools": {"yosys": "none"}, "cached": False}
+
+    monkeypatch.setattr(synth, "synth_scheduler", fake_synthesis)
+    run["dir"] = held
+    assert main(["synth", "--out", str(held), "--depth", "8"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("dysta synth: error: --out") and LOCK in err and "--force" in err
+    assert run["holders"] == [] and not (held / "synth.json").exists()  # refused before synthesizing
+    run["dir"] = free
+    assert main(["synth", "--out", str(free), "--depth", "8"]) == 0
+    assert run["holders"] == [os.getpid()] and not (free / LOCK).exists()  # held during the run, then released
+    assert json.loads((free / "synth.json").read_text())[0]["lut"] == 1234 and (free / "synth.md").exists()
+    run["dir"] = held
+    assert main(["synth", "--out", str(held), "--depth", "8", "--force"]) == 0
+    assert run["holders"][-1] == os.getpid() and (held / "synth.md").exists()
 
 
 def test_the_previous_runs_outputs_go_first_and_the_report_comes_last(tmp_path):
