@@ -149,6 +149,14 @@ def synth_sweep(session):
     session.run("python", "benchmarks/synth_goals.py")
 
 
+@nox.session(name="synth-ship")
+def synth_ship(session):
+    """Write dysta_hw/data/synth.json: the Yosys results of dysta reproduce's synthesis designs, shipped so
+    that a fresh installation's report finds them instead of running Yosys (run after a gateware change)."""
+    session.install("-e", ".[hw,synth]")
+    session.run("python", "-c", "from dysta_hw.report import ship_synth; ship_synth()")
+
+
 @nox.session(name="synth-docs")
 def synth_docs(session):
     """Regenerate docs/synth.md's measured blocks (the xcup sweep at depths 64 and 512 with the

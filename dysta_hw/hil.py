@@ -101,8 +101,13 @@ def run_verilator(dut, lut_writes, jobs, *, max_cycles: int, cache=None):
     from dysta_hw.fp.verilator import build
     from dysta_hw.sched.selftest import SelfTest
 
+    from dysta_hw.stamp import params_key
+
     bench = SelfTest(dut, lut_writes, jobs)
-    model = build(bench, cache or tools.cache_dir("verilator"))
+    # the bench is the design, its LUT contents and its workload (ROMs): named by them, a model built
+    # before is found without writing the Verilog again
+    fast_key = params_key("SelfTest", dut.params, bench.lut_writes, bench.jobs) if hasattr(dut, "params") else None
+    model = build(bench, cache or tools.cache_dir("verilator"), fast_key=fast_key)
     chunks, based = [], False
     for recs in model.count(0, max_cycles, 1 << 17):
         f = bench.unpack(recs)

@@ -123,6 +123,31 @@ def hil_section(ctx: Context) -> str:
 FIG16_DESIGNS = (("fp32", False), ("fp32", True), ("fp16", True))
 
 
+def report_designs(quick: bool) -> list[tuple]:
+    """The ``(depth, fmt, shared, params)`` designs of the synthesis section: Fig. 16's three at
+    depths 64 and 512 and the lean FP16 point (depth 64 FP16 shared, ieee and lean, when ``quick``)."""
+    from . import synth
+
+    configs = [(64, "fp16", True, "ieee")] if quick else \
+        [(d, f, s, "ieee") for d in (64, 512) for f, s in FIG16_DESIGNS]
+    if synth.lean_available():  # the paper's Table 6 point: FP16, subnormals flushed
+        configs += [(d, "fp16", True, "lean") for d in ((64,) if quick else (64, 512))]
+    variants = {m: synth.variant_params(m) or {"mode": m} for m in ("ieee", "lean")}
+    return [(d, f, s, variants[m]) for d, f, s, m in configs]
+
+
+def ship_synth() -> None:
+    """Write the shipped synthesis results (``dysta_hw/data/synth.json``) of every design of the
+    synthesis section (``nox -s synth-ship``; Yosys runs for the designs not in the cache)."""
+    from . import synth
+
+    designs = report_designs(False) + [d for d in report_designs(True) if d not in report_designs(False)]
+    for r in synth.ship(designs):
+        print(f"  {r['depth']:4d} {r['fmt']} {r['unit']:8s} {r['mode']:4s} {r['lut']:6d} LUT  {r['name']}"
+              f"{'  (cached)' if r['cached'] else ''}")
+    print(f"wrote {synth.SHIPPED}")
+
+
 def synth_section(ctx: Context) -> str:
     """Resources of the scheduler from the open flow (Yosys ``synth_xilinx -family xcup``): the
     paper's three Fig. 16 designs at depths 64 and 512 with the plot (depth 64 FP16 shared only
@@ -144,13 +169,8 @@ def synth_section(ctx: Context) -> str:
     if reason:
         return "\n".join(head + [f"Not run: synthesis needs the hardware and synth extras ({reason}). Install "
                                   "them with `pip install -e '.[hw,synth]'` and run `dysta reproduce` again.", ""])
-    configs = [(64, "fp16", True, "ieee")] if cfg.quick else \
-        [(d, f, s, "ieee") for d in (64, 512) for f, s in FIG16_DESIGNS]
-    if synth.lean_available():  # the paper's Table 6 point: FP16, subnormals flushed
-        configs += [(d, "fp16", True, "lean") for d in ((64,) if cfg.quick else (64, 512))]
-    variants = {m: synth.variant_params(m) or {"mode": m} for m in ("ieee", "lean")}
     try:
-        results = [synth.synth_scheduler("xcup", depth=d, fmt=f, shared=s, **variants[m]) for d, f, s, m in configs]
+        results = [synth.synth_scheduler("xcup", depth=d, fmt=f, shared=s, **p) for d, f, s, p in report_designs(cfg.quick)]
     except synth.SynthError as e:
         return "\n".join(head + [f"Not run: Yosys failed ({str(e).splitlines()[0]}).", ""])
     md = head + [
@@ -169,5 +189,6 @@ def synth_section(ctx: Context) -> str:
 
 
 HW_ARITHMETIC = Section("Hardware arithmetic: Dysta in FP16 / BF16 / FP32 vs float64", 100, hw_arithmetic_section)
-HIL = Section("Hardware in the loop", 200, hil_section)
-SYNTH = Section("Fig. 16 and Table 6: resources of the hardware scheduler", 300, synth_section)
+HIL = Section("Hardware in the loop", 200, hil_section, independent=True)
+SYNTH = Section("Fig. 16 and Table 6: resources of the hardware scheduler", 300, synth_section,
+                independent=True)

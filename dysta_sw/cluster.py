@@ -145,6 +145,37 @@ def _stop(pool: ProcessPoolExecutor) -> None:
         p.join(timeout=5)
 
 
+class Background:
+    """``fn(*args)`` in one separate local process, started now (forked where the platform forks,
+    so ``args`` are inherited rather than sent), with SIGINT left to this process as for
+    :func:`map_units`' workers; :meth:`result` waits for the value (or raises the error),
+    :meth:`stop` ends the process."""
+
+    def __init__(self, fn, *args):
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            self._pool = ProcessPoolExecutor(max_workers=1, initializer=_init_worker, initargs=(args,))
+            self._future = self._pool.submit(_call_shared_all, fn)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+    def result(self):
+        try:
+            value = self._future.result()
+        except BaseException:
+            self.stop()
+            raise
+        self._pool.shutdown()
+        return value
+
+    def stop(self) -> None:
+        _stop(self._pool)
+
+
+def _call_shared_all(fn):
+    return fn(*_SHARED)
+
+
 def _call_shared(fn, unit):
     return fn(unit, *_SHARED)
 

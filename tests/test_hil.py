@@ -110,7 +110,7 @@ def test_hil_amaranth_small():
 @pytest.mark.hw
 @pytest.mark.parametrize("scenario,rate,shared", [pytest.param("attnn", 40.0, True, marks=pytest.mark.smoke),
                                                   ("cnn", 4.0, False)])
-def test_hil_verilator_benchmark_workload(scenario, rate, shared, tmp_path, verilator):
+def test_hil_verilator_benchmark_workload(scenario, rate, shared, tmp_path, verilator, monkeypatch):
     """At least 50 benchmark requests at the paper's high rate (scaled to the default pack) under
     Verilator: every decision identical, and with decisions a small share of a layer (a mean layer
     of 8000 cycles: the measured CNN layers span 100x, so the short ones need it) the gateware's
@@ -125,6 +125,16 @@ def test_hil_verilator_benchmark_workload(scenario, rate, shared, tmp_path, veri
     # far from FCFS: 1.8x its ANTT on measured-v2's Multi-AttNN at 389/s, 2x or more on measured-v1
     assert res.quality["fcfs"]["antt"] > 1.5 * hw
     assert res.max_count > 1
+    if shared:
+        # the second run finds the model by its parameters, without writing the Verilog again
+        from amaranth.back import verilog
+
+        def no_conversion(*args, **kw):
+            raise AssertionError("the Verilog was written again")
+        monkeypatch.setattr(verilog, "convert", no_conversion)
+        again = hil.run(pack, scenario, rate=pack.paper_rate(scenario, rate), requests=60, depth=16, shared=shared,
+                        backend="verilator", cycles_per_layer=8000.0, cache=tmp_path)
+        assert again.identical and again.decisions == res.decisions and again.cycles == res.cycles
 
 
 def test_hil_bad_backend():

@@ -88,10 +88,15 @@ class DystaScheduler(wiring.Component):
         Debug (``trace=True``): every gamma (mode A) and score (mode B) the compute unit delivers.
     timing : Timing
         Cycle counts (:meth:`Timing.decision`).
+    params : dict
+        The constructor's arguments, every one (with its default): they determine the design.
     """
 
     def __init__(self, *, depth=64, fmt="fp16", mode="ieee", shared=True, lanes=8, value_width=16, n_mp=16,
                  max_layers=64, stages=None, time_shift=None, tag_bits=16, time_bits=48, trace=True, dsp=True):
+        self.params = dict(depth=depth, fmt=fmt, mode=mode, shared=shared, lanes=lanes, value_width=value_width,
+                           n_mp=n_mp, max_layers=max_layers, stages=stages, time_shift=time_shift,
+                           tag_bits=tag_bits, time_bits=time_bits, trace=trace, dsp=dsp)
         def check(name, v, lo, hi):
             if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
                 raise DystaInputError(f"{name} must be an integer from {lo} to {hi}, not {v!r}")

@@ -10,14 +10,16 @@ run, the previous run's outputs removed first, every file written aside and move
 from __future__ import annotations
 
 import json
+import os
 import platform
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 
 from .. import __version__
+from ..cluster import Background
 from ..load import describe
 from ..outputs import RunDirectory
 from ..stats import LEVEL
@@ -41,7 +43,35 @@ def reproduce(cfg: Config, out: str | Path, jobs: int | None = None, progress: b
         return rd.commit()
 
 
+#: ``{"wall": s, "cpu": s}`` of the last report's Figs. 12-15 when drawn in their own process
+figure_timing: dict = {}
+
+
+def _figures(means, grids, schedulers, figs, out: Path, note: str) -> dict:
+    """Draw Figs. 12-15 into ``out``; returns their wall and CPU seconds."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    plot_tradeoff(means, grids, schedulers, out / "fig12_tradeoff.png", note)
+    plot_breakdown(means, grids, out / "fig13_breakdown.png", note)
+    plot_slo_sweep(means, grids, figs, out / "fig14_slo_sweep.png", note)
+    plot_rate_sweep(means, grids, figs, out / "fig15_rate_sweep.png", note)
+    return {"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0}
+
+
 def _write(cfg: Config, out: Path, pack, jobs, progress) -> None:
+    note = " [SYNTHETIC traces]" if pack.synthetic else ""
+    ctx = sections.Context(cfg=cfg, pack=pack, out=out, jobs=jobs, progress=progress, note=note)
+    # the sections that need neither the grid's results nor its pool render meanwhile, in a process
+    # of their own (the gateware simulations and Yosys runs overlap the scheduling)
+    background = sections.start(ctx, cfg.sections)
+    try:
+        _write_all(cfg, out, pack, jobs, progress, ctx, background)
+    except BaseException:
+        if background is not None:
+            background.stop()
+        raise
+
+
+def _write_all(cfg: Config, out: Path, pack, jobs, progress, ctx, background) -> None:
     t0 = time.perf_counter()
     res = run_grid(cfg, jobs=jobs, progress=progress)
     means = res.means()
@@ -49,12 +79,14 @@ def _write(cfg: Config, out: Path, pack, jobs, progress) -> None:
     write_csv(means, MEAN_KEYS, out / "means.csv")
     write_text(out / "means.json", json.dumps(means, indent=1))
     grids = cfg.grids
-    note = " [SYNTHETIC traces]" if pack.synthetic else ""
+    note = ctx.note
     figs = [s for s in FIGURE_SCHEDULERS if s in cfg.schedulers]
-    plot_tradeoff(means, grids, cfg.schedulers, out / "fig12_tradeoff.png", note)
-    plot_breakdown(means, grids, out / "fig13_breakdown.png", note)
-    plot_slo_sweep(means, grids, figs, out / "fig14_slo_sweep.png", note)
-    plot_rate_sweep(means, grids, figs, out / "fig15_rate_sweep.png", note)
+    # Figs. 12-15 are drawn in a process of their own while this one writes the tables and sections
+    figure_timing.clear()
+    figures = (Background(_figures, means, grids, cfg.schedulers, figs, out, note)
+               if (jobs or os.cpu_count() or 1) > 1 else None)
+    if figures is None:
+        _figures(means, grids, cfg.schedulers, figs, out, note)
     md = [f"# Dysta reproduction report{' (quick)' if cfg.quick else ''}", ""]
     if pack.synthetic:
         md += ["> **SYNTHETIC TRACES.** Every figure below was computed on the synthetic trace pack "
@@ -99,8 +131,14 @@ def _write(cfg: Config, out: Path, pack, jobs, progress) -> None:
     for g in grids:
         md += [f"### {g.label}, {g.main_rate:g} req/s, SLO {g.main_slo:g}x", "",
                per_model_table(means, g.scenario, g.main_rate, g.main_slo, cfg.schedulers), ""]
-    ctx = sections.Context(cfg=cfg, pack=pack, out=out, jobs=jobs, progress=progress, note=note, results=res)
-    md += sections.render(ctx, cfg.sections)
+    try:
+        md += sections.render(replace(ctx, results=res), cfg.sections, background)
+        if figures is not None:
+            figure_timing.update(figures.result())
+    except BaseException:
+        if figures is not None:
+            figures.stop()
+        raise
     wall = time.perf_counter() - t0
     md += ["## Configuration", "",
            f"- dysta {__version__}, Python {platform.python_version()}, numpy {np.__version__}",

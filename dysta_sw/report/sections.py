@@ -12,19 +12,31 @@ paper's tables and figures, by ``order`` then name; the shipped ones are this pa
 ``paper-claims`` (60; it reads ``context.results``), the gateware's
 ``hw-arithmetic`` (100), ``hil`` (200) and ``synth`` (300), and this package's ``trace-stats``
 (400). A section whose extra is not installed says so ("Not run: ...") rather than fail.
+
+A section declared ``independent=True`` reads only ``cfg``, ``pack``, ``out`` and ``note`` (not the
+grid's results, not ``jobs``): :func:`start` renders those in one separate local process while
+this one runs the grid (the gateware simulations and Yosys runs of ``hil`` and ``synth`` overlap
+the scheduling), and :func:`render` takes their Markdown from it. The report is the same file
+either way; with ``--jobs 1`` everything runs in this process.
 """
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .. import plugins
 from ..trace import TracePack
 from .grid import Config
 
-__all__ = ["Section", "Context", "registered", "render"]
+__all__ = ["Section", "Context", "registered", "render", "start", "timings"]
+
+#: ``{name: (wall s, CPU s, "background" or "")}`` of every section the last :func:`render` ran,
+#: measured in the process that rendered it (``dysta bench --speed`` prints them).
+timings: dict[str, tuple[float, float, str]] = {}
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,8 @@ class Section:
     title: str
     order: int
     render: Callable[[Context], str]
+    #: reads only ``cfg``, ``pack``, ``out`` and ``note``: may render in a separate process (see above)
+    independent: bool = False
 
 
 def registered() -> list[tuple[str, Section | Exception]]:
@@ -69,14 +83,59 @@ def registered() -> list[tuple[str, Section | Exception]]:
     return [(name, sec) for name, _, sec in sorted(found, key=lambda x: (x[1], x[0]))]
 
 
-def render(ctx: Context, names=None) -> list[str]:
-    """The Markdown of every registered section (only those in ``names`` unless it is ``None``)."""
-    md = []
-    for name, sec in registered():
-        if names is not None and name not in names:
-            continue
-        if isinstance(sec, Exception):
-            md.append(f"## {name}\n\nNot run: {sec}\n")
-        else:
-            md.append(sec.render(ctx))
-    return md
+def _cpu() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def _timed_render(name: str, sec: Section, ctx: Context) -> tuple[str, float, float]:
+    t0, c0 = time.perf_counter(), _cpu()
+    md = sec.render(ctx)
+    return md, time.perf_counter() - t0, _cpu() - c0
+
+
+def _selected(names):
+    return [(n, s) for n, s in registered() if names is None or n in names]
+
+
+def _render_independent(names, ctx: Context) -> dict:
+    """In the background process: ``{name: (markdown, wall, cpu)}`` of the independent sections."""
+    return {n: _timed_render(n, s, ctx) for n, s in _selected(names)
+            if not isinstance(s, Exception) and s.independent}
+
+
+def start(ctx: Context, names=None):
+    """Start rendering the independent sections (of ``names``, or all) in one separate local
+    process, unless ``ctx.jobs`` is 1 (or the machine has one core) or there is none; returns the
+    handle :func:`render` takes, or ``None``. ``ctx.results`` is not sent (they do not read it)."""
+    from ..cluster import Background
+
+    if (ctx.jobs or os.cpu_count() or 1) <= 1:
+        return None
+    if not any(not isinstance(s, Exception) and s.independent for _, s in _selected(names)):
+        return None
+    return Background(_render_independent, names, replace(ctx, results=None))
+
+
+def render(ctx: Context, names=None, background=None) -> list[str]:
+    """The Markdown of every registered section (only those in ``names`` unless it is ``None``),
+    in report order; the independent ones from ``background`` (:func:`start`) when given, taken
+    after this process rendered the others."""
+    timings.clear()
+    texts = {}
+    selected = _selected(names)
+    try:
+        for name, sec in selected:
+            if isinstance(sec, Exception):
+                texts[name] = f"## {name}\n\nNot run: {sec}\n"
+            elif background is None or not sec.independent:
+                text, wall, cpu = _timed_render(name, sec, ctx)
+                texts[name], timings[name] = text, (wall, cpu, "")
+        done = background.result() if background is not None else {}
+    except BaseException:
+        if background is not None:
+            background.stop()
+        raise
+    for name, (text, wall, cpu) in done.items():
+        texts[name], timings[name] = text, (wall, cpu, "background")
+    return [texts[name] for name, _ in selected]

@@ -12,6 +12,7 @@ record ``i`` in output record ``i + L``.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 import subprocess
@@ -262,15 +263,23 @@ class Batches:
             self.proc.stdout.close()
 
 
-def build(bundle: Bundle, cache_dir, jobs: int = 2, *, harness: Path = HARNESS):
+def build(bundle: Bundle, cache_dir, jobs: int = 2, *, harness: Path = HARNESS, fast_key: str | None = None):
     """Compile ``bundle`` (any design with packed ports ``vin``, ``vout`` and ``in_bytes``,
     ``out_bytes``) with Verilator and the driver ``harness`` (:data:`HARNESS`: a :class:`Model`;
     :data:`BATCH_HARNESS`: a :class:`Batches`, which starts the process) in a content-addressed
     directory under ``cache_dir``. The build runs in a directory of its own, renamed into place
     when done: an interrupted build leaves no half-built model, and concurrent builds of one
-    design do not meet."""
+    design do not meet. ``fast_key`` names the bundle without its Verilog
+    (:func:`dysta_hw.stamp.params_key`): a model built under it before is taken without converting
+    the design again (seconds of Amaranth and Yosys for the scheduler)."""
     exe_name = "Vtop"
     harness = Path(harness)
+    kind = Model if harness == HARNESS else Batches
+    index = Path(cache_dir) / "index" / f"{harness.stem}-{fast_key}" if fast_key else None
+    if index is not None and index.exists():
+        exe = Path(cache_dir) / index.read_text().strip() / "obj" / exe_name
+        if exe.exists():
+            return kind(bundle, exe)
     text = verilog.convert(bundle, name="top", ports=[bundle.vin, bundle.vout], emit_src=False)
     has_clk = "input clk" in text
     if harness == BATCH_HARNESS and not has_clk:
@@ -279,9 +288,9 @@ def build(bundle: Bundle, cache_dir, jobs: int = 2, *, harness: Path = HARNESS):
              f"-DHAS_CLK={int(has_clk)}"]
     key = hashlib.sha256((text + harness.read_text() + " ".join(flags)).encode()).hexdigest()[:20]
     work = Path(cache_dir) / f"{'fp' if harness == HARNESS else harness.stem}-{key}"
-    kind = Model if harness == HARNESS else Batches
     exe = work / "obj" / exe_name
     if exe.exists():
+        _file_index(index, work.name)
         return kind(bundle, exe)
     verilator = verilator_path()
     Path(cache_dir).mkdir(parents=True, exist_ok=True)
@@ -299,4 +308,18 @@ def build(bundle: Bundle, cache_dir, jobs: int = 2, *, harness: Path = HARNESS):
         if not exe.exists():
             raise
         shutil.rmtree(tmp, ignore_errors=True)  # a concurrent build of the same design came first
+    _file_index(index, work.name)
     return kind(bundle, exe)
+
+
+def _file_index(index: Path | None, name: str) -> None:
+    """Record that the model under ``index`` (a fast key's file) is the build directory ``name``."""
+    if index is None:
+        return
+    index.parent.mkdir(parents=True, exist_ok=True)
+    tmp = index.with_name(f".{index.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(name)
+        os.replace(tmp, index)
+    finally:
+        tmp.unlink(missing_ok=True)
