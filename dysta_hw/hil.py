@@ -100,7 +100,6 @@ def run_verilator(dut, lut_writes, jobs, *, max_cycles: int, cache=None):
     ``dysta hil``, the report and the tests call it."""
     from dysta_hw.fp.verilator import build
     from dysta_hw.sched.selftest import SelfTest
-
     from dysta_hw.stamp import params_key
 
     bench = SelfTest(dut, lut_writes, jobs)

@@ -170,7 +170,8 @@ def synth_section(ctx: Context) -> str:
         return "\n".join(head + [f"Not run: synthesis needs the hardware and synth extras ({reason}). Install "
                                   "them with `pip install -e '.[hw,synth]'` and run `dysta reproduce` again.", ""])
     try:
-        results = [synth.synth_scheduler("xcup", depth=d, fmt=f, shared=s, **p) for d, f, s, p in report_designs(cfg.quick)]
+        results = [synth.synth_scheduler("xcup", depth=d, fmt=f, shared=s, **p)
+                   for d, f, s, p in report_designs(cfg.quick)]
     except synth.SynthError as e:
         return "\n".join(head + [f"Not run: Yosys failed ({str(e).splitlines()[0]}).", ""])
     md = head + [

@@ -7,10 +7,10 @@ by the design's RTLIL or Verilog text, which takes Amaranth seconds to produce f
 ``dysta_hw/sched`` and ``dysta_hw/fp`` (the gateware, the Verilator harness), ``dysta_hw/synth.py``
 (the place-and-route harness) and this file, every ``dysta_sw`` module these import, directly or
 through each other (the golden model's constants and formats: found by reading their import
-statements, so a new import is covered), and the Amaranth version. Equal stamps and equal constructor parameters give the same
-design, so a result filed under ``stamp + parameters`` (:func:`params_key`) is that design's. An
-edit to any of these sources changes the stamp: the exact key is then computed once more and the
-result filed under the new stamp.
+statements, so a new import is covered), and the Amaranth version. Equal stamps and equal
+constructor parameters give the same design, so a result filed under ``stamp + parameters``
+(:func:`params_key`) is that design's. An edit to any of these sources changes the stamp: the exact
+key is then computed once more and the result filed under the new stamp.
 """
 
 from __future__ import annotations
@@ -38,9 +38,9 @@ def _imported(path: Path, package_root: Path) -> set[Path]:
                 base = path.parent
                 for _ in range(node.level - 1):
                     base = base.parent
-                parts = base.relative_to(package_root).parts + tuple((node.module or "").split(".") if node.module else ())
+                parts = base.relative_to(package_root).parts + (tuple(node.module.split(".")) if node.module else ())
             else:
-                parts = tuple((node.module or "").split("."))
+                parts = tuple(node.module.split("."))
             names = [".".join(parts)] + [".".join(parts + (a.name,)) for a in node.names]
         else:
             continue
