@@ -28,13 +28,13 @@ import numpy as np
 from dysta_sw import fp, tools
 from dysta_sw import metrics as met
 from dysta_sw import workload as wlmod
-from dysta_sw.engine import simulate
 from dysta_sw.errors import DystaInputError
 from dysta_sw.hwdiff import diff
 from dysta_sw.hwmodel import DEFAULT_TIME_SHIFT, scaled_shift
 from dysta_sw.hwsched import SchedModel
 from dysta_sw.policies import Options, make_policy
 from dysta_sw.report.tables import rows_table
+from dysta_sw.sweep import simulate
 from dysta_sw.tables import ScenarioTables
 from dysta_sw.trace import TracePack
 
@@ -109,7 +109,7 @@ def run_verilator(dut, lut_writes, jobs, *, max_cycles: int, cache=None):
     model = build(bench, cache or tools.cache_dir("verilator"), fast_key=fast_key)
     chunks, based = [], False
     for recs in model.count(0, max_cycles, 1 << 17):
-        f = bench.unpack(recs)
+        f = bench.unpack(recs, ("acc", "ld", "disp", "tr", "done", "lut_done"))
         keep = (f["acc"] | f["ld"] | f["disp"] | f["tr"] | f["done"]).astype(bool)
         if not based and f["lut_done"].any():
             keep[int(np.argmax(f["lut_done"]))] = based = True
@@ -229,7 +229,7 @@ def run(pack: TracePack, scenario: str, *, rate: float, requests: int = 64, slo:
     sim_s = time.perf_counter() - t0
     if rec.lut_error:
         raise RuntimeError("the scheduler flagged a LUT write as out of range")
-    rep = SchedModel(luts, dut.timing).run(rec.accepts, rec.layer_dones)
+    rep = SchedModel(luts, dut.timing, compiled=True).run(rec.accepts, rec.layer_dones)
     n_diff, first = compare(rec, rep)
 
     finish = np.full(len(wl), np.nan)
@@ -244,7 +244,7 @@ def run(pack: TracePack, scenario: str, *, rate: float, requests: int = 64, slo:
     else:
         first = first or f"{unfinished} requests never finished"
     for policy in ("dysta", f"dysta-hw-{name}", "fcfs"):
-        res = simulate(tables, [wl], [deadlines], make_policy(policy, options))[0]
+        res = simulate(tables, [wl], [deadlines], make_policy(policy, options), "paper")[0]
         quality[policy] = met.compute(tables, wl, res.finish, deadlines, res.preemptions, res.decisions)
     latencies = decision_latencies(rec, rep) if not n_diff else {}
     last = max((c for c, _ in rec.dones), default=rec.base)

@@ -338,13 +338,23 @@ class SchedModel:
         The programmed LUT contents.
     timing : Timing
         The gateware's cycle counts (``Timing.of(shared=..., stages=...)``).
+    compiled : bool
+        Compute gamma and the scores with the compiled arithmetic (:mod:`dysta_sw.compiled.hw`,
+        checked bit for bit against :class:`~dysta_sw.hwmodel.HwLuts`' golden operations by
+        tests/test_compiled_fp.py) instead of the golden numpy model: the same replay, faster.
     """
 
-    def __init__(self, luts: SchedLuts, timing: Timing):
+    def __init__(self, luts: SchedLuts, timing: Timing, compiled: bool = False):
         self.luts, self.timing = luts, timing
         self.cfg = luts.cfg
         self.hw = luts.hwluts()
         self.one = int(fp.from_float(np.float64(1.0), self.cfg.fmt, self.cfg.mode))
+        if compiled:
+            from .compiled import hw as fast
+            self._gamma = lambda nnz, idx: fast.gamma_array(self.hw, nnz, idx)
+            self._score = lambda *a: fast.score_array(self.hw, *a)
+        else:
+            self._gamma, self._score = self.hw.gamma, self.hw.score
 
     def _idx(self, mp, layer):
         return mp * (self.luts.max_layers + 1) + layer
@@ -387,7 +397,7 @@ class SchedModel:
         k = int(self.luts.count_shift[e.mp, e.next])
         nnz = min(nnz, (1 << NNZ_BITS) - 1, ((1 << COUNT_BITS) << k) - 1)  # saturating counters
         # one-element arrays: numpy scalars warn on the wrap-around fp.from_int relies on
-        e.gamma = int(hw.gamma(np.array([nnz], np.int64), idx)[0])
+        e.gamma = int(self._gamma(np.array([nnz], np.int64), idx)[0])
         evals = [Evaluation("A", slot, e.tag, e.gamma, 0)]
         e.next += 1
         e.last = now
@@ -404,7 +414,7 @@ class SchedModel:
             return None
         n = len(table)
         col = lambda f, dt=np.int64: np.array([f(q) for q in table], dt)  # noqa: E731
-        scores = hw.score(col(lambda q: q.gamma, hw.R.dtype), col(lambda q: self._idx(q.mp, q.next)),
+        scores = self._score(col(lambda q: q.gamma, hw.R.dtype), col(lambda q: self._idx(q.mp, q.next)),
                           col(lambda q: q.mp), col(lambda q: q.deadline), col(lambda q: q.last),
                           np.full(n, now, np.int64), np.full(n, n))
         for s, q in enumerate(table):

@@ -50,6 +50,17 @@ def test_fast_forward_keeps_the_record(shared):
         assert getattr(fast, name) == getattr(slow, name), name
 
 
+def test_the_compiled_replay_is_the_golden_replay():
+    """The golden model's replay with the compiled arithmetic (what dysta hil uses) takes every
+    decision, gamma and score of the replay on the numpy golden operations."""
+    dut, luts, jobs = small_case(True, n=10, cycles_per_layer=30.0)
+    rec = run(dut, luts.writes(), jobs, fast_forward=True)
+    golden = SchedModel(luts, dut.timing).run(rec.accepts, rec.layer_dones)
+    fast = SchedModel(luts, dut.timing, compiled=True).run(rec.accepts, rec.layer_dones)
+    assert len(golden.decisions) > 20 and len(golden.evaluations) > len(golden.decisions)
+    assert fast == golden
+
+
 def test_hil_fills_the_table():
     """A burst far above the capacity: the 8-entry table fills, the host is held back, nothing is
     lost, and every decision is still the golden model's; the gateware's preemptions are counted."""

@@ -106,11 +106,17 @@ class SelfTest(Elaboratable):
                      o["done"].eq(dut.done.valid), o["done_tag"].eq(dut.done.payload), o["count"].eq(dut.count)]
         return m
 
-    def unpack(self, records: np.ndarray) -> dict:
-        """Per-cycle arrays of every output field from ``(cycles, out_bytes)`` records."""
+    def unpack(self, records: np.ndarray, names=None) -> dict:
+        """Per-cycle arrays of every output field (or of those in ``names``) from
+        ``(cycles, out_bytes)`` records."""
         n = len(records)
         out = {}
         for name, width, off in self.fields:
+            if names is not None and name not in names:
+                continue
+            if width <= 8:  # a flag or a narrow field: one byte
+                out[name] = (records[:, off] & ((1 << width) - 1)).astype(np.int64)
+                continue
             nb = (width + 7) // 8
             b = np.zeros((n, 8), np.uint8)
             b[:, :nb] = records[:, off:off + nb]
