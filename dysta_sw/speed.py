@@ -12,7 +12,9 @@ It prints, in this order:
    the readable numpy engine on the same workloads for comparison, in the same run;
 4. the wall time of the whole ``dysta reproduce`` (``--quick``, then the full report) run as a
    user runs it, in a fresh process with an empty JIT cache (so its compilation is included),
-   split by report section.
+   split by report section (the sections that ran in the report's background processes apart).
+   The tools' caches (Verilator models, synthesis results, ``$DYSTA_CACHE_DIR``) are this
+   machine's as they are; the first report on a new machine also builds its Verilator models.
 
 Speed goals are figures printed here, never asserted by tests.
 """
@@ -252,8 +254,8 @@ def run_benchmark(traces: str | None = None, jobs: int | None = None, quick_only
         for quick in ((True,) if quick_only else (True, False)):
             with tempfile.TemporaryDirectory(prefix="dysta-jit-") as cache, \
                     tempfile.TemporaryDirectory(prefix="dysta-report-") as report_dir:
-                out(f"\nwhole `dysta reproduce{' --quick' if quick else ''}` {where}, empty JIT cache, "
-                    f"fresh process (load average {_load()})...")
+                out(f"\nwhole `dysta reproduce{' --quick' if quick else ''}` {where}, empty JIT cache, tool caches "
+                    f"as this machine has them, fresh process (load average {_load()})...")
                 env = _fresh_env(cache)
                 if address:
                     env["DYSTA_CLUSTER"] = address
