@@ -53,7 +53,8 @@ class HostLink(wiring.Component):
     Parameters
     ----------
     queue_depth : int
-        Entries of each event queue in front of the window.
+        Entries of each event queue in front of the window (1: a single register, so the core
+        stops for at least a cycle after every event; the smallest build, for the iCE40).
     window : int
         Events kept until the host acknowledges them (a power of two, 2 .. 64).
     timeout : int
@@ -78,8 +79,8 @@ class HostLink(wiring.Component):
         for i, j in enumerate(self.jobs):
             if j.tag != i:
                 raise ValueError("the NPU stand-in's ROM is addressed by tag: jobs need tags 0 .. n-1 in order")
-        if queue_depth < 2:
-            raise ValueError(f"queue_depth must be at least 2, not {queue_depth!r}")
+        if queue_depth < 1:
+            raise ValueError(f"queue_depth must be at least 1, not {queue_depth!r}")
         if window not in (2, 4, 8, 16, 32, 64):
             raise ValueError(f"window must be a power of two from 2 to 64, not {window!r}")
         timeout = default_timeout(divisor) if timeout is None else timeout
