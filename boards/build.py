@@ -42,11 +42,16 @@ from .uart import divisor_for
 from .workload import board_workload
 
 __all__ = ["BOARDS", "BoardTop", "ZCU104Platform", "build", "board_config", "workload_for", "timing",
-           "choose_clock", "TimingError", "VIVADO_TIMING_CHECK"]
+           "choose_clock", "TimingError", "BuildError", "VIVADO_TIMING_CHECK"]
 
 
 class TimingError(RuntimeError):
     """A board build misses timing at the clock it was asked for."""
+
+
+class BuildError(RuntimeError):
+    """The open flow failed on a board build (e.g. the design does not fit the FPGA); the message
+    names the tool's error lines and where the logs are."""
 
 
 class ZCU104Platform(XilinxPlatform):
@@ -272,8 +277,10 @@ def _flow(board: str, top, out: Path, *, use_cache: bool = True, keep: bool = Tr
             for f in logs:
                 shutil.copy(f, kept / f.name)
             out = kept
-        raise RuntimeError(f"the {board} build failed ({e}): {'; '.join(errors[:3]) or 'no error line in the logs'}; "
-                           f"see the logs in {out}") from None
+        full = any("no BELs remaining" in line for line in errors)
+        raise BuildError(f"the {board} build failed ({e}): {'; '.join(errors[:3]) or 'no error line in the logs'}; "
+                         + ("the design is larger than the FPGA: choose a smaller configuration (docs/boards.md, "
+                            "Measured builds); " if full else "") + f"see the logs in {out}") from None
     log = "\n".join(f.read_text(errors="replace") for f in sorted(out.glob("*.tim")) + sorted(out.glob("*.log")))
     clocks = _fmax(log)
     res = {"clocks": clocks, "fmax_mhz": min((f for f, _ in clocks.values()), default=None),

@@ -118,8 +118,8 @@ def _guard(cmd):
                 raise
             raise DystaInputError(f"--port {a.port}: cannot open the serial port ({e}); check the cable, the port "
                                   "name and its permissions") from None
-        except RuntimeError as e:  # a failed build or a missed clock (TimingError): the message says what to do
-            if type(e).__name__ not in ("TimingError",):
+        except RuntimeError as e:  # a failed build (BuildError), a missed clock (TimingError): the message says why
+            if type(e).__name__ not in ("TimingError", "BuildError"):
                 raise
             raise DystaInputError(str(e)) from None
         except ImportError as e:

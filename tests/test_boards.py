@@ -289,6 +289,32 @@ def test_board_names_and_parameters_are_checked(capsys):
         main(["board", "build", "arty"])
 
 
+def test_a_build_that_does_not_fit_is_an_error_line(tmp_path, monkeypatch, capsys):
+    """nextpnr stopping on a design larger than the FPGA ends as ``dysta board build: error:``
+    naming its error line, what to do and where the logs are, exit 2: not a traceback."""
+    import subprocess
+    from pathlib import Path
+
+    from boards import build as board_build
+    from dysta_sw.cli import main
+
+    class Plan:  # the build script as nextpnr-ice40 leaves it when the logic cells run out
+        files = {"build_dysta.sh": "nextpnr-ice40 ..."}
+
+        def execute_local(self, out, env):
+            Path(out).mkdir(parents=True, exist_ok=True)
+            Path(out, "dysta.tim").write_text("ERROR: Unable to place cell 'link.x_LC', no BELs remaining to "
+                                              "implement cell type 'ICESTORM_LC'\n")
+            raise subprocess.CalledProcessError(125, ["sh", "build_dysta.sh"])
+
+    monkeypatch.setattr(board_build, "_plan", lambda board, top, out: Plan())
+    out = tmp_path / "build"
+    assert main(["board", "build", "icebreaker", "--clock", "12", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("dysta board build: error: the icebreaker build failed") and "Traceback" not in err
+    assert "no BELs remaining" in err and "larger than the FPGA" in err and str(out) in err
+
+
 def test_a_refused_request_is_reported_not_waited_for():
     """A request for a model-pattern whose layers were never written is taken and refused by the
     scheduler (no F ever comes): the client says so instead of waiting for ever."""
