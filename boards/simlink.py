@@ -356,13 +356,14 @@ def default_backend() -> str:
 
 
 def fault_bench(faults: int, seed: int = 0, *, requests: int | None = None, step: int = 500, divisor: int = 4,
-                settle_reads: int = 400, quiet_reads: int = 6, progress=None, backend: str | None = None,
+                settle_reads: int = 400, quiet_reads: int = 150, progress=None, backend: str | None = None,
                 check_crc: bool = True, cache=None):
     """``faults`` faults (the kinds in turn, on a random line) on the simulated board running
     :func:`boards.workload.small_workload`; a :class:`boards.faults.CampaignResult`. The events
     the host receives are compared with those the board put in its window, and the run with the
     golden model's replay (a mismatch counts as a wrong event). ``progress(result)`` is called
-    after each fault.
+    after each fault. After the link settles, the campaign watches up to ``quiet_reads`` more reads
+    for the receiver that drops the damaged frame.
 
     ``backend``: ``verilator`` (:class:`VerilatorTransport`, the default where Verilator is
     installed) or ``amaranth`` (:class:`SimTransport`). ``check_crc=False`` makes both receivers
@@ -473,7 +474,9 @@ def _campaign(t, luts, jobs, faults, rng, settle_reads, quiet_reads, progress, c
             if settled():
                 break
             drive(submit=False)
-        for _ in range(quiet_reads):  # a damaged frame that carried no event ends later
+        # a damaged frame that lost its END is dropped only when the next frame ends it: on a quiet
+        # line, the answer to the host's idle probe (after idle_reads // 2 = 100 reads)
+        for _ in range(quiet_reads):
             if signs() > before:
                 break
             drive(submit=False)
