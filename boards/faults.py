@@ -155,6 +155,10 @@ def main(argv=None) -> int:
         return 2
     results = []
     try:
+        if a.sim_faults and a.sim_backend == "verilator":
+            from dysta_hw.fp.verilator import verilator_path
+
+            verilator_path()  # before the model's campaign, not after it
         if a.faults:
             results.append(model_campaign(a.faults, a.seed))
             print("\n".join(results[-1].lines()), flush=True)
@@ -171,6 +175,7 @@ def main(argv=None) -> int:
     total = sum(r.injected for r in results)
     print(f"total: faults injected {total}, detected {sum(r.detected for r in results)}, "
           f"wrong events delivered {sum(r.wrong_events for r in results)}, "
+          f"wrong commands executed {sum(r.wrong_commands for r in results)}, "
           f"recoveries {sum(r.recovered for r in results)}")
     return 0 if all(r.ok for r in results) else 1
 

