@@ -28,13 +28,13 @@ import numpy as np
 from dysta_sw import fp, tools
 from dysta_sw import metrics as met
 from dysta_sw import workload as wlmod
+from dysta_sw.engine import simulate
 from dysta_sw.errors import DystaInputError
 from dysta_sw.hwdiff import diff
 from dysta_sw.hwmodel import DEFAULT_TIME_SHIFT, scaled_shift
 from dysta_sw.hwsched import SchedModel
 from dysta_sw.policies import Options, make_policy
 from dysta_sw.report.tables import rows_table
-from dysta_sw.sweep import simulate
 from dysta_sw.tables import ScenarioTables
 from dysta_sw.trace import TracePack
 
@@ -98,7 +98,7 @@ def run_verilator(dut, lut_writes, jobs, *, max_cycles: int, cache=None):
     Only the cycles with an event are kept. The compiled model is kept in ``cache`` (default
     ``$DYSTA_CACHE_DIR/verilator``). This is the project's one Verilator run of the scheduler:
     ``dysta hil``, the report and the tests call it."""
-    from dysta_hw.fp.verilator import build
+    from dysta_hw.fp.verilator import BATCH_HARNESS, build
     from dysta_hw.sched.selftest import SelfTest
     from dysta_hw.stamp import params_key
 
@@ -106,14 +106,18 @@ def run_verilator(dut, lut_writes, jobs, *, max_cycles: int, cache=None):
     # the bench is the design, its LUT contents and its workload (ROMs): named by them, a model built
     # before is found without writing the Verilog again
     fast_key = params_key("SelfTest", dut.params, bench.lut_writes, bench.jobs) if hasattr(dut, "params") else None
-    model = build(bench, cache or tools.cache_dir("verilator"), fast_key=fast_key)
-    chunks, based = [], False
-    for recs in model.count(0, max_cycles, 1 << 17):
-        f = bench.unpack(recs, ("acc", "ld", "disp", "tr", "done", "lut_done"))
-        keep = (f["acc"] | f["ld"] | f["disp"] | f["tr"] | f["done"]).astype(bool)
-        if not based and f["lut_done"].any():
-            keep[int(np.argmax(f["lut_done"]))] = based = True
-        chunks.append(recs[keep])
+    # the batch driver returns only the cycles the bench flags (an event, or the first after programming)
+    model = build(bench, cache or tools.cache_dir("verilator"), harness=BATCH_HARNESS, fast_key=fast_key)
+    chunks, left = [], max_cycles
+    empty = np.zeros((0, bench.in_bytes), np.uint8)
+    try:
+        while left > 0:
+            n = min(left, 1 << 30)
+            flagged, _ = model.run(empty, n)
+            chunks.append(flagged)
+            left -= n
+    finally:
+        model.close()
     return bench.record(np.concatenate(chunks))
 
 
@@ -243,6 +247,7 @@ def run(pack: TracePack, scenario: str, *, rate: float, requests: int = 64, slo:
                                                   decisions=len(rec.dispatches))
     else:
         first = first or f"{unfinished} requests never finished"
+    # the readable engine: a few hundred decisions, less than compiling the engine in this process
     for policy in ("dysta", f"dysta-hw-{name}", "fcfs"):
         res = simulate(tables, [wl], [deadlines], make_policy(policy, options), "paper")[0]
         quality[policy] = met.compute(tables, wl, res.finish, deadlines, res.preemptions, res.decisions)

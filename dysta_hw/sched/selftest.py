@@ -35,7 +35,9 @@ class SelfTest(Elaboratable):
             if j.tag != i:
                 raise ValueError("SelfTest jobs need tags 0..n-1 in order")
         self.vin = Signal(8, name="vin")
-        fields = [("now", dut.time_bits), ("lut_done", 1), ("lut_error", 1), ("acc", 1), ("ld", 1),
+        # keep: this cycle has an event (or is the first after programming), the records a
+        # compiled run returns (dysta_hw.fp.verilator.Batches: bit 0 of the first byte)
+        fields = [("keep", 1), ("now", dut.time_bits), ("lut_done", 1), ("lut_error", 1), ("acc", 1), ("ld", 1),
                   ("nnz", 32), ("disp", 1), ("disp_tag", dut.tag_bits), ("disp_mp", dut.widths.mp),
                   ("disp_layer", dut.widths.layer), ("tr", 1), ("tr_mode", 1), ("tr_slot", dut.widths.slot),
                   ("tr_tag", dut.tag_bits), ("tr_gamma", dut.fmt.width), ("tr_score", dut.fmt.width),
@@ -99,6 +101,9 @@ class SelfTest(Elaboratable):
             t = dut.trace.payload
             m.d.comb += [o["tr"].eq(dut.trace.valid), o["tr_mode"].eq(t.mode), o["tr_slot"].eq(t.slot),
                          o["tr_tag"].eq(t.tag), o["tr_gamma"].eq(t.gamma), o["tr_score"].eq(t.score)]
+        lut_seen = Signal()
+        m.d.sync += lut_seen.eq(lut_seen | lut_done)
+        m.d.comb += o["keep"].eq(o["acc"] | o["ld"] | o["disp"] | o["tr"] | o["done"] | (lut_done & ~lut_seen))
         m.d.comb += [o["now"].eq(dut.now), o["lut_done"].eq(lut_done), o["lut_error"].eq(dut.lut_error),
                      o["acc"].eq(acc), o["ld"].eq(ld), o["nnz"].eq(nnz), o["disp"].eq(disp),
                      o["disp_tag"].eq(dut.dispatch.payload.tag), o["disp_mp"].eq(dut.dispatch.payload.mp),

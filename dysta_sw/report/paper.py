@@ -61,7 +61,9 @@ def _write(cfg: Config, out: Path, pack, jobs, progress) -> None:
     note = " [SYNTHETIC traces]" if pack.synthetic else ""
     ctx = sections.Context(cfg=cfg, pack=pack, out=out, jobs=jobs, progress=progress, note=note)
     # the sections that need neither the grid's results nor its pool render meanwhile, in a process
-    # of their own (the gateware simulations and Yosys runs overlap the scheduling)
+    # of their own (the gateware simulations and Yosys runs overlap the scheduling); it starts once
+    # the load is calibrated (the engine compiled), which it inherits instead of doing again
+    cfg.grids  # noqa: B018 (calibrates, cached in dysta_sw.load)
     background = sections.start(ctx, cfg.sections)
     try:
         _write_all(cfg, out, pack, jobs, progress, ctx, background)
