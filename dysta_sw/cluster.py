@@ -148,14 +148,13 @@ def _stop(pool: ProcessPoolExecutor) -> None:
 class Background:
     """``fn(*args)`` in one separate local process, started now (forked where the platform forks,
     so ``args`` are inherited rather than sent), with SIGINT left to this process as for
-    :func:`map_units`' workers, at a lower priority by ``nice`` (work that has time to wait yields
-    the cores to this process); :meth:`result` waits for the value (or raises the error),
+    :func:`map_units`' workers; :meth:`result` waits for the value (or raises the error),
     :meth:`stop` ends the process."""
 
-    def __init__(self, fn, *args, nice: int = 0):
+    def __init__(self, fn, *args):
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
-            self._pool = ProcessPoolExecutor(max_workers=1, initializer=_init_background, initargs=(args, nice))
+            self._pool = ProcessPoolExecutor(max_workers=1, initializer=_init_worker, initargs=(args,))
             self._future = self._pool.submit(_call_shared_all, fn)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
@@ -171,12 +170,6 @@ class Background:
 
     def stop(self) -> None:
         _stop(self._pool)
-
-
-def _init_background(shared, nice: int):
-    _init_worker(shared)
-    if nice and hasattr(os, "nice"):
-        os.nice(nice)
 
 
 def _call_shared_all(fn):

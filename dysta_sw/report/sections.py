@@ -114,8 +114,7 @@ def start(ctx: Context, names=None):
         return None
     if not any(not isinstance(s, Exception) and s.independent for _, s in _selected(names)):
         return None
-    # they have the whole grid to finish in: the grid's processes come first
-    return Background(_render_independent, names, replace(ctx, results=None), nice=5)
+    return Background(_render_independent, names, replace(ctx, results=None))
 
 
 def render(ctx: Context, names=None, background=None) -> list[str]:
