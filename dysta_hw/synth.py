@@ -46,7 +46,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 import re
 import subprocess
 import tempfile
@@ -56,7 +55,7 @@ from amaranth.back import rtlil
 from amaranth.hdl import Const, Elaboratable, Module, Signal, Value
 from amaranth.lib import wiring
 
-from dysta_sw.tools import cache_dir, find
+from dysta_sw.tools import cache_dir, find, write_cache_file
 
 from .stamp import params_key
 
@@ -180,17 +179,6 @@ def _shipped() -> dict:
     return {"results": data.get("results", {}), "index": data.get("index", {})}
 
 
-def _write(path: Path, text: str) -> None:
-    """``text`` to a temporary name beside ``path``, then renamed (a reader never sees half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _lookup(name: str) -> dict | None:
     """The result stored as ``name`` (``<target>-<key>``) in the cache, else in the shipped file."""
     path = cache_dir("synth") / f"{name}.json"
@@ -262,10 +250,10 @@ def synthesize(design: wiring.Component, target: str, *, freq_mhz: float = 200.0
             res["cells"] = cells
             if pnr and target != "xcup":
                 res.update(_place_and_route(work, target, text_pnr, freq_mhz, seed))
-        _write(cache_dir("synth") / f"{name}.json", json.dumps(res, indent=1, sort_keys=True))
+        write_cache_file(cache_dir("synth") / f"{name}.json", json.dumps(res, indent=1, sort_keys=True))
         res.update(cached=False, shipped=False, name=name)
     if fast_key is not None:
-        _write(cache_dir("synth") / "index" / fast_key, name)
+        write_cache_file(cache_dir("synth") / "index" / fast_key, name)
     return res
 
 
@@ -372,7 +360,7 @@ def ship(designs, target: str = "xcup", path: Path | None = None) -> list[dict]:
         stored[name] = {k: v for k, v in res.items() if k not in ("cached", "shipped", "name", "depth", "fmt",
                                                                 "unit", "mode", "trace_port", "ram_kb")}
         index[_scheduler_key(target, depth, fmt, shared, 200.0, True, params)] = name
-    _write(path, json.dumps({"about": "Yosys results of the designs of dysta reproduce's synthesis section, "
+    write_cache_file(path, json.dumps({"about": "Yosys results of the designs of dysta reproduce's synthesis section, "
                                       "keyed as in dysta_hw/synth.py; written by nox -s synth-ship",
                              "results": stored, "index": index}, indent=1, sort_keys=True) + "\n")
     _shipped.cache_clear()

@@ -17,7 +17,7 @@ import shutil
 import sys
 from pathlib import Path
 
-__all__ = ["find", "require", "MissingTool", "cache_dir", "tool_env"]
+__all__ = ["find", "require", "MissingTool", "cache_dir", "tool_env", "write_cache_file"]
 
 
 class MissingTool(RuntimeError):
@@ -68,3 +68,16 @@ def cache_dir(*kind: str) -> Path:
     """``$DYSTA_CACHE_DIR/<kind...>`` (default ``~/.cache/dysta/<kind...>``); not created here."""
     root = os.environ.get("DYSTA_CACHE_DIR")
     return (Path(root) if root else Path.home() / ".cache" / "dysta").joinpath(*kind)
+
+
+def write_cache_file(path: Path, text: str) -> None:
+    """``text`` into a cache file: its directory made if needed, written to a temporary name beside
+    it and renamed, so a reader (another process of a parallel run) never sees half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

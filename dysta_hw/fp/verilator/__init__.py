@@ -12,7 +12,6 @@ record ``i`` in output record ``i + L``.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import shutil
 import subprocess
@@ -290,7 +289,8 @@ def build(bundle: Bundle, cache_dir, jobs: int = 2, *, harness: Path = HARNESS, 
     work = Path(cache_dir) / f"{'fp' if harness == HARNESS else harness.stem}-{key}"
     exe = work / "obj" / exe_name
     if exe.exists():
-        _file_index(index, work.name)
+        if index is not None:
+            tools.write_cache_file(index, work.name)
         return kind(bundle, exe)
     verilator = verilator_path()
     Path(cache_dir).mkdir(parents=True, exist_ok=True)
@@ -308,18 +308,6 @@ def build(bundle: Bundle, cache_dir, jobs: int = 2, *, harness: Path = HARNESS, 
         if not exe.exists():
             raise
         shutil.rmtree(tmp, ignore_errors=True)  # a concurrent build of the same design came first
-    _file_index(index, work.name)
+    if index is not None:
+        tools.write_cache_file(index, work.name)
     return kind(bundle, exe)
-
-
-def _file_index(index: Path | None, name: str) -> None:
-    """Record that the model under ``index`` (a fast key's file) is the build directory ``name``."""
-    if index is None:
-        return
-    index.parent.mkdir(parents=True, exist_ok=True)
-    tmp = index.with_name(f".{index.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(name)
-        os.replace(tmp, index)
-    finally:
-        tmp.unlink(missing_ok=True)
