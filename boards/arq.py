@@ -54,6 +54,7 @@ class ArqLink:
         self.idle = 0
         self.asked = False  # a status was asked for and has not come yet
         self.resends = self.discarded = 0
+        self.controls = 0  # S and K frames sent: their ``seq``, so that the board sees one go missing
 
     # -- sending -------------------------------------------------------------------------------
     def _write(self, frame: bytes) -> None:
@@ -63,6 +64,11 @@ class ArqLink:
     def _frame(self, kind: int, seq: int, payload: bytes = b"") -> None:
         self.ack_sent = self.ev_next
         self._write(encode_frame(kind, seq, self.ev_next, payload))
+
+    def _control(self, kind: int) -> None:
+        """An ``S`` or ``K`` frame, numbered apart from the commands."""
+        self._frame(kind, self.controls & 0xFF)
+        self.controls += 1
 
     def _arm(self) -> None:
         self.deadline = self.line_free + self.reply_reads
@@ -85,7 +91,7 @@ class ArqLink:
     def ask_status(self) -> None:
         """Send a status request (the board answers with a status frame carrying its acknowledgement)."""
         self.asked = True
-        self._frame(_S, 0)
+        self._control(_S)
 
     # -- receiving -----------------------------------------------------------------------------
     def pump(self) -> None:
@@ -121,7 +127,7 @@ class ArqLink:
         # request), then give up
         self.idle = 0 if progress else self.idle + 1
         if self.idle == self.idle_reads // 2:
-            self._frame(_S, 0)  # the probe: its answer alone is no progress
+            self._control(_S)  # the probe: its answer alone is no progress
         elif self.idle > self.idle_reads:
             raise LinkError("the board stopped answering (check the cable, the port and the baud rate)")
         if self.unacked and self.deadline is not None and self.reads > self.deadline:
@@ -136,7 +142,7 @@ class ArqLink:
             self._arm()
         self._fill()
         if repeat or self.ack_sent != self.ev_next:
-            self._frame(_K, 0)
+            self._control(_K)
 
     def next_event(self) -> Event:
         """The next event, in order, each once."""

@@ -3,7 +3,8 @@
 :class:`FrameTx` turns one raw frame (kind, seq, ack, payload) into escaped bytes with the CRC and
 ``END``; :class:`FrameRx` reassembles frames from received bytes and reports each one whose CRC,
 length and escaping are right, or that it dropped a damaged one (also when the UART flagged a
-framing error in it, or when the frame stopped arriving for ``timeout`` cycles).
+framing error in it, when the frame stopped arriving for ``timeout`` cycles, or when it is
+empty: ``END END``, a frame whose content was lost).
 """
 
 from __future__ import annotations
@@ -121,15 +122,16 @@ class FrameRx(wiring.Component):
             m.d.sync += timer.eq(0)
             with m.If(b == END):
                 m.d.sync += restart
-                with m.If((n != 0) | broken):
-                    crc_ok = (crc == 0) if self.check_crc else 1
-                    good = ~broken & ~esc & (n >= HEADER + TRAILER) & (n <= self.max_len) & crc_ok
-                    with m.If(good & known & length_ok):
-                        m.d.comb += self.valid.eq(1)
-                    with m.Elif(good & ~known):
-                        m.d.comb += self.unknown.eq(1)
-                    with m.Else():
-                        m.d.comb += self.bad.eq(1)
+                # an empty frame (END END) is damage too: frames carry only a trailing END, so it
+                # means the content of a whole frame was lost
+                crc_ok = (crc == 0) if self.check_crc else 1
+                good = ~broken & ~esc & (n >= HEADER + TRAILER) & (n <= self.max_len) & crc_ok
+                with m.If(good & known & length_ok):
+                    m.d.comb += self.valid.eq(1)
+                with m.Elif(good & ~known):
+                    m.d.comb += self.unknown.eq(1)
+                with m.Else():
+                    m.d.comb += self.bad.eq(1)
             with m.Elif(esc):
                 m.d.sync += esc.eq(0)
                 with m.If((b == ESC_END) | (b == ESC_ESC)):

@@ -166,7 +166,12 @@ class HostLink(wiring.Component):
         with m.If(frx.unknown):
             m.d.sync += bad_opcode.eq(1)
             m.d.comb += [eq.w_en.eq(eq.w_rdy), eq.w_data.eq(frx.kind)]
-        with m.If(frx.bad):
+        # S and K frames are numbered apart from the commands: a gap means one was lost whole
+        control_exp, lost = Signal(8), Signal()
+        with m.If(frx.valid & ((frx.kind == ord("S")) | (frx.kind == ord("K")))):
+            m.d.sync += control_exp.eq(frx.seq + 1)
+            m.d.comb += lost.eq(frx.seq != control_exp)
+        with m.If(frx.bad | lost):
             m.d.sync += damaged.eq(1)
             with m.If(rx_bad != 0xFFFF):
                 m.d.sync += rx_bad.eq(rx_bad + 1)
@@ -216,8 +221,10 @@ class HostLink(wiring.Component):
                 m.d.sync += wr.eq(wr + 1)
         m.d.comb += [wp.addr.eq(wr[:slot]), rp.addr.eq(send[:slot])]
 
-        # frames out: a status first, then the events from ``send`` on
+        # frames out: a status first, then the events from ``send`` on; after a status, an event
+        # waiting goes before the next status (a host asking all the time does not starve them)
         load, moved = Signal(), Signal()
+        after_status = Signal()
         avail = Signal()  # the read port holds the event at ``send``, which is not sent yet
         m.d.sync += avail.eq((send != wr) & ~load & ~moved)
         fr = ftx.frame.payload
@@ -227,18 +234,18 @@ class HostLink(wiring.Component):
         for k in "ADLFE":
             with m.If(kind_r == ord(k)):
                 m.d.comb += length.eq(HEADER + BOARD_PAYLOAD[ord(k)])
-        with m.If(status_pending):
+        with m.If(status_pending & ~(after_status & avail)):
             m.d.comb += [ftx.frame.valid.eq(1),
                          fr.data.eq(Cat(Const(ord("S"), 8), wr, cmd_exp, now, _field(dut.count, 16), flags,
                                         Const(0, 2), n_disp, n_done, stalled, rx_bad, timeouts)),
                          fr.length.eq(HEADER + BOARD_PAYLOAD[ord("S")])]
             with m.If(ftx.frame.ready):
-                m.d.sync += status_pending.eq(0)
+                m.d.sync += [status_pending.eq(0), after_status.eq(1)]
         with m.Elif(avail):
             m.d.comb += [ftx.frame.valid.eq(1), fr.data.eq(Cat(kind_r, send, cmd_exp, rp.data[8:])),
                          fr.length.eq(length), load.eq(ftx.frame.ready)]
             with m.If(load):
-                m.d.sync += send.eq(send + 1)
+                m.d.sync += [send.eq(send + 1), after_status.eq(0)]
         with m.If(frx.valid & (frx.kind == ord("S"))):
             m.d.sync += status_pending.eq(1)  # after the clear above: asked again while one went out
 

@@ -82,13 +82,16 @@ class BoardLinkModel:
         self.ring: dict[int, tuple[int, bytes]] = {}
         self.queue: deque = deque()  # the event queues in front of the window
         self.status_pending = False
+        self.after_status = False  # the last frame out was a status: an event waiting goes next
         self.tx: deque = deque()
         self.timer = 0
         self.timeouts = 0
+        self.control_exp = 0  # the next S or K frame's number (8 bits)
+        self.lost = 0  # S and K frames found missing
 
     @property
     def rx_bad(self) -> int:
-        return self.rx.bad
+        return self.rx.bad + self.lost
 
     def receive(self, byte: int, framing_error: bool = False) -> None:
         """A byte from the host's UART (none when ``framing_error``: the UART dropped it)."""
@@ -101,6 +104,9 @@ class BoardLinkModel:
                 self.base += n
                 self.send = max(self.send, self.base)
                 self.timer = 0
+            if f.kind in (ord("S"), ord("K")):
+                self.lost += f.seq != self.control_exp
+                self.control_exp = (f.seq + 1) & 0xFF
             if f.kind == ord("S"):
                 self.status_pending = True
             elif f.kind in (ord("L"), ord("R")) and f.seq == self.cmd_exp:
@@ -108,7 +114,7 @@ class BoardLinkModel:
                 self.queue.extend(self.core.execute(f.kind, f.payload))
 
     def _status(self) -> bytes:
-        p = bytes(6 + 2 + 1 + 12) + struct.pack("<HH", self.rx.bad & 0xFFFF, self.timeouts & 0xFFFF)
+        p = bytes(6 + 2 + 1 + 12) + struct.pack("<HH", min(self.rx_bad, 0xFFFF), min(self.timeouts, 0xFFFF))
         return encode_frame(ord("S"), self.wr, self.cmd_exp, p)
 
     def step(self) -> int | None:
@@ -117,14 +123,15 @@ class BoardLinkModel:
             self.ring[self.wr] = self.queue.popleft()
             self.wr += 1
         if not self.tx:
-            if self.status_pending:
-                self.status_pending = False
+            if self.status_pending and not (self.after_status and self.send < self.wr):
+                self.status_pending, self.after_status = False, True
                 self.tx.extend(self._status())
                 self.timer = 0
             elif self.send < self.wr:
                 kind, payload = self.ring[self.send]
                 self.tx.extend(encode_frame(kind, self.send, self.cmd_exp, payload))
                 self.send += 1
+                self.after_status = False
                 self.timer = 0
             elif self.base != self.wr:
                 self.timer += 1
@@ -209,10 +216,10 @@ class CampaignResult:
 
     @property
     def ok(self) -> bool:
-        """No wrong event, no wrong command, and the link recovered by itself after every fault. A
-        fault can go without a dropped frame when it swallows a whole frame (a truncation over an
-        idle gap): ``detected`` counts the others and is reported, not required."""
-        return self.wrong_events == 0 and self.wrong_commands == 0 and self.recovered == self.injected
+        """No wrong event, no wrong command, every fault detected (a receiver dropped a damaged
+        frame after it) and the link recovered by itself after every fault."""
+        return (self.wrong_events == 0 and self.wrong_commands == 0 and self.recovered == self.injected
+                and self.detected == self.injected)
 
     def lines(self) -> list[str]:
         kinds = ", ".join(f"{k} {n}/{d}" for k, (n, d) in self.by_kind.items())

@@ -4,7 +4,9 @@ Every frame, in both directions, is ``kind seq ack payload crc`` (``crc`` the CR
 of everything before it, big-endian, so that the CRC over the whole frame is 0), SLIP-escaped
 (RFC 1055: ``0xC0`` becomes ``0xDB 0xDC``, ``0xDB`` becomes ``0xDB 0xDD``) and ended by ``END``
 (``0xC0``). A frame whose CRC, length (fixed per kind) or escaping is wrong, or in which the UART
-saw a stop-bit (framing) error, is dropped by the receiver; the sequence numbers make the sender
+saw a stop-bit (framing) error, is dropped by the receiver; so is an empty frame (``END END``:
+frames carry no leading ``END``, so nothing on a clean line makes one; it means the content of a
+whole frame was lost). The sequence numbers make the sender
 send it again (go-back-N), so nothing is lost and nothing is delivered twice or out of order.
 
 Host to board (``seq`` numbers the commands that do something; ``ack`` is the sequence number of
@@ -16,8 +18,9 @@ kind       payload   fields (little-endian)
 ``L`` 0x4C  7        LUT write: ``table`` u8, ``mp`` u8, ``layer`` u8, ``value`` u32
 ``R`` 0x52  11       request: ``tag`` u16, ``mp`` u8, ``rel_deadline`` u32 (cycles after
                      acceptance), ``score0`` u32 (reserved: the scheduler takes no static score)
-``S`` 0x53  0        status request (not sequenced)
-``K`` 0x4B  0        acknowledgement only (not sequenced)
+``S`` 0x53  0        status request (not a command: ``seq`` counts the host's ``S`` and ``K``
+                     frames, mod 256; the board counts a gap in it as a lost frame)
+``K`` 0x4B  0        acknowledgement only (``seq`` as for ``S``)
 =========  ========  ==================================================================
 
 Board to host (``seq`` numbers the events; ``ack`` is the sequence number of the next command the
@@ -37,7 +40,7 @@ board expects; ``cycle`` is the scheduler's cycle counter, 48 bits):
                      scheduler's port, bit 5 the scheduler refused a request: its
                      model-pattern has no layers written), ``dispatches`` u32, ``dones`` u32, ``stalled`` u32
                      (cycles the scheduler stood still waiting for the link), ``rx_bad`` u16
-                     (damaged frames dropped), ``timeouts`` u16 (times the board sent its
+                     (damaged frames dropped, and ``S``/``K`` frames found missing), ``timeouts`` u16 (times the board sent its
                      unacknowledged events again)
 =========  ========  ==================================================================
 
@@ -192,8 +195,8 @@ class FrameDecoder:
         raw, broken, esc = bytes(self.buf), self.broken, self.esc
         self.buf.clear()
         self.esc = self.broken = False
-        if not raw and not broken:
-            return None  # END END: nothing between
+        # an empty frame (END END) is dropped as damaged too: frames carry only a trailing END, so
+        # it means the content of a whole frame was lost
         if broken or esc or len(raw) < HEADER + TRAILER or (self.check_crc and crc16(raw) != 0):
             self.bad += 1
             return None

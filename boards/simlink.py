@@ -491,12 +491,14 @@ def _campaign(t, luts, jobs, faults, rng, settle_reads, quiet_reads, progress, c
             progress(res)
     # the rest of the workload, then the whole run against the golden model's replay; wrong events
     # let through (with the CRC check off) may leave it unfinished or impossible to replay
-    for _ in range(settle_reads * 10):
-        if len(out.dones) >= st["sent"] == len(jobs):
+    idle = 0  # reads without a new event: the run is stuck after settle_reads * 10 of them
+    while not len(out.dones) >= st["sent"] == len(jobs):
+        if idle == settle_reads * 10:
+            res.wrong_events += 1
             break
+        seen = st["delivered"]
         drive(submit=True)
-    else:
-        res.wrong_events += 1
+        idle = 0 if st["delivered"] > seen else idle + 1
     try:
         status = client.status()
     except LinkError:
