@@ -372,15 +372,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _name_commands(parser: argparse.ArgumentParser) -> None:
-    """Record on every leaf parser its full command (``dysta traces generate``), for error messages."""
+def _name_commands(parser: argparse.ArgumentParser, leaves: dict | None = None) -> dict:
+    """Record on every leaf parser its full command (``dysta traces generate``), for error
+    messages; return ``{full command: leaf parser}``."""
+    leaves = {} if leaves is None else leaves
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for sub in action.choices.values():
                 if any(isinstance(x, argparse._SubParsersAction) for x in sub._actions):
-                    _name_commands(sub)
+                    _name_commands(sub, leaves)
                 else:
                     sub.set_defaults(command_name=sub.prog)
+                    leaves[sub.prog] = sub
+    return leaves
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -388,11 +392,14 @@ def main(argv: list[str] | None = None) -> int:
     Ctrl-C as ``dysta <command>: interrupted`` and status 130."""
     try:
         parser = build_parser()
-        _name_commands(parser)
+        leaves = _name_commands(parser)
     except KeyboardInterrupt:  # while the plug-ins load
         print("\ndysta: interrupted", file=sys.stderr)
         return 130
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # named by the command that does not know them, with its usage
+        leaves.get(getattr(args, "command_name", None), parser).error(
+            f"unrecognized arguments: {' '.join(extra)}")
     name = getattr(args, "command_name", f"dysta {args.command}")
     previous = _catch_sigint()
     try:

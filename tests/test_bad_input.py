@@ -185,6 +185,10 @@ CASES = [
      "takes --pattern sanger"),
     # names that do not exist
     ("name", ["bench", "--scheduler", "nosuch", *QUICK[:-2]], "unknown scheduler 'nosuch'"),
+    # options the command does not have: named by that command, not by ``dysta``
+    ("option", ["bench", "-o", "x.csv", *QUICK], "unrecognized arguments: -o x.csv"),
+    ("option", ["traces", "validate", "--bogus", "{pack}"], "unrecognized arguments: --bogus"),
+    ("option", ["reproduce", "--out", "{dir}/r", "--quick", "stray"], "unrecognized arguments: stray"),
     ("name", ["bench", "--traces", "nopack", *QUICK], "unknown trace pack 'nopack'"),
     ("name", ["bench", "--traces", "", *QUICK], "--traces is empty"),
     ("name", ["bench", "--traces", "{dir}", *QUICK], "unknown trace pack"),

@@ -175,4 +175,6 @@ def test_reproduce_command_writes_the_whole_report(tmp_path, capsys, monkeypatch
     # the scheduler synthesized: Table 6 against Eyeriss-V2, the goals
     res = md[md.index("## Fig. 16 and Table 6"):]
     assert "| Eyeriss-V2 (published) | 99168 | 194 | 140.0 |" in res
-    assert "Dysta scheduler (xcup, depth 64, fp16, shared)" in res and "LUTs <= 553" in res
+    assert "Dysta scheduler (xcup, depth 64, fp16 lean, shared)" in res
+    assert "| xcup LUTs, depth 64, fp16 lean, shared | <= 553 |" in res
+    assert "Dysta scheduler (xcup, depth 64, fp16 ieee, shared)" in res
