@@ -27,7 +27,8 @@ from ..trace import resolve_pack
 from . import sections
 from .claims import paired_table
 from .grid import Config, capacity_note, run_grid
-from .plots import BREAKDOWN, FIGURE_SCHEDULERS, plot_breakdown, plot_rate_sweep, plot_slo_sweep, plot_tradeoff
+from .plots import (BREAKDOWN, FIGURE_SCHEDULERS, plot_breakdown, plot_rate_sweep, plot_slo_sweep, plot_tradeoff,
+                    pyplot)
 from .tables import MEAN_KEYS, TIDY_KEYS, per_model_table, table5, write_csv, write_text
 
 __all__ = ["reproduce"]
@@ -43,17 +44,25 @@ def reproduce(cfg: Config, out: str | Path, jobs: int | None = None, progress: b
         return rd.commit()
 
 
-#: ``{"wall": s, "cpu": s}`` of the last report's Figs. 12-15 when drawn in their own process
+#: ``{"wall": s, "cpu": s}`` of the last report's Figs. 12-15 when drawn in processes of their own
+#: (wall: the longest process; CPU: all of them)
 figure_timing: dict = {}
 
+#: Figs. 12-15 in two groups of about equal drawing time, one process each
+FIGURE_GROUPS = ((12, 13), (14, 15))
 
-def _figures(means, grids, schedulers, figs, out: Path, note: str) -> dict:
-    """Draw Figs. 12-15 into ``out``; returns their wall and CPU seconds."""
+
+def _figures(which, means, grids, schedulers, figs, out: Path, note: str) -> dict:
+    """Draw the figures ``which`` (of 12-15) into ``out``; returns their wall and CPU seconds."""
     t0, c0 = time.perf_counter(), time.process_time()
-    plot_tradeoff(means, grids, schedulers, out / "fig12_tradeoff.png", note)
-    plot_breakdown(means, grids, out / "fig13_breakdown.png", note)
-    plot_slo_sweep(means, grids, figs, out / "fig14_slo_sweep.png", note)
-    plot_rate_sweep(means, grids, figs, out / "fig15_rate_sweep.png", note)
+    if 12 in which:
+        plot_tradeoff(means, grids, schedulers, out / "fig12_tradeoff.png", note)
+    if 13 in which:
+        plot_breakdown(means, grids, out / "fig13_breakdown.png", note)
+    if 14 in which:
+        plot_slo_sweep(means, grids, figs, out / "fig14_slo_sweep.png", note)
+    if 15 in which:
+        plot_rate_sweep(means, grids, figs, out / "fig15_rate_sweep.png", note)
     return {"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0}
 
 
@@ -64,12 +73,14 @@ def _write(cfg: Config, out: Path, pack, jobs, progress) -> None:
     # of their own (the gateware simulations and Yosys runs overlap the scheduling); it starts once
     # the load is calibrated (the engine compiled), which it inherits instead of doing again
     cfg.grids  # noqa: B018 (calibrates, cached in dysta_sw.load)
+    if (jobs or os.cpu_count() or 1) > 1:
+        pyplot()  # imported once (about a second), inherited by every process that draws
     background = sections.start(ctx, cfg.sections)
     try:
         _write_all(cfg, out, pack, jobs, progress, ctx, background)
     except BaseException:
-        if background is not None:
-            background.stop()
+        for b in background or ():
+            b.stop()
         raise
 
 
@@ -83,12 +94,13 @@ def _write_all(cfg: Config, out: Path, pack, jobs, progress, ctx, background) ->
     grids = cfg.grids
     note = ctx.note
     figs = [s for s in FIGURE_SCHEDULERS if s in cfg.schedulers]
-    # Figs. 12-15 are drawn in a process of their own while this one writes the tables and sections
+    # Figs. 12-15 are drawn in two processes of their own (matplotlib takes seconds per figure)
+    # while this one writes the tables and sections
     figure_timing.clear()
-    figures = (Background(_figures, means, grids, cfg.schedulers, figs, out, note)
-               if (jobs or os.cpu_count() or 1) > 1 else None)
-    if figures is None:
-        _figures(means, grids, cfg.schedulers, figs, out, note)
+    figures = ([Background(_figures, which, means, grids, cfg.schedulers, figs, out, note)
+                for which in FIGURE_GROUPS] if (jobs or os.cpu_count() or 1) > 1 else [])
+    if not figures:
+        _figures(sum(FIGURE_GROUPS, ()), means, grids, cfg.schedulers, figs, out, note)
     md = [f"# Dysta reproduction report{' (quick)' if cfg.quick else ''}", ""]
     if pack.synthetic:
         md += ["> **SYNTHETIC TRACES.** Every figure below was computed on the synthetic trace pack "
@@ -135,11 +147,12 @@ def _write_all(cfg: Config, out: Path, pack, jobs, progress, ctx, background) ->
                per_model_table(means, g.scenario, g.main_rate, g.main_slo, cfg.schedulers), ""]
     try:
         md += sections.render(replace(ctx, results=res), cfg.sections, background)
-        if figures is not None:
-            figure_timing.update(figures.result())
+        drawn = [f.result() for f in figures]
+        if drawn:
+            figure_timing.update(wall=max(d["wall"] for d in drawn), cpu=sum(d["cpu"] for d in drawn))
     except BaseException:
-        if figures is not None:
-            figures.stop()
+        for f in figures:
+            f.stop()
         raise
     wall = time.perf_counter() - t0
     md += ["## Configuration", "",

@@ -14,9 +14,9 @@ paper's tables and figures, by ``order`` then name; the shipped ones are this pa
 (400). A section whose extra is not installed says so ("Not run: ...") rather than fail.
 
 A section declared ``independent=True`` reads only ``cfg``, ``pack``, ``out`` and ``note`` (not the
-grid's results, not ``jobs``): :func:`start` renders those in one separate local process while
-this one runs the grid (the gateware simulations and Yosys runs of ``hil`` and ``synth`` overlap
-the scheduling), and :func:`render` takes their Markdown from it. The report is the same file
+grid's results, not ``jobs``): :func:`start` renders each of those in a separate local process
+while this one runs the grid (the gateware simulations and Yosys runs of ``hil`` and ``synth``
+overlap the scheduling and each other), and :func:`render` takes their Markdown from them. The report is the same file
 either way; with ``--jobs 1`` everything runs in this process.
 """
 
@@ -105,16 +105,27 @@ def _render_independent(names, ctx: Context) -> dict:
 
 
 def start(ctx: Context, names=None):
-    """Start rendering the independent sections (of ``names``, or all) in one separate local
+    """Start rendering the independent sections (of ``names``, or all), each in a separate local
     process, unless ``ctx.jobs`` is 1 (or the machine has one core) or there is none; returns the
-    handle :func:`render` takes, or ``None``. ``ctx.results`` is not sent (they do not read it)."""
+    handle :func:`render` takes (a list of processes), or ``None``. ``ctx.results`` is not sent
+    (they do not read it)."""
     from ..cluster import Background
 
     if (ctx.jobs or os.cpu_count() or 1) <= 1:
         return None
-    if not any(not isinstance(s, Exception) and s.independent for _, s in _selected(names)):
+    alone = [n for n, s in _selected(names) if not isinstance(s, Exception) and s.independent]
+    if not alone:
         return None
-    return Background(_render_independent, names, replace(ctx, results=None))
+    bare = replace(ctx, results=None)
+    started = []
+    try:
+        for n in alone:
+            started.append(Background(_render_independent, [n], bare))
+    except BaseException:
+        for b in started:
+            b.stop()
+        raise
+    return started
 
 
 def render(ctx: Context, names=None, background=None) -> list[str]:
@@ -131,10 +142,12 @@ def render(ctx: Context, names=None, background=None) -> list[str]:
             elif background is None or not sec.independent:
                 text, wall, cpu = _timed_render(name, sec, ctx)
                 texts[name], timings[name] = text, (wall, cpu, "")
-        done = background.result() if background is not None else {}
+        done = {}
+        for b in background or ():
+            done.update(b.result())
     except BaseException:
-        if background is not None:
-            background.stop()
+        for b in background or ():
+            b.stop()
         raise
     for name, (text, wall, cpu) in done.items():
         texts[name], timings[name] = text, (wall, cpu, "background")
