@@ -40,8 +40,8 @@ board expects; ``cycle`` is the scheduler's cycle counter, 48 bits):
                      scheduler's port, bit 5 the scheduler refused a request: its
                      model-pattern has no layers written), ``dispatches`` u32, ``dones`` u32, ``stalled`` u32
                      (cycles the scheduler stood still waiting for the link), ``rx_bad`` u16
-                     (damaged frames dropped, and ``S``/``K`` frames found missing), ``timeouts`` u16 (times the board sent its
-                     unacknowledged events again)
+                     (damaged frames dropped, and ``S``/``K`` frames found missing), ``timeouts``
+                     u16 (times the board sent its unacknowledged events again)
 =========  ========  ==================================================================
 
 The board keeps every event until the host acknowledges it (a window of

@@ -22,7 +22,7 @@ from boards.faults import model_campaign
 from boards.frames import FrameRx, FrameTx
 from boards.linkmodel import FAULT_KINDS, BoardLinkModel, ModelCore
 from boards.protocol import BOARD_PAYLOAD, HEADER, HOST_PAYLOAD, FrameDecoder, crc16, encode_frame, slip_encode
-from boards.simlink import VerilatorTransport, _Injector, fault_bench
+from boards.simlink import _Injector, fault_bench
 from boards.uart import UARTRx, UARTTx
 
 

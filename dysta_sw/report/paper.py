@@ -27,8 +27,7 @@ from ..trace import resolve_pack
 from . import sections
 from .claims import paired_table
 from .grid import Config, capacity_note, run_grid
-from .plots import (BREAKDOWN, FIGURE_SCHEDULERS, plot_breakdown, plot_rate_sweep, plot_slo_sweep, plot_tradeoff,
-                    pyplot)
+from .plots import BREAKDOWN, FIGURE_SCHEDULERS, plot_breakdown, plot_rate_sweep, plot_slo_sweep, plot_tradeoff, pyplot
 from .tables import MEAN_KEYS, TIDY_KEYS, per_model_table, table5, write_csv, write_text
 
 __all__ = ["reproduce"]
