@@ -93,24 +93,27 @@ def default_backend() -> str:
 
 def run_verilator(dut, lut_writes, jobs, *, max_cycles: int, cache=None):
     """Run ``jobs`` on ``dut`` with the gateware bench (:class:`~dysta_hw.sched.selftest.SelfTest`:
-    ROM-driven host and NPU stand-in, cycle-identical to :func:`dysta_hw.sched.sim.run`) compiled
-    from Verilog by Verilator, for ``max_cycles`` cycles; return the :class:`~dysta_hw.sched.sim.Record`.
-    Only the cycles with an event are kept. The compiled model is kept in ``cache`` (default
-    ``$DYSTA_CACHE_DIR/verilator``). This is the project's one Verilator run of the scheduler:
-    ``dysta hil``, the report and the tests call it."""
+    host and NPU stand-in replaying the workload from memories, cycle-identical to
+    :func:`dysta_hw.sched.sim.run`) compiled from Verilog by Verilator, for ``max_cycles`` cycles;
+    return the :class:`~dysta_hw.sched.sim.Record`. Only the cycles with an event are kept. The
+    compiled model does not depend on the workload (it is loaded through the bench's input): it
+    is kept in ``cache`` (default ``$DYSTA_CACHE_DIR/verilator``) under the scheduler's parameters
+    and the bench's capacity, and every later workload of that size reuses it. This is the
+    project's one Verilator run of the scheduler: ``dysta hil``, the report and the tests call it."""
     from dysta_hw.fp.verilator import BATCH_HARNESS, build
     from dysta_hw.sched.selftest import SelfTest
     from dysta_hw.stamp import params_key
 
     bench = SelfTest(dut, lut_writes, jobs)
-    # the bench is the design, its LUT contents and its workload (ROMs): named by them, a model built
-    # before is found without writing the Verilog again
-    fast_key = params_key("SelfTest", dut.params, bench.lut_writes, bench.jobs) if hasattr(dut, "params") else None
+    # named by the scheduler's parameters and the bench's capacity: a model built before is found
+    # without writing the Verilog again
+    fast_key = params_key(*bench.key, dut.params) if hasattr(dut, "params") else None
     # the batch driver returns only the cycles the bench flags (an event, or the first after programming)
     model = build(bench, cache or tools.cache_dir("verilator"), harness=BATCH_HARNESS, fast_key=fast_key)
     chunks, left = [], max_cycles
     empty = np.zeros((0, bench.in_bytes), np.uint8)
     try:
+        model.run(bench.load_records(), 0)  # the workload into the bench's memories, then the start
         while left > 0:
             n = min(left, 1 << 30)
             flagged, _ = model.run(empty, n)

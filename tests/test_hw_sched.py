@@ -271,7 +271,7 @@ def test_latency_report():
 def test_verilator_full_depth_512(shared, fmt, tmp_path_factory, verilator):
     """The Verilog, under Verilator, with a full 512-entry table: 532 requests at once.
 
-    The bench is gateware (dysta_hw.sched.selftest: ROM-driven host and NPU stand-in, checked
+    The bench is gateware (dysta_hw.sched.selftest: host and NPU stand-in driven from memories, checked
     cycle for cycle against the Python stand-in in test_selftest_matches_python_bench)."""
     from dysta_hw.hil import run_verilator
 
@@ -297,7 +297,7 @@ def rom_beats(beats):
 
 
 def uniform_beats(jobs):
-    """Tags 0..n-1 and beats of ``k + 1`` then ``k`` non-zeros, as SelfTest's ROMs want."""
+    """Tags 0..n-1 and beats of ``k + 1`` then ``k`` non-zeros, as SelfTest's NPU stand-in wants."""
     return [Job(j.arrival, i, j.mp, j.deadline,
                 tuple(Layer(lay.cycles, rom_beats(lay.beats)) for lay in j.layers))
             for i, j in enumerate(jobs)]
@@ -321,8 +321,14 @@ def test_selftest_matches_python_bench():
     assert any(len(set(lay.beats)) > 1 for j in jobs for lay in j.layers)  # both kinds of beat are driven
     bench = SelfTest(dut, luts.writes(), jobs)
     words = []
+    load = bench.load_records()
 
     async def tb(ctx):
+        for row in load:  # the workload into the bench's memories; the last record starts it
+            ctx.set(bench.vin, int.from_bytes(row.tobytes(), "little"))
+            assert not ctx.get(bench.vout) & 1  # nothing is flagged while loading
+            await ctx.tick()
+        ctx.set(bench.vin, 0)
         for _ in range(2500):
             words.append(ctx.get(bench.vout))
             await ctx.tick()
