@@ -7,9 +7,10 @@ cycles) and shows every event of a cycle on one packed output ``vout``, which
 :meth:`SelfTest.record` turns into a :class:`~dysta_hw.sched.sim.Record`.
 
 The memories are written through the input ``vin``, one row per cycle (:meth:`SelfTest.load_records`),
-while the scheduler and the bench stand still; the last record starts them. So the design does
-not depend on the workload: one compiled model, named by :attr:`SelfTest.key`, runs every
-workload that fits its capacity.
+while the bench stands still and the scheduler idles (it sees no LUT write and no request); the
+last record starts the bench. The run is the Python bench's, later by the cycles of loading. So
+the design does not depend on the workload: one compiled model, named by :attr:`SelfTest.key`,
+runs every workload that fits its capacity.
 """
 
 from __future__ import annotations
@@ -124,9 +125,10 @@ class SelfTest(Elaboratable):
         with m.If(kind == LOAD_START):
             m.d.sync += [run.eq(1), n_lut.eq(data[:32]), n_jobs.eq(data[32:64])]
 
-        # the rest stands still until the start
+        # the bench stands still until the start; the scheduler idles (no LUT write, no request):
+        # gating its registers too would make the compiled model a third slower
+        m.submodules.dut = dut
         b = Module()
-        b.submodules.dut = dut
         # LUT writer
         lrd = rams[LOAD_LUT].read_port(domain="comb")
         lptr = Signal(range(self.lut_capacity + 1))
