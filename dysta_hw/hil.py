@@ -28,6 +28,7 @@ import numpy as np
 from dysta_sw import fp, tools
 from dysta_sw import metrics as met
 from dysta_sw import workload as wlmod
+from dysta_sw.compiled import engine as compiled_engine
 from dysta_sw.engine import simulate
 from dysta_sw.errors import DystaInputError
 from dysta_sw.hwdiff import diff
@@ -35,6 +36,7 @@ from dysta_sw.hwmodel import DEFAULT_TIME_SHIFT, scaled_shift
 from dysta_sw.hwsched import SchedModel
 from dysta_sw.policies import Options, make_policy
 from dysta_sw.report.tables import rows_table
+from dysta_sw.sweep import simulate as sweep_simulate
 from dysta_sw.tables import ScenarioTables
 from dysta_sw.trace import TracePack
 
@@ -250,9 +252,11 @@ def run(pack: TracePack, scenario: str, *, rate: float, requests: int = 64, slo:
                                                   decisions=len(rec.dispatches))
     else:
         first = first or f"{unfinished} requests never finished"
-    # the readable engine: a few hundred decisions, less than compiling the engine in this process
+    # the compiled engine where this process has it (the report's, inherited), else the readable
+    # one: a few thousand decisions, less than compiling the engine (they agree decision for decision)
+    engine = sweep_simulate if compiled_engine.ready() else simulate
     for policy in ("dysta", f"dysta-hw-{name}", "fcfs"):
-        res = simulate(tables, [wl], [deadlines], make_policy(policy, options), "paper")[0]
+        res = engine(tables, [wl], [deadlines], make_policy(policy, options), "paper")[0]
         quality[policy] = met.compute(tables, wl, res.finish, deadlines, res.preemptions, res.decisions)
     latencies = decision_latencies(rec, rep) if not n_diff else {}
     last = max((c for c, _ in rec.dones), default=rec.base)

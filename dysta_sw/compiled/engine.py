@@ -299,6 +299,12 @@ def _state(reqf, ip):
     return state_i, state_f, hist
 
 
+def ready() -> bool:
+    """Whether the kernel is compiled (or loaded from the disk cache) in this process already:
+    a run then costs no compilation."""
+    return bool(run.signatures)
+
+
 def warm() -> None:
     """Compile the kernel (or load it from the disk cache) with a one-request, one-layer run."""
     one_f = np.ones(1)
