@@ -140,15 +140,13 @@ def _child_reproduce(out: str, quick: bool, jobs: int | None, traces: str | None
     """``dysta reproduce`` as the command runs it (default options; the cluster of
     ``$DYSTA_CLUSTER`` if set), with every report section timed."""
     t0, c0 = time.perf_counter(), _cpu()
-    from . import sweep
     from .cluster import session
     from .report import grid, paper, sections
     times: dict = {}
     cpu: dict = {}
-    t_warm, c_warm = time.perf_counter(), _cpu()
-    sweep.warm()
-    times["compiling the engine (JIT)"] = time.perf_counter() - t_warm
-    cpu["compiling the engine (JIT)"] = _cpu() - c_warm
+    # the engine compiles where the command compiles it: in the first calibration, while the
+    # sections that do not need the calibrated load run beside it
+    grid.calibrate = _timed(grid.calibrate, "load calibration, compiling the engine (JIT)", times, cpu)
     _time_report(times, cpu)
     with session(None):  # as cmd_reproduce: one connection for every sweep (local without one)
         paper.reproduce(grid.Config(quick=quick, traces=traces), out, jobs=jobs)

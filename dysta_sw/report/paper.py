@@ -68,13 +68,21 @@ def _figures(which, means, grids, schedulers, figs, out: Path, note: str) -> dic
 def _write(cfg: Config, out: Path, pack, jobs, progress) -> None:
     note = " [SYNTHETIC traces]" if pack.synthetic else ""
     ctx = sections.Context(cfg=cfg, pack=pack, out=out, jobs=jobs, progress=progress, note=note)
-    # the sections that need neither the grid's results nor its pool render meanwhile, in a process
-    # of their own (the gateware simulations and Yosys runs overlap the scheduling); it starts once
-    # the load is calibrated (the engine compiled), which it inherits instead of doing again
-    cfg.grids  # noqa: B018 (calibrates, cached in dysta_sw.load)
-    if (jobs or os.cpu_count() or 1) > 1:
-        pyplot()  # imported once (about a second), inherited by every process that draws
-    background = sections.start(ctx, cfg.sections)
+    # the sections that need neither the grid's results nor its pool render meanwhile, each in a
+    # process of its own (the gateware simulations and Yosys runs overlap the scheduling); those
+    # that read the calibrated load start once it is (the engine compiled), which they inherit
+    # instead of doing again, the others before, beside the engine's compilation
+    background = sections.start(ctx, cfg.sections, calibrated=False) or []
+    try:
+        cfg.grids  # noqa: B018 (calibrates, cached in dysta_sw.load)
+        if (jobs or os.cpu_count() or 1) > 1:
+            pyplot()  # imported once (about a second), inherited by every process that draws
+        background += sections.start(ctx, cfg.sections, calibrated=True) or []
+    except BaseException:
+        for b in background:
+            b.stop()
+        raise
+    background = background or None
     try:
         _write_all(cfg, out, pack, jobs, progress, ctx, background)
     except BaseException:

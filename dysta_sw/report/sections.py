@@ -64,6 +64,9 @@ class Section:
     render: Callable[[Context], str]
     #: reads only ``cfg``, ``pack``, ``out`` and ``note``: may render in a separate process (see above)
     independent: bool = False
+    #: reads ``cfg.grids`` (the calibrated load); the independent sections that do not start
+    #: before the calibration, beside the engine's compilation
+    calibrated: bool = False
 
 
 def registered() -> list[tuple[str, Section | Exception]]:
@@ -104,16 +107,18 @@ def _render_independent(names, ctx: Context) -> dict:
             if not isinstance(s, Exception) and s.independent}
 
 
-def start(ctx: Context, names=None):
-    """Start rendering the independent sections (of ``names``, or all), each in a separate local
-    process, unless ``ctx.jobs`` is 1 (or the machine has one core) or there is none; returns the
-    handle :func:`render` takes (a list of processes), or ``None``. ``ctx.results`` is not sent
-    (they do not read it)."""
+def start(ctx: Context, names=None, calibrated: bool | None = None):
+    """Start rendering the independent sections (of ``names``, or all; with ``calibrated``, only
+    those whose :attr:`Section.calibrated` is that), each in a separate local process, unless
+    ``ctx.jobs`` is 1 (or the machine has one core) or there is none; returns the handle
+    :func:`render` takes (a list of processes), or ``None``. ``ctx.results`` is not sent (they
+    do not read it)."""
     from ..cluster import Background
 
     if (ctx.jobs or os.cpu_count() or 1) <= 1:
         return None
-    alone = [n for n, s in _selected(names) if not isinstance(s, Exception) and s.independent]
+    alone = [n for n, s in _selected(names) if not isinstance(s, Exception) and s.independent
+             and (calibrated is None or s.calibrated == calibrated)]
     if not alone:
         return None
     bare = replace(ctx, results=None)
