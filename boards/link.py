@@ -7,6 +7,8 @@ numbers are described in :mod:`boards.protocol`; the framing gateware is in :mod
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Cat, Const, Elaboratable, EnableInserter, Module, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
@@ -108,6 +110,12 @@ class HostLink(wiring.Component):
         m.submodules.frame_rx = frx = FrameRx(lengths=HOST_PAYLOAD, timeout=self.timeout, check_crc=self.check_crc)
         m.d.comb += [frx.byte.valid.eq(urx.data.valid), frx.byte.payload.eq(urx.data.payload),
                      frx.framing_error.eq(urx.framing_error)]
+        # the received frame registered once before the command checks, which then start from
+        # flip-flops (its valid flag comes through the CRC and length checks): one cycle later
+        # than the frame's last byte, invisible on a link of ~10 cycles per bit
+        rx = SimpleNamespace(**{n: Signal.like(getattr(frx, n), name=f"rx_{n}")
+                                for n in ("valid", "unknown", "bad", "kind", "seq", "ack", "payload")})
+        m.d.sync += [sig.eq(getattr(frx, n)) for n, sig in vars(rx).items()]
         m.submodules.frame_tx = ftx = FrameTx(max_raw=HEADER + BOARD_PAYLOAD[ord("S")])
         wiring.connect(m, ftx.byte, utx.data)
 
@@ -136,17 +144,17 @@ class HostLink(wiring.Component):
         rx_bad, timeouts = Signal(16), Signal(16)
         req_f = {"tag": Signal(16), "mp": Signal(8), "rel": Signal(32), "score0": Signal(32)}
         lut_f = {"table": Signal(8), "mp": Signal(8), "layer": Signal(8), "value": Signal(32)}
-        p = frx.payload
+        p = rx.payload
         ack_n = Signal(8)
-        m.d.comb += ack_n.eq(frx.ack - base)
+        m.d.comb += ack_n.eq(rx.ack - base)
         acked = Signal()  # the host acknowledged events this cycle
-        m.d.comb += acked.eq(frx.valid & (ack_n != 0) & (ack_n <= unacked))
-        with m.If(frx.valid & ((frx.kind == ord("L")) | (frx.kind == ord("R")))):
-            with m.If((frx.seq == cmd_exp) & ~req_pending & ~lut_pending & eq.w_rdy):
+        m.d.comb += acked.eq(rx.valid & (ack_n != 0) & (ack_n <= unacked))
+        with m.If(rx.valid & ((rx.kind == ord("L")) | (rx.kind == ord("R")))):
+            with m.If((rx.seq == cmd_exp) & ~req_pending & ~lut_pending & eq.w_rdy):
                 m.d.sync += cmd_exp.eq(cmd_exp + 1)
                 # a field wider than the scheduler's port is refused (flagged, answered
                 # with E), not cut to an alias; the LUT bank checks the rest of the range
-                with m.If(frx.kind == ord("L")):
+                with m.If(rx.kind == ord("L")):
                     m.d.sync += [lut_f["table"].eq(p[0:8]), lut_f["mp"].eq(p[8:16]),
                                  lut_f["layer"].eq(p[16:24]), lut_f["value"].eq(p[24:56])]
                     with m.If(_fits(p[0:8], 3) & _fits(p[8:16], wd.mp) & _fits(p[16:24], wd.layer)
@@ -163,15 +171,15 @@ class HostLink(wiring.Component):
                     with m.Else():
                         m.d.comb += [eq.w_en.eq(1), eq.w_data.eq(ord("R"))]
                         m.d.sync += bad_field.eq(1)
-        with m.If(frx.unknown):
+        with m.If(rx.unknown):
             m.d.sync += bad_opcode.eq(1)
-            m.d.comb += [eq.w_en.eq(eq.w_rdy), eq.w_data.eq(frx.kind)]
+            m.d.comb += [eq.w_en.eq(eq.w_rdy), eq.w_data.eq(rx.kind)]
         # S and K frames are numbered apart from the commands: a gap means one was lost whole
         control_exp, lost = Signal(8), Signal()
-        with m.If(frx.valid & ((frx.kind == ord("S")) | (frx.kind == ord("K")))):
-            m.d.sync += control_exp.eq(frx.seq + 1)
-            m.d.comb += lost.eq(frx.seq != control_exp)
-        with m.If(frx.bad | lost):
+        with m.If(rx.valid & ((rx.kind == ord("S")) | (rx.kind == ord("K")))):
+            m.d.sync += control_exp.eq(rx.seq + 1)
+            m.d.comb += lost.eq(rx.seq != control_exp)
+        with m.If(rx.bad | lost):
             m.d.sync += damaged.eq(1)
             with m.If(rx_bad != 0xFFFF):
                 m.d.sync += rx_bad.eq(rx_bad + 1)
@@ -246,17 +254,17 @@ class HostLink(wiring.Component):
                          fr.length.eq(length), load.eq(ftx.frame.ready)]
             with m.If(load):
                 m.d.sync += [send.eq(send + 1), after_status.eq(0)]
-        with m.If(frx.valid & (frx.kind == ord("S"))):
+        with m.If(rx.valid & (rx.kind == ord("S"))):
             m.d.sync += status_pending.eq(1)  # after the clear above: asked again while one went out
 
         # acknowledgements, and the timeout that goes back to the oldest unacknowledged event
         timer = Signal(range(self.timeout + 1))
         waiting = (unacked != 0) & (send == wr) & ftx.frame.ready & ~status_pending
         with m.If(acked):
-            m.d.sync += [base.eq(frx.ack), timer.eq(0)]
+            m.d.sync += [base.eq(rx.ack), timer.eq(0)]
             with m.If(Value.cast(send - base)[:8] < ack_n):
                 m.d.comb += moved.eq(1)
-                m.d.sync += send.eq(frx.ack)
+                m.d.sync += send.eq(rx.ack)
         with m.Elif(waiting):
             with m.If(timer == self.timeout):
                 m.d.comb += moved.eq(1)
