@@ -68,8 +68,8 @@ def run(ip, fpar, reqf, reqi, lat, rho, inv_rhobar, rhobar_zero, rsrc, lsrc, hw_
     output size; ``hw_req`` rows: static score bits, deadline in cycles. The run's state arrives
     initialised (see :func:`_state`; allocating it here would make numba compile numpy's
     allocators into the kernel): ``state_i`` rows: queue slots, next layer, layers run, gamma
-    bits (dysta-hw); ``state_f`` rows: last time, gamma, PREMA tokens, the predictor's sum;
-    ``hist`` the last-n predictor's window per request.
+    bits and remaining-latency bits (dysta-hw; -1: to compute); ``state_f`` rows: last time,
+    gamma, PREMA tokens, the predictor's sum; ``hist`` the last-n predictor's window per request.
     """
     arrival, deadline, priority, tiso, score0, galpha = reqf[0], reqf[1], reqf[2], reqf[3], reqf[4], reqf[5]
     lutb, sbase, nl, rbase, mp = reqi[0], reqi[1], reqi[2], reqi[3], reqi[4]
@@ -82,7 +82,7 @@ def run(ip, fpar, reqf, reqi, lat, rho, inv_rhobar, rhobar_zero, rsrc, lsrc, hw_
     shift, width, depth, eta_bits = ip[I_HW_SHIFT], ip[I_HW_WIDTH], ip[I_HW_DEPTH], ip[I_HW_ETA]
     scale, eta, alpha, capacity, clock = fpar[F_SCALE], fpar[F_ETA], fpar[F_ALPHA], fpar[F_CAPACITY], fpar[F_CLOCK]
 
-    slots, nxt, count, gbits = state_i[0], state_i[1], state_i[2], state_i[3]
+    slots, nxt, count, gbits, trem_c = state_i[0], state_i[1], state_i[2], state_i[3], state_i[4]
     last, gamma, tokens, psum = state_f[0], state_f[1], state_f[2], state_f[3]
 
     t = 0.0
@@ -221,8 +221,11 @@ def run(ip, fpar, reqf, reqi, lat, rho, inv_rhobar, rhobar_zero, rsrc, lsrc, hw_
                     kk = fp_key(s0[r], E, M, ieee)
                 else:
                     dl, wait = H.time_operands(dcyc[r], _cycles(last[r], clock), now, shift, width)
-                    s = H.score(gbits[r], hw_lut[0, lutb[r] + nxt[r]], dl, wait, hw_mp[mp[r]], hw_q[nq],
-                                eta_bits, E, M, ieee)
+                    tr = trem_c[r]
+                    if tr < 0:  # the request ran since (or has not been scored yet)
+                        tr = H.trem(gbits[r], hw_lut[0, lutb[r] + nxt[r]], E, M, ieee)
+                        trem_c[r] = tr
+                    s = H.score_trem(tr, dl, wait, hw_mp[mp[r]], hw_q[nq], eta_bits, E, M, ieee)
                     kk = fp_key(s, E, M, ieee)
                 if k == 0 or kk < bestk:
                     c, bestk = k, kk
@@ -239,6 +242,7 @@ def run(ip, fpar, reqf, reqi, lat, rho, inv_rhobar, rhobar_zero, rsrc, lsrc, hw_
             # mode A: gamma from the monitor's count of non-zeros (density x output size)
             nnz = np.int64(np.rint(rho[flat] * hw_lut[4, lb]))
             gbits[r] = H.gamma(nnz, hw_lut[3, lb], hw_lut[2, lb], hw_lut[1, lb], E, M, ieee)
+            trem_c[r] = -1
             gamma[r] = fp_to_float(gbits[r], E, M)
         elif pred != PRED_NONE:
             ratio = F.density_ratio(rho[flat], inv_rhobar[lb], rhobar_zero[lb])
@@ -288,8 +292,9 @@ def _own(a, dtype) -> np.ndarray:
 def _state(reqf, ip):
     """A run's initial state (see :func:`run`)."""
     n = reqf.shape[1]
-    state_i = np.zeros((4, n), np.int64)
+    state_i = np.zeros((5, n), np.int64)
     state_i[3] = ip[I_HW_ONE]
+    state_i[4] = -1  # dysta-hw's remaining latency (trem bits), -1 until computed
     state_f = np.empty((4, n))
     state_f[0] = reqf[0]  # last: the arrival
     state_f[1] = 1.0  # gamma

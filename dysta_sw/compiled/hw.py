@@ -46,6 +46,21 @@ def time_operands(deadline, last, now, shift, width):
 
 
 @jit
+def trem(gamma_bits, R, E, M, ieee):
+    """Mode B's first product, ``mul(gamma, R)``: the remaining latency (constant while the
+    request waits, so the engine keeps it until the request runs again)."""
+    return mul(gamma_bits, R, E, M, ieee)
+
+
+@jit
+def score_trem(trem_bits, dl, wait, inv_tiso, inv_q, eta, E, M, ieee):
+    """Mode B after :func:`trem`: the rest of :func:`score`."""
+    slack = clamp0(sub(from_int(dl, E, M), trem_bits, E, M, ieee), E, M, ieee)
+    pen = mul(mul(from_int(wait, E, M), inv_tiso, E, M, ieee), inv_q, E, M, ieee)
+    return add(trem_bits, mul(eta, add(slack, pen, E, M, ieee), E, M, ieee), E, M, ieee)
+
+
+@jit
 def score(gamma_bits, R, dl, wait, inv_tiso, inv_q, eta, E, M, ieee):
     """Mode B for one queued request::
 
@@ -54,10 +69,7 @@ def score(gamma_bits, R, dl, wait, inv_tiso, inv_q, eta, E, M, ieee):
         pen   = mul(mul(from_int(wait), inv_tiso), inv_q)
         score = add(trem, mul(eta, add(slack, pen)))
     """
-    trem = mul(gamma_bits, R, E, M, ieee)
-    slack = clamp0(sub(from_int(dl, E, M), trem, E, M, ieee), E, M, ieee)
-    pen = mul(mul(from_int(wait, E, M), inv_tiso, E, M, ieee), inv_q, E, M, ieee)
-    return add(trem, mul(eta, add(slack, pen, E, M, ieee), E, M, ieee), E, M, ieee)
+    return score_trem(trem(gamma_bits, R, E, M, ieee), dl, wait, inv_tiso, inv_q, eta, E, M, ieee)
 
 
 # ----------------------------------------------------------------------------- arrays (tests, tools)
