@@ -34,6 +34,11 @@ def default_timeout(divisor: int) -> int:
     return 80 * 10 * divisor
 
 
+#: Event queues at least this deep stop the core one event early, from a register (see
+#: :class:`HostLink`); shallower ones (the iCEBreaker's) stop it when full, combinationally.
+REGISTERED_ENABLE_DEPTH = 4
+
+
 class _Core(Elaboratable):
     """The scheduler and the NPU stand-in: the part that stops when an event queue is full."""
 
@@ -56,7 +61,9 @@ class HostLink(wiring.Component):
     ----------
     queue_depth : int
         Entries of each event queue in front of the window (1: a single register, so the core
-        stops for at least a cycle after every event; the smallest build, for the iCE40).
+        stops for at least a cycle after every event; the smallest build, for the iCE40). From
+        :data:`REGISTERED_ENABLE_DEPTH` on, the core stops when a queue holds ``queue_depth - 2``
+        events, from a register (the enable of every flip-flop of the core is then no long path).
     window : int
         Events kept until the host acknowledges them (a power of two, 2 .. 64).
     timeout : int
@@ -128,7 +135,15 @@ class HostLink(wiring.Component):
         for kind, width in (("A", 16 + 48), ("D", 16 + 8 + 48), ("L", 32 + 48), ("F", 16 + 48), ("E", 8)):
             queues[kind] = q = SyncFIFOBuffered(width=width, depth=self.queue_depth if kind != "E" else 2)
             m.submodules[f"queue_{kind}"] = q
-        m.d.comb += en.eq(Cat(q.w_rdy for k, q in queues.items() if k != "E").all())
+        event_queues = [q for k, q in queues.items() if k != "E"]
+        if self.queue_depth >= REGISTERED_ENABLE_DEPTH:
+            # registered: the enable reaches every flip-flop of the core, and from the queues' levels
+            # through their compare it was the 100 MHz ULX3S build's critical path. A queue that
+            # has room for two more events (its inner FIFO, the first of which may fill this cycle
+            # while the output register empties) has room for this cycle's push next cycle
+            m.d.sync += en.eq(Cat(q.level <= self.queue_depth - 3 for q in event_queues).all())
+        else:
+            m.d.comb += en.eq(Cat(q.w_rdy for q in event_queues).all())
         eq = queues["E"]
 
         # sequence numbers: commands expected; events acknowledged (base), next to send, next to write

@@ -56,7 +56,10 @@ def random_jobs(rng, luts, n, kind, lanes, twin_rate=0.2):
         if kind == "burst":
             t = 0
         elif kind == "sparse":
-            t += int(rng.integers(60, 160))
+            # after the previous request's layers and a generous decision time for each (pipelined
+            # units take tens of cycles), so that the table empties and the next arrival wakes it
+            busy = sum(lay.cycles + 60 for lay in jobs[-1].layers) if jobs else 0
+            t += busy + int(rng.integers(60, 160))
         else:
             t += int(rng.integers(0, 25))
         r = rng.random()

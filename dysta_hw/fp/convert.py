@@ -17,6 +17,12 @@ from ._base import FPUnit, Pipeline, bind, check_width, const_inf, lzc_merge, lz
 __all__ = ["FPFromInt"]
 
 
+#: Logic levels in front of a converter's input, for the placement of its registers: the
+#: compute unit's operand multiplexer and the decoding of the controller state that selects it
+#: (the 100 MHz ULX3S build's critical path ran from there through the negation's carry chain).
+INPUT_LEVELS = 2.0
+
+
 class FPFromInt(FPUnit):
     """Convert a ``width``-bit integer to ``fmt``; bit-exact with :func:`dysta_sw.fp.from_int`.
 
@@ -35,9 +41,10 @@ class FPFromInt(FPUnit):
         ``"ieee"`` or ``"lean"`` (accepted for uniformity).
     stages : int
         Register slices (latency in cycles); 0 is combinational. They are placed where they
-        best balance the path: after the negation, after the leading-zero count, between the
-        two halves of the normalising shift, after the rounding decision, at the output; more
-        go to the output.
+        best balance the path: at the input (counted as :data:`INPUT_LEVELS` of logic in
+        front: the operand selection of the compute unit that feeds it), after the negation,
+        after the leading-zero count, between the two halves of the normalising shift, after
+        the rounding decision, at the output; more go to the output.
 
     Attributes
     ----------
@@ -57,10 +64,10 @@ class FPFromInt(FPUnit):
         }, fmt=fmt, mode=mode, stages=stages)
 
     def weights(self) -> list[float]:
-        # negate, count (2), shift (two count bits each), round decision, round
+        # the logic in front, negate, count (2), shift (two count bits each), round decision, round
         n_in, p = self.width, self.fmt.man_bits + 1
         chunks = -(-bits_for(n_in) // 2)
-        return ([3] if self.signed else []) + [1.5, 0.7 * max(ceil_log2(n_in) - 2, 0) + 1] + [
+        return [INPUT_LEVELS] + ([3] if self.signed else []) + [1.5, 0.7 * max(ceil_log2(n_in) - 2, 0) + 1] + [
             1.4] * chunks + [_or_levels(max(n_in - p - 1, 0)) + 1.5, 3]
 
     def elaborate(self, platform):
@@ -72,8 +79,12 @@ class FPFromInt(FPUnit):
         chunks = [(lo, min(lo + 2, count_bits)) for lo in reversed(range(0, count_bits, 2))]
         pipe = Pipeline(m, self.stages, self.weights(), self.i.valid)
 
+        # 0. the input: a register here when the stages allow one, so that the selection of the
+        # operand in front (a multiplexer driven by the controller) does not run into the negation
+        x = pipe.cut(x=Value.cast(self.i.payload)).x
+        if self.signed:
+            x = x.as_signed()
         # 1. magnitude: -(-2**(n-1)) is 2**(n-1), which fits unsigned
-        x = self.i.payload
         if self.signed:
             sign = x[n_in - 1]
             mag = Signal(n_in)
