@@ -64,9 +64,9 @@ class Section:
     render: Callable[[Context], str]
     #: reads only ``cfg``, ``pack``, ``out`` and ``note``: may render in a separate process (see above)
     independent: bool = False
-    #: reads ``cfg.grids`` (the calibrated load); the independent sections that do not start
-    #: before the calibration, beside the engine's compilation
-    calibrated: bool = False
+    #: may read ``cfg.grids`` (the calibrated load); an independent section that does not (False)
+    #: starts before the calibration, beside the engine's compilation
+    calibrated: bool = True
 
 
 def registered() -> list[tuple[str, Section | Exception]]:

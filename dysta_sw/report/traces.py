@@ -156,4 +156,4 @@ def _render(ctx: Context) -> str:
 
 
 #: Registered as ``trace-stats`` in ``dysta.report_sections``.
-TRACE_STATS = Section("Benchmark traces: dynamic sparsity", 400, _render, independent=True)
+TRACE_STATS = Section("Benchmark traces: dynamic sparsity", 400, _render, independent=True, calibrated=False)
