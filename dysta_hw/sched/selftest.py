@@ -43,7 +43,8 @@ class SelfTest(Elaboratable):
     ``jobs`` must have tags ``0 .. len(jobs)-1`` in list order, non-decreasing arrivals, and
     layers whose beats :class:`~dysta_hw.sched.npu.NpuReplay` can hold (``k + 1`` non-zeros, then ``k``).
     The memories hold ``lut_capacity`` LUT writes and ``job_capacity`` requests (by default the
-    powers of two that hold these, at least 256 and 64: workloads of the same size share a model).
+    powers of two that hold these, at least 256 and 64 or what the tags can name: workloads of the
+    same size share a model).
     """
 
     def __init__(self, dut, lut_writes, jobs, *, lut_capacity: int | None = None, job_capacity: int | None = None):
@@ -52,7 +53,9 @@ class SelfTest(Elaboratable):
             if j.tag != i:
                 raise ValueError("SelfTest jobs need tags 0..n-1 in order")
         self.lut_capacity = lut_capacity or _pow2(len(self.lut_writes), 256)
-        self.job_capacity = job_capacity or _pow2(len(self.jobs), 64)
+        # at least 64 requests, where the scheduler's tags can name them
+        self.job_capacity = job_capacity or max(_pow2(len(self.jobs), 1),
+                                                min(_pow2(len(self.jobs), 64), 1 << dut.tag_bits))
         if len(self.lut_writes) > self.lut_capacity or len(self.jobs) > self.job_capacity:
             raise ValueError(f"{len(self.lut_writes)} LUT writes and {len(self.jobs)} requests do not fit a bench "
                              f"for {self.lut_capacity} and {self.job_capacity}")
