@@ -406,18 +406,25 @@ def main(argv: list[str] | None = None) -> int:
         code = args.func(args)
         errors.check_interrupt()  # a Ctrl-C that a library swallowed still ends the run as interrupted
         return code
-    except DystaInputError as e:
-        print(f"{name}: error: {e}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print(f"\n{name}: interrupted", file=sys.stderr)
         return 130
-    except OSError as e:
-        # an output that cannot be written (disk full, a path that vanished): input, not a bug
-        what = f"{e.filename}: " if e.filename else ""
-        print(f"{name}: error: {what}{e.strerror or e}; check the path, its permissions and the free space",
-              file=sys.stderr)
-        return 2
+    except Exception as e:
+        if errors.interrupted:
+            # the Ctrl-C reached a library that turned it into an error of its own (a C extension
+            # being initialised reports ``ImportError: initialization failed``): still a Ctrl-C
+            print(f"\n{name}: interrupted", file=sys.stderr)
+            return 130
+        if isinstance(e, DystaInputError):
+            print(f"{name}: error: {e}", file=sys.stderr)
+            return 2
+        if isinstance(e, OSError):
+            # an output that cannot be written (disk full, a path that vanished): input, not a bug
+            what = f"{e.filename}: " if e.filename else ""
+            print(f"{name}: error: {what}{e.strerror or e}; check the path, its permissions and the free "
+                  "space", file=sys.stderr)
+            return 2
+        raise
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)

@@ -109,3 +109,33 @@ def test_reproduce_interrupted_leaves_no_report_and_no_lock(tmp_path):
     _interrupted(p, "dysta reproduce")
     left = sorted(f.name for f in out.iterdir())
     assert left == ["notes.txt"]  # no old report beside new files, no lock, no staging directory
+
+
+def _ctrl_c_turned_into_import_error(*args, **kwargs):
+    """What a C extension does with a Ctrl-C that arrives while it initialises (matplotlib's
+    ``ft2font``: ``ImportError: initialization failed``)."""
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)  # the handler runs here
+    except KeyboardInterrupt as e:
+        raise ImportError("initialization failed") from e
+    raise AssertionError("SIGINT was not delivered")
+
+
+def test_a_ctrl_c_that_a_library_turned_into_its_own_error_is_still_an_interrupt(tmp_path, monkeypatch,
+                                                                                  capsys):
+    from dysta_sw import cli
+    monkeypatch.setattr(cli.paper, "reproduce", _ctrl_c_turned_into_import_error)
+    code = cli.main(["reproduce", "--out", str(tmp_path / "r"), "--quick"])
+    err = capsys.readouterr().err
+    assert code == 130 and err.strip().splitlines()[-1] == "dysta reproduce: interrupted", err
+
+
+def test_the_same_error_without_a_ctrl_c_is_a_bug_and_propagates(tmp_path, monkeypatch):
+    from dysta_sw import cli
+
+    def broken(*args, **kwargs):
+        raise ImportError("initialization failed")
+    monkeypatch.setattr(cli.paper, "reproduce", broken)
+    with pytest.raises(ImportError, match="initialization failed"):
+        cli.main(["reproduce", "--out", str(tmp_path / "r"), "--quick"])
