@@ -390,19 +390,16 @@ def _name_commands(parser: argparse.ArgumentParser, leaves: dict | None = None) 
 def main(argv: list[str] | None = None) -> int:
     """``dysta``: every command's bad input ends as ``dysta <command>: error: ...`` and exit status 2;
     Ctrl-C as ``dysta <command>: interrupted`` and status 130."""
-    try:
-        parser = build_parser()
-        leaves = _name_commands(parser)
-    except KeyboardInterrupt:  # while the plug-ins load
-        print("\ndysta: interrupted", file=sys.stderr)
-        return 130
-    args, extra = parser.parse_known_args(argv)
-    if extra:  # named by the command that does not know them, with its usage
-        leaves.get(getattr(args, "command_name", None), parser).error(
-            f"unrecognized arguments: {' '.join(extra)}")
-    name = getattr(args, "command_name", f"dysta {args.command}")
+    name = "dysta"  # until the command is known
     previous = _catch_sigint()
     try:
+        parser = build_parser()  # loads the plug-ins
+        leaves = _name_commands(parser)
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # named by the command that does not know them, with its usage
+            leaves.get(getattr(args, "command_name", None), parser).error(
+                f"unrecognized arguments: {' '.join(extra)}")
+        name = getattr(args, "command_name", f"dysta {args.command}")
         code = args.func(args)
         errors.check_interrupt()  # a Ctrl-C that a library swallowed still ends the run as interrupted
         return code

@@ -137,12 +137,19 @@ def _init_worker(shared):
 def _stop(pool: ProcessPoolExecutor) -> None:
     """Stop ``pool`` now: drop the queued units and end the running workers (on Ctrl-C or an error)."""
     procs = list((getattr(pool, "_processes", None) or {}).values())
+    # taken before the shutdown, which forgets it when it does not wait
+    manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for p in procs:
         if p.is_alive():
             p.terminate()
     for p in procs:
         p.join(timeout=5)
+    # Let the pool's management thread see its workers gone and close its wake-up pipe before the
+    # interpreter exits: Python 3.11's exit hook writes to that pipe unlocked, and a close racing
+    # with it prints "OSError: Bad file descriptor" after the command has ended.
+    if manager is not None:
+        manager.join(timeout=5)
 
 
 class Background:

@@ -195,7 +195,9 @@ def test_synthesis_sweep_on_cluster(dask_cluster, yosys):
     remote = synth.sweep("xcup", cluster=dask_cluster.address, **kw)
     strip = [{k: v for k, v in r.items() if k != "cached"} for r in local]
     assert [{k: v for k, v in r.items() if k != "cached"} for r in remote] == strip
-    assert [(r["depth"], r["fmt"]) for r in remote] == [(8, "fp16"), (8, "bf16")]
+    # every format in IEEE mode, and the lean FP16 point (the paper's Table 6) beside it
+    lean = [(8, "fp16", "lean")] if synth.lean_available() else []
+    assert [(r["depth"], r["fmt"], r["mode"]) for r in remote] == [(8, "fp16", "ieee"), *lean, (8, "bf16", "ieee")]
 
 
 @pytest.mark.slow
