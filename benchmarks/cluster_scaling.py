@@ -93,7 +93,7 @@ def main(argv=None) -> int:
                          n_requests=a.requests) for s in ("attnn", "cnn")]
     print(f"{a.seeds}-seed Table 5 grid ({len(POLICY_NAMES)} schedulers x 2 scenarios x {a.seeds} seeds, "
           f"{a.requests} requests); {os.cpu_count()} cores, load average {os.getloadavg()}")
-    sweep.warm()
+    sweep.warm(sweeps)
     ref = sweep.run(sweeps, jobs=1, progress=False)
     print(f"  {len(ref.rows)} runs, {ref.decisions:,} decisions")
     best: dict = {}

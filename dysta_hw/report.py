@@ -189,7 +189,8 @@ def synth_section(ctx: Context) -> str:
     return "\n".join(md)
 
 
-HW_ARITHMETIC = Section("Hardware arithmetic: Dysta in FP16 / BF16 / FP32 vs float64", 100, hw_arithmetic_section)
-HIL = Section("Hardware in the loop", 200, hil_section, independent=True)
+HW_ARITHMETIC = Section("Hardware arithmetic: Dysta in FP16 / BF16 / FP32 vs float64", 100, hw_arithmetic_section,
+                        hw_kernel=True)
+HIL = Section("Hardware in the loop", 200, hil_section, independent=True, hw_kernel=True)
 SYNTH = Section("Fig. 16 and Table 6: resources of the hardware scheduler", 300, synth_section,
                 independent=True, calibrated=False)

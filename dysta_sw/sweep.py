@@ -125,10 +125,16 @@ def simulate(tables, workloads, deadlines, policy, profile):
     return reference_simulate(tables, workloads, deadlines, policy, profile)
 
 
-def warm() -> None:
-    """Compile (or load from the disk cache) the compiled engine, before worker processes fork."""
+def warm(sweeps=None) -> None:
+    """Compile (or load from the disk cache) the compiled engine's kernels that ``sweeps``' schedulers
+    run on (every kernel when ``None``), before worker processes fork."""
     from .compiled import engine as compiled
-    compiled.warm()
+    if sweeps is None:
+        compiled.warm()
+        return
+    policies = [make_policy(name, sw.options) for sw in sweeps for name in sw.schedulers]
+    for hw in sorted({compiled.uses_hw_kernel(p) for p in policies if compiled.supports(p)}):
+        compiled.warm(hw)
 
 
 def _run_task(task: _Task, pack=None) -> list[dict]:
@@ -229,7 +235,8 @@ def run(sweeps: list[Sweep], jobs: int | None = None, progress: bool | None = No
         (pack,) = packs.values()
         shared = {("pack", pack.fingerprint): pack}
     results = cl.map_units(_run_task, tasks, shared=shared, jobs=jobs, progress=progress,
-                           desc="simulating", unit="run", weight=lambda t: t.weight, warm=warm)
+                           desc="simulating", unit="run", weight=lambda t: t.weight,
+                           warm=lambda: warm(sweeps))
     rows = [r for res in results for r in res]
     # Sweep (scenario), then scheduler as listed, then rate, multiplier and seed: a total order
     # of the rows, whatever order the tasks finished in.

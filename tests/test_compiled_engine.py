@@ -7,6 +7,7 @@ preemption counts and ties. At every step the compiled engine must pick the same
 every start, finish, gamma and counter must be the same float.
 """
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -136,7 +137,7 @@ def test_several_workloads_and_read_only_arrays():
     got = compiled.simulate(tab, works, dls, make_policy("dysta"))
     for r, g in zip(ref, got):
         np.testing.assert_array_equal(r.finish, g.finish)
-    assert len(compiled.run.signatures) == 1
+    assert len(compiled.run_sw.signatures) == 1
 
 
 def test_bad_input():
@@ -169,8 +170,10 @@ def test_kernel_is_cached_on_disk(tmp_path):
         import json
         from dysta_sw.compiled import _jit, engine
         engine.warm()
-        print(json.dumps({"dir": str(_jit.cache_dir()), "hits": sum(engine.run.stats.cache_hits.values()),
-                          "misses": sum(engine.run.stats.cache_misses.values())}))
+        kernels = (engine.run_sw, engine.run_hw)
+        print(json.dumps({"dir": str(_jit.cache_dir()),
+                          "hits": sum(sum(k.stats.cache_hits.values()) for k in kernels),
+                          "misses": sum(sum(k.stats.cache_misses.values()) for k in kernels)}))
     """)
     env = {"NUMBA_CACHE_DIR": str(tmp_path / "numba"), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     import json
@@ -179,8 +182,8 @@ def test_kernel_is_cached_on_disk(tmp_path):
     second = json.loads(subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
                                        check=True).stdout)
     assert first["dir"].startswith(str(tmp_path / "numba" / "dysta"))
-    assert (first["hits"], first["misses"]) == (0, 1)
-    assert (second["hits"], second["misses"]) == (1, 0)
+    assert (first["hits"], first["misses"]) == (0, 2)
+    assert (second["hits"], second["misses"]) == (2, 0)
     assert list((tmp_path / "numba").rglob("*.nbi"))
 
 
@@ -219,3 +222,32 @@ def test_hardware_policy_configurations(cfg):
     got = compiled.simulate(tab, [w], [d], policy(), record=True)[0]
     assert_same_run(ref, got)
     assert got.extra["queue"].max() > 64
+
+
+def test_the_two_kernels_share_no_compiled_code(tmp_path):
+    """The kernel of every policy but dysta-hw compiles none of the hardware's FP arithmetic, and
+    the dysta-hw kernel none of the other policies' formulas (numba prunes the branches on the
+    argument that is None): each compiles alone, and a sweep without dysta-hw never compiles
+    the FP functions. In a fresh process and cache (a kernel loaded from the cache compiles
+    nothing it calls)."""
+    script = textwrap.dedent("""
+        import json
+        from dysta_sw.compiled import engine, fp, hw, kernels
+        fp_fns = [fp.add, fp.sub, fp.mul, fp.from_int, fp.key, fp.to_float, hw.gamma, hw.trem, hw.score_trem]
+        formulas = [kernels.prema_gain, kernels.sdrm3_mapscore, kernels.planaria_score, kernels.dysta_dynamic,
+                    kernels.density_ratio, kernels.gamma_mean]
+        count = lambda fns: sum(len(f.signatures) for f in fns)
+        engine.warm(False)
+        after_sw = (count(fp_fns), count(formulas), engine.ready(False), engine.ready(True))
+        engine.warm(True)
+        after_hw = (count(fp_fns), count(formulas), engine.ready(False), engine.ready(True))
+        print(json.dumps([after_sw, after_hw]))
+    """)
+    import json
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env).stdout
+    after_sw, after_hw = json.loads(out.strip().splitlines()[-1])
+    n_fp, n_formulas = 9, 6
+    assert after_sw[0] == 0 and after_sw[1] >= n_formulas and after_sw[2:] == [True, False]
+    # the FP functions now (one signature each), no formula again
+    assert after_hw == [n_fp, after_sw[1], True, True]

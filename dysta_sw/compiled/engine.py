@@ -18,6 +18,7 @@ ties go to the earliest arrival, and a NaN score, should one ever occur, wins as
 
 from __future__ import annotations
 
+import types
 import weakref
 
 import numpy as np
@@ -56,10 +57,15 @@ def _cycles(seconds, clock_hz):
     return np.int64(np.rint(seconds * clock_hz))
 
 
-@jit
-def run(ip, fpar, reqf, reqi, lat, rho, inv_rhobar, rhobar_zero, rsrc, lsrc, hw_lut, hw_mp, hw_q, hw_req,
-        state_i, state_f, hist, finish, log_i, log_f):
+def _run(ip, fpar, reqf, reqi, lat, rho, inv_rhobar, rhobar_zero, rsrc, lsrc, hw_lut, hw_mp, hw_q, hw_req,
+         state_i, state_f, hist, finish, log_i, log_f):
     """One run. Writes ``finish`` (and the log when recording); returns (preemptions, decisions).
+
+    Compiled twice, :data:`run_sw` and :data:`run_hw`: for ``dysta-hw-*`` the software estimates
+    ``rsrc`` are ``None``, for every other policy the hardware's tables ``hw_lut`` are. numba prunes
+    a branch on ``x is None`` when ``x`` is an argument of type None, so each kernel carries only
+    its own policies' code: the two share no compiled function and compile apart, in parallel
+    (:func:`warm_hw`).
 
     ``reqf`` rows: arrival, deadline, priority, tiso (the policy's), static score, the predictor's
     slope alpha (1: gamma as measured).
@@ -118,7 +124,29 @@ def run(ip, fpar, reqf, reqi, lat, rho, inv_rhobar, rhobar_zero, rsrc, lsrc, hw_
 
         # ---- the policy picks a slot
         c = 0
-        if pol == FCFS:
+        if hw_lut is not None:  # DYSTA_HW: the hardware's arithmetic, least score in the comparator's total order
+            # (run_sw: pruned)
+            s0, dcyc = hw_req[0], hw_req[1]
+            now = _cycles(t, clock)
+            nq = min(q, depth)
+            bestk = np.int64(0)
+            for k in range(q):
+                r = slots[k]
+                if wake:
+                    kk = fp_key(s0[r], E, M, ieee)
+                else:
+                    dl, wait = H.time_operands(dcyc[r], _cycles(last[r], clock), now, shift, width)
+                    tr = trem_c[r]
+                    if tr < 0:  # the request ran since (or has not been scored yet)
+                        tr = H.trem(gbits[r], hw_lut[0, lutb[r] + nxt[r]], E, M, ieee)
+                        trem_c[r] = tr
+                    s = H.score_trem(tr, dl, wait, hw_mp[mp[r]], hw_q[nq], eta_bits, E, M, ieee)
+                    kk = fp_key(s, E, M, ieee)
+                if k == 0 or kk < bestk:
+                    c, bestk = k, kk
+        if rsrc is None:  # dysta-hw picked above (run_hw: the other policies below pruned)
+            pass
+        elif pol == FCFS:
             c = 0
         elif pol == SJF:
             best = 0.0
@@ -210,25 +238,6 @@ def run(ip, fpar, reqf, reqi, lat, rho, inv_rhobar, rhobar_zero, rsrc, lsrc, hw_
                 v = F.dysta_dynamic(trem, deadline[r], t, last[r], tiso[r], q, capacity, eta)
                 if k == 0 or _before(v, best):
                     c, best = k, v
-        else:  # DYSTA_HW: the hardware's arithmetic, least score in the comparator's total order
-            s0, dcyc = hw_req[0], hw_req[1]
-            now = _cycles(t, clock)
-            nq = min(q, depth)
-            bestk = np.int64(0)
-            for k in range(q):
-                r = slots[k]
-                if wake:
-                    kk = fp_key(s0[r], E, M, ieee)
-                else:
-                    dl, wait = H.time_operands(dcyc[r], _cycles(last[r], clock), now, shift, width)
-                    tr = trem_c[r]
-                    if tr < 0:  # the request ran since (or has not been scored yet)
-                        tr = H.trem(gbits[r], hw_lut[0, lutb[r] + nxt[r]], E, M, ieee)
-                        trem_c[r] = tr
-                    s = H.score_trem(tr, dl, wait, hw_mp[mp[r]], hw_q[nq], eta_bits, E, M, ieee)
-                    kk = fp_key(s, E, M, ieee)
-                if k == 0 or kk < bestk:
-                    c, bestk = k, kk
 
         # ---- its next layer runs
         r = slots[c]
@@ -238,12 +247,14 @@ def run(ip, fpar, reqf, reqi, lat, rho, inv_rhobar, rhobar_zero, rsrc, lsrc, hw_
         t = t + lat[flat]
         last[r] = t
         lb = lutb[r] + layer
-        if pol == DYSTA_HW:
+        if hw_lut is not None:  # (run_sw: pruned)
             # mode A: gamma from the monitor's count of non-zeros (density x output size)
             nnz = np.int64(np.rint(rho[flat] * hw_lut[4, lb]))
             gbits[r] = H.gamma(nnz, hw_lut[3, lb], hw_lut[2, lb], hw_lut[1, lb], E, M, ieee)
             trem_c[r] = -1
             gamma[r] = fp_to_float(gbits[r], E, M)
+        elif rsrc is None:  # (run_hw: the predictor below pruned)
+            pass
         elif pred != PRED_NONE:
             ratio = F.density_ratio(rho[flat], inv_rhobar[lb], rhobar_zero[lb])
             count[r] += 1
@@ -283,6 +294,22 @@ def run(ip, fpar, reqf, reqi, lat, rho, inv_rhobar, rhobar_zero, rsrc, lsrc, hw_
     return preemptions, decisions
 
 
+def _kernel(name: str):
+    """:func:`_run` compiled under its own ``name``: numba caches a function under its qualified
+    name, so each kernel has cache files of its own (two processes compiling one each never
+    write the same file)."""
+    fn = types.FunctionType(_run.__code__, _run.__globals__, name, _run.__defaults__, _run.__closure__)
+    fn.__qualname__ = fn.__name__ = name
+    fn.__doc__, fn.__module__ = _run.__doc__, _run.__module__
+    return jit(fn)
+
+
+#: every policy but ``dysta-hw-*`` (``hw_lut`` is ``None``)
+run_sw = _kernel("run_sw")
+#: ``dysta-hw-*``: the hardware's FP arithmetic
+run_hw = _kernel("run_hw")
+
+
 # ----------------------------------------------------------------------------- Python side
 
 def _own(a, dtype) -> np.ndarray:
@@ -304,22 +331,67 @@ def _state(reqf, ip):
     return state_i, state_f, hist
 
 
-def ready() -> bool:
-    """Whether the kernel is compiled (or loaded from the disk cache) in this process already:
-    a run then costs no compilation."""
-    return bool(run.signatures)
+def ready(hw: bool = False) -> bool:
+    """Whether the kernel of the ``dysta-hw-*`` policies (``hw``) or of the others is compiled (or
+    loaded from the disk cache) in this process already: a run then costs no compilation."""
+    return bool((run_hw if hw else run_sw).signatures)
 
 
-def warm() -> None:
-    """Compile the kernel (or load it from the disk cache) with a one-request, one-layer run."""
+def _warm_args(hw: bool) -> tuple:
+    """A one-request, one-layer run of either kernel (in FP16 for ``hw``)."""
     one_f = np.ones(1)
     ip = np.zeros(N_IP, np.int64)
     ip[I_LAST_N] = 1
+    if hw:
+        ip[I_POLICY], ip[I_HW_E], ip[I_HW_M], ip[I_HW_WIDTH], ip[I_HW_DEPTH] = DYSTA_HW, 5, 10, 32, 1
     reqf = np.ones((6, 1))
-    run(ip, np.zeros(5), reqf, np.array([[0], [0], [1], [0], [0]], np.int64), one_f, one_f.copy(),
-        one_f.copy(), np.zeros(1, np.bool_), np.zeros(2), np.zeros(2), np.zeros((5, 1), np.int64),
-        np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros((2, 1), np.int64), *_state(reqf, ip), np.zeros(1),
-        np.zeros((0, 3), np.int64), np.zeros((0, 3)))
+    hw_lut = np.zeros((5, 1), np.int64) if hw else None
+    rsrc = None if hw else np.zeros(2)
+    return (ip, np.zeros(5), reqf, np.array([[0], [0], [1], [0], [0]], np.int64), one_f, one_f.copy(),
+            one_f.copy(), np.zeros(1, np.bool_), rsrc, np.zeros(2), hw_lut, np.zeros(1, np.int64),
+            np.zeros(1, np.int64), np.zeros((2, 1), np.int64), *_state(reqf, ip), np.zeros(1),
+            np.zeros((0, 3), np.int64), np.zeros((0, 3)))
+
+
+def warm(hw: bool | None = None) -> None:
+    """Compile the kernels (or load them from the disk cache): the ``dysta-hw-*`` one (``hw``
+    True), the other (False) or both (None)."""
+    for h in ((False, True) if hw is None else (bool(hw),)):
+        (run_hw if h else run_sw)(*_warm_args(h))
+
+
+def warm_hw() -> None:
+    """:func:`warm` the ``dysta-hw-*`` kernel: a module-level function for a process of its own
+    while another compiles the other kernel (the two share no compiled function, see :func:`_run`);
+    the result lands in the disk cache."""
+    warm(hw=True)
+
+
+def compile_hw_in_background():
+    """Start :func:`warm_hw` in a process of its own and return it (a
+    :class:`dysta_sw.cluster.Background`: ``result()`` waits for it, ``stop()`` ends it), so that
+    this process compiles :data:`run_sw` (or does other work) meanwhile and later loads the
+    ``dysta-hw-*`` kernel from the disk cache. ``None`` when that gains nothing: the kernel is
+    loaded here already, or compiled code is not cached on disk (see :mod:`._jit`)."""
+    from ..cluster import Background
+    from ._jit import cache_dir
+    if ready(hw=True) or cache_dir() is None:
+        return None
+    return Background(warm_hw)
+
+
+def warm_parallel() -> None:
+    """:func:`warm` both kernels, the ``dysta-hw-*`` one in a second process (:func:`compile_hw_in_background`)."""
+    bg = compile_hw_in_background()
+    try:
+        warm(False)
+        if bg is not None:
+            bg.result()
+    except BaseException:
+        if bg is not None:
+            bg.stop()
+        raise
+    warm(True)  # from the disk cache when the other process compiled it
 
 
 class _Spec:
@@ -366,7 +438,7 @@ class _Spec:
         self.tiso_kind = "tiso_true" if oracle else ("tiso_est" if sparse else "tiso_est_model")
         fitted = kind is not None and profile.fitted_alpha and opts.predictor_alpha == "fitted"
         self.galpha = t.gamma_alpha(kind, opts.last_n) if fitted else np.ones(len(t.names))
-        self.hw_lut = np.zeros((5, 1), np.int64)
+        self.hw_lut = None  # the kernel without the hardware's arithmetic (run_sw)
         self.hw_mp = np.zeros(1, np.int64)
         self.hw_q = np.zeros(1, np.int64)
         self.luts = None
@@ -418,9 +490,11 @@ class _Spec:
         finish = np.full(n, np.nan)
         ip = self.ip.copy()
         ip[I_RECORD] = record
-        pre, dec = run(ip, self.fpar, reqf, reqi, self.lat, self.rho, self.inv_rhobar, self.rhobar_zero, self.rsrc,
-                       self.lsrc, self.hw_lut, self.hw_mp, self.hw_q, hw_req, *_state(reqf, ip), finish, log_i,
-                       log_f)
+        # one of rsrc and hw_lut is None: it picks the kernel (see _run)
+        kernel, rsrc = (run_sw, self.rsrc) if self.hw_lut is None else (run_hw, None)
+        pre, dec = kernel(ip, self.fpar, reqf, reqi, self.lat, self.rho, self.inv_rhobar, self.rhobar_zero, rsrc,
+                          self.lsrc, self.hw_lut, self.hw_mp, self.hw_q, hw_req, *_state(reqf, ip), finish, log_i,
+                          log_f)
         res = RunResult(finish=finish, preemptions=int(pre), decisions=int(dec))
         if record:
             res.log = np.column_stack([log_i[:, :2].astype(np.float64), log_f[:, :2]])
@@ -443,6 +517,11 @@ def policy_code(policy) -> int:
     if code is None:
         raise TypeError(f"the compiled engine has no implementation of policy {policy.name!r} ({kind.__name__})")
     return code
+
+
+def uses_hw_kernel(policy) -> bool:
+    """Whether ``policy`` runs on :data:`run_hw` (``dysta-hw-*``) rather than :data:`run_sw`."""
+    return policy_code(policy) == DYSTA_HW
 
 
 def supports(policy) -> bool:

@@ -20,8 +20,10 @@ import numpy as np
 
 from .. import __version__
 from ..cluster import Background
+from ..compiled import engine as compiled_engine
 from ..load import describe
 from ..outputs import RunDirectory
+from ..policies import make_policy
 from ..stats import LEVEL
 from ..trace import resolve_pack
 from . import sections
@@ -72,9 +74,20 @@ def _write(cfg: Config, out: Path, pack, jobs, progress) -> None:
     # process of its own (the gateware simulations and Yosys runs overlap the scheduling); those
     # that read the calibrated load start once it is (the engine compiled), which they inherit
     # instead of doing again, the others before, beside the engine's compilation
+    hw = sections.need_hw_kernel(cfg.sections) or any(
+        compiled_engine.supports(p) and compiled_engine.uses_hw_kernel(p)
+        for p in (make_policy(n, cfg.options) for n in cfg.schedulers))
+    # the dysta-hw kernel compiles in a process of its own while this one compiles the other
+    # (for the calibration): they share no compiled code (dysta_sw.compiled.engine._run)
+    jit = compiled_engine.compile_hw_in_background() if hw and (jobs or os.cpu_count() or 1) > 1 else None
     background = sections.start(ctx, cfg.sections, calibrated=False) or []
+    if jit is not None:
+        background.insert(0, jit)  # stopped with the others on an error or Ctrl-C
     try:
         cfg.grids  # noqa: B018 (calibrates, cached in dysta_sw.load)
+        if jit is not None:
+            jit.result()  # in the disk cache: what renders from here on loads it from there
+            background.remove(jit)
         if (jobs or os.cpu_count() or 1) > 1:
             pyplot()  # imported once (about a second), inherited by every process that draws
         background += sections.start(ctx, cfg.sections, calibrated=True) or []

@@ -67,6 +67,9 @@ class Section:
     #: may read ``cfg.grids`` (the calibrated load); an independent section that does not (False)
     #: starts before the calibration, beside the engine's compilation
     calibrated: bool = True
+    #: runs ``dysta-hw-*`` schedules (the compiled engine's hardware kernel): the report then
+    #: compiles that kernel in a process of its own from the start, beside the other's compilation
+    hw_kernel: bool = False
 
 
 def registered() -> list[tuple[str, Section | Exception]]:
@@ -95,6 +98,11 @@ def _timed_render(name: str, sec: Section, ctx: Context) -> tuple[str, float, fl
     t0, c0 = time.perf_counter(), _cpu()
     md = sec.render(ctx)
     return md, time.perf_counter() - t0, _cpu() - c0
+
+
+def need_hw_kernel(names=None) -> bool:
+    """Whether a section among ``names`` (every registered one when ``None``) declares ``hw_kernel``."""
+    return any(not isinstance(s, Exception) and s.hw_kernel for _, s in _selected(names))
 
 
 def _selected(names):
