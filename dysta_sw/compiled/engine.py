@@ -65,7 +65,7 @@ def _run(ip, fpar, reqf, reqi, lat, rho, inv_rhobar, rhobar_zero, rsrc, lsrc, hw
     ``rsrc`` are ``None``, for every other policy the hardware's tables ``hw_lut`` are. numba prunes
     a branch on ``x is None`` when ``x`` is an argument of type None, so each kernel carries only
     its own policies' code: the two share no compiled function and compile apart, in parallel
-    (:func:`warm_hw`).
+    (:func:`compile_hw_in_background`).
 
     ``reqf`` rows: arrival, deadline, priority, tiso (the policy's), static score, the predictor's
     slope alpha (1: gamma as measured).
@@ -360,15 +360,8 @@ def warm(hw: bool | None = None) -> None:
         (run_hw if h else run_sw)(*_warm_args(h))
 
 
-def warm_hw() -> None:
-    """:func:`warm` the ``dysta-hw-*`` kernel: a module-level function for a process of its own
-    while another compiles the other kernel (the two share no compiled function, see :func:`_run`);
-    the result lands in the disk cache."""
-    warm(hw=True)
-
-
 def compile_hw_in_background():
-    """Start :func:`warm_hw` in a process of its own and return it (a
+    """Start ``warm(hw=True)`` in a process of its own and return it (a
     :class:`dysta_sw.cluster.Background`: ``result()`` waits for it, ``stop()`` ends it), so that
     this process compiles :data:`run_sw` (or does other work) meanwhile and later loads the
     ``dysta-hw-*`` kernel from the disk cache. ``None`` when that gains nothing: the kernel is
@@ -377,7 +370,7 @@ def compile_hw_in_background():
     from ._jit import cache_dir
     if ready(hw=True) or cache_dir() is None:
         return None
-    return Background(warm_hw)
+    return Background(warm, True)
 
 
 def warm_parallel() -> None:
@@ -520,8 +513,9 @@ def policy_code(policy) -> int:
 
 
 def uses_hw_kernel(policy) -> bool:
-    """Whether ``policy`` runs on :data:`run_hw` (``dysta-hw-*``) rather than :data:`run_sw`."""
-    return policy_code(policy) == DYSTA_HW
+    """Whether ``policy`` runs on :data:`run_hw` (``dysta-hw-*``); False for :data:`run_sw`'s
+    policies and for a policy the compiled engine does not implement."""
+    return supports(policy) and policy_code(policy) == DYSTA_HW
 
 
 def supports(policy) -> bool:

@@ -75,8 +75,7 @@ def _write(cfg: Config, out: Path, pack, jobs, progress) -> None:
     # that read the calibrated load start once it is (the engine compiled), which they inherit
     # instead of doing again, the others before, beside the engine's compilation
     hw = sections.need_hw_kernel(cfg.sections) or any(
-        compiled_engine.supports(p) and compiled_engine.uses_hw_kernel(p)
-        for p in (make_policy(n, cfg.options) for n in cfg.schedulers))
+        compiled_engine.uses_hw_kernel(make_policy(n, cfg.options)) for n in cfg.schedulers)
     # the dysta-hw kernel compiles in a process of its own while this one compiles the other
     # (for the calibration): they share no compiled code (dysta_sw.compiled.engine._run)
     jit = compiled_engine.compile_hw_in_background() if hw and (jobs or os.cpu_count() or 1) > 1 else None
