@@ -27,6 +27,7 @@ from .cliargs import (
     add_traces,
     bounded_float,
     bounded_int,
+    cluster_address,
     distinct,
     nonnegative_float,
     options_from_args,
@@ -35,12 +36,13 @@ from .cliargs import (
     positive_float,
     print_rows,
     seed,
+    shown,
     unit_float,
 )
 from .errors import DystaInputError
 from .load import calibrate
 from .load import parse as parse_load
-from .policies import POLICY_NAMES, policy_names
+from .policies import POLICY_NAMES, Options, policy_names
 from .report import grid, paper
 from .report.claims import CLAIMS_FILE
 from .report.tables import MEAN_KEYS, TIDY_KEYS, text_table, write_csv
@@ -54,18 +56,32 @@ from .trace import DEFAULT_PACK, load_pack, resolve_pack, save_pack, shipped_pac
 GENERATE_DEFAULTS = {"scenario": ["attnn"], "seeds": 5, "requests": 1000, "rate": None}
 #: Most seeds of one bench or reproduce run.
 MAX_SEEDS = 10_000
+#: bench's ``--load`` when no rate is given (``None`` in the parser, so that ``--rate``,
+#: ``--workload`` and ``--speed`` can tell it was given).
+BENCH_LOAD = "paper-scale"
+#: Options that ``--speed`` (a fixed benchmark) does not read, with their defaults.
+SPEED_IGNORES = {"profile": "paper", "format": "table", "load": None,
+                 **{k: getattr(Options(), k) for k in ("beta", "eta", "alpha", "predictor", "last_n",
+                                                        "predictor_alpha")}}
 
 
 def _given(a, names) -> list[str]:
     return [f"--{n.replace('_', '-')}" for n in names if getattr(a, n) not in (None, False)]
 
 
+def _pack_file(traces: str | None) -> str | None:
+    """The file ``--traces`` names (a shipped pack's own file), to tell an output from the inputs."""
+    return str(shipped_packs().get(traces or DEFAULT_PACK, traces or ""))
+
+
 def cmd_bench(a) -> int:
+    a.cluster = cluster_address(a.cluster)
     if a.speed:
         extra = _given(a, ("workload", "scenario", "rate", "slo", "scheduler", "seeds", "requests", "runs_csv"))
+        extra += [f"--{k.replace('_', '-')}" for k, d in SPEED_IGNORES.items() if getattr(a, k) != d]
         if extra:
             raise DystaInputError(f"--speed runs its own fixed benchmark and does not take {', '.join(extra)}; "
-                                  "drop them, or drop --speed to compare schedulers")
+                                  f"drop {'them' if len(extra) > 1 else 'it'}, or drop --speed to compare schedulers")
         return speed_benchmark(a)
     extra = _given(a, ("quick", "no_reproduce"))
     if extra:
@@ -74,10 +90,14 @@ def cmd_bench(a) -> int:
     opts = options_from_args(a)
     schedulers = tuple(distinct("--scheduler", a.scheduler or POLICY_NAMES))
     slos = distinct("--slo", a.slo or [10.0])
-    runs_csv = output_file(a.runs_csv, "--runs-csv") if a.runs_csv is not None else None
+    inputs = [("--traces", _pack_file(a.traces)), *(("--workload", f) for f in a.workload or ())]
+    runs_csv = output_file(a.runs_csv, "--runs-csv", inputs) if a.runs_csv is not None else None
+    if a.load is not None and a.rate and not a.workload:
+        raise DystaInputError("--load sets the arrival rate, which --rate already gives; drop --load, or drop --rate "
+                              "to let --load set the rate")
     pack = resolve_pack(a.traces)
     if a.workload:
-        extra = _given(a, GENERATE_DEFAULTS)
+        extra = _given(a, (*GENERATE_DEFAULTS, "load"))
         if extra:
             raise DystaInputError(f"{', '.join(extra)} cannot be used with --workload: a workload file fixes its "
                                   "scenario, arrivals (rate), seed and number of requests; drop "
@@ -100,7 +120,8 @@ def cmd_bench(a) -> int:
         rates = distinct("--rate", a.rate)
         for s in scenarios:
             pack.scenario(s)  # a pack without the scenario: its error, before any work
-        sweeps = [sweep.grid(s, rates or [calibrate(pack, s, a.load, n_requests=requests).rate], slos, schedulers,
+        load = a.load or BENCH_LOAD
+        sweeps = [sweep.grid(s, rates or [calibrate(pack, s, load, n_requests=requests).rate], slos, schedulers,
                              seeds=tuple(range(seeds)),
                              n_requests=requests, profile=a.profile, options=opts, traces=a.traces)
                   for s in scenarios]
@@ -117,9 +138,13 @@ def cmd_bench(a) -> int:
 
 
 def _workload_scenario(path: str) -> str:
+    if not path.strip():
+        raise DystaInputError("--workload is empty; give a workload file (dysta workload export writes one)")
     p = Path(path)
     if not p.is_file():
-        raise DystaInputError(f"workload file {path!r} does not exist")
+        what = "is not a regular file" if p.exists() else "does not exist"
+        raise DystaInputError(f"--workload: workload file {path!r} {what}; give a file that "
+                              "dysta workload export wrote")
     from .trace import read_header, text_lines
     with text_lines(p) as lines:
         meta = read_header(lines, p, wl.MAGIC, wl.VERSION)
@@ -141,6 +166,7 @@ def speed_benchmark(a) -> int:
 # ----------------------------------------------------------------------------- reproduce
 
 def cmd_reproduce(a) -> int:
+    a.cluster = cluster_address(a.cluster)
     out = output_dir(a.out, "--out")
     cfg = grid.Config(quick=a.quick, seeds=a.seeds, requests=a.requests, profile=a.profile, traces=a.traces,
                       options=options_from_args(a), load=a.load)
@@ -162,7 +188,7 @@ def cmd_reproduce(a) -> int:
 # ----------------------------------------------------------------------------- workload
 
 def cmd_workload_export(a) -> int:
-    out = output_file(a.output, "--output")
+    out = output_file(a.output, "--output", [("--traces", _pack_file(a.traces))])
     wl.check_requests(a.requests)
     pack = resolve_pack(a.traces)
     tables = ScenarioTables.build(pack, a.scenario)
@@ -185,6 +211,9 @@ def cmd_traces_list(a) -> int:
 
 
 def cmd_traces_show(a) -> int:
+    if a.pack is not None and not a.pack.strip():
+        raise DystaInputError(f"the pack is empty; give a shipped pack ({', '.join(shipped_packs())}) or a pack "
+                              "file, or leave it out for the default")
     pack = resolve_pack(a.pack)
     print(pack.provenance())
     for scen, names in pack.scenarios.items():
@@ -202,6 +231,11 @@ def cmd_traces_show(a) -> int:
 
 
 def cmd_traces_validate(a) -> int:
+    for f in a.files:  # every name before the first (maybe long) load
+        if not f.strip():
+            raise DystaInputError("a file name is empty; give the trace pack files to check")
+        if Path(f).exists() and not Path(f).is_file() and not Path(f).is_dir():
+            raise DystaInputError(f"{shown(f)}: is a device or pipe, not a trace pack file")
     for f in a.files:
         pack = load_pack(f)
         n = sum(mp.n_samples * mp.n_layers for mp in pack.model_patterns.values())
@@ -273,8 +307,10 @@ def _load_arg(text: str) -> str:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
-def _add_load(p: argparse.ArgumentParser, default: str = "fcfs") -> None:
-    p.add_argument("--load", type=_load_arg, default=default, metavar="METHOD",
+def _add_load(p: argparse.ArgumentParser, default: str = "fcfs", given: bool = False) -> None:
+    """``--load``; ``given``: its parser default is ``None`` (the command applies ``default`` itself and can
+    tell the option was given)."""
+    p.add_argument("--load", type=_load_arg, default=None if given else default, metavar="METHOD",
                    help="how the rates are set (dysta_sw/load.py): fcfs (FCFS misses the paper's FCFS share of "
                    "deadlines at Table 5's point, 55.1 %% AttNN / 23.1 %% CNN), paper-scale (the pack's capacity: "
                    "the paper's rates at an assumed 27 / 265 ms per request), or a target utilisation U at "
@@ -293,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="scenarios (default attnn)")
     b.add_argument("--rate", nargs="+", type=positive_float, default=None, metavar="R",
                    help="arrival rates, requests/s (default: Table 5's rate as --load sets it)")
-    _add_load(b, "paper-scale")
+    _add_load(b, BENCH_LOAD, given=True)
     b.add_argument("--slo", nargs="+", type=positive_float, default=None, metavar="M",
                    help="SLO multipliers: deadline = arrival + M x mean isolated latency of the model "
                    "(default 10; M < 1 is allowed: most requests then miss)")

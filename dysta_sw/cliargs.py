@@ -17,7 +17,7 @@ from .trace import DEFAULT_PACK
 
 __all__ = ["positive_int", "bounded_int", "seed", "positive_float", "finite_float", "nonnegative_float",
            "bounded_float", "unit_float", "add_traces", "add_cluster", "add_policy_options", "options_from_args",
-           "print_rows", "output_file", "output_dir", "distinct", "MAX_JOBS"]
+           "print_rows", "output_file", "output_dir", "distinct", "shown", "cluster_address", "MAX_JOBS"]
 
 #: Largest ``--jobs``: more processes than this is a typo, not a machine.
 MAX_JOBS = 4096
@@ -121,24 +121,62 @@ def _nearest_existing(path: Path) -> Path:
     return p
 
 
-def output_file(path: str, option: str) -> Path:
+def shown(path: str) -> str:
+    """``path`` as a message shows it: as typed, or quoted with escapes when it holds a newline, a
+    control character or bytes that are not text (the message stays one line)."""
+    return path if path.isprintable() else repr(path)
+
+
+def _link_target(p: Path, option: str, path: str, what: str) -> Path:
+    """The file or directory the symbolic link ``p`` points to; an error for a dangling link or a loop."""
+    try:
+        return p.resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise DystaInputError(f"{option} {shown(path)}: a symbolic link to nothing (its target is missing, or the "
+                              f"links form a loop); remove the link or give another {what} name") from None
+
+
+def _not_an_input(out: Path, option: str, path: str, inputs) -> None:
+    """Refuse an output that is one of the command's input files (writing it would replace the input)."""
+    for in_option, in_path in inputs:
+        if not in_path:
+            continue
+        try:
+            same = out.exists() and os.path.samefile(out, in_path)
+        except OSError:
+            same = False
+        if same:
+            raise DystaInputError(f"{option} {shown(path)} is also the input {in_option} {shown(str(in_path))}: "
+                                  "writing it would replace the input; give another file name")
+
+
+def output_file(path: str, option: str, inputs=()) -> Path:
     """Check, before any work, that ``path`` (given as ``option``) can be written as a file: not empty,
-    not a directory, in an existing directory we may write in. Returns it as a :class:`Path`."""
+    not a directory, not a device or pipe (renaming the output onto it would replace it), not one of
+    ``inputs`` (pairs of an option and the file it names), in an existing directory we may write in.
+    Returns it as a :class:`Path` (a symbolic link's target: the file the link points to is written)."""
     if not path or not path.strip():
         raise DystaInputError(f"{option} is empty; give a file name")
     p = Path(path)
+    if p.is_symlink():
+        p = _link_target(p, option, path, "file")
     if p.is_dir():
-        raise DystaInputError(f"{option} {path}: is a directory; give a file name (e.g. {p / 'out.csv'})")
+        raise DystaInputError(f"{option} {shown(path)}: is a directory; give a file name (e.g. "
+                              f"{shown(str(p / 'out.csv'))})")
+    if p.exists() and not p.is_file():
+        raise DystaInputError(f"{option} {shown(path)}: is a device or pipe, not a regular file (the output is "
+                              "written beside it and renamed onto it, which would replace it); give a file name")
     parent = p.parent
     if not parent.exists():
-        raise DystaInputError(f"{option} {path}: the directory {str(parent)!r} does not exist; create it first "
-                              f"(mkdir -p {parent}) or write elsewhere")
+        raise DystaInputError(f"{option} {shown(path)}: the directory {str(parent)!r} does not exist; create it "
+                              f"first (mkdir -p {shown(str(parent))}) or write elsewhere")
     if not parent.is_dir():
-        raise DystaInputError(f"{option} {path}: {str(_first_file(parent))!r} is a file, not a directory; "
+        raise DystaInputError(f"{option} {shown(path)}: {str(_first_file(parent))!r} is a file, not a directory; "
                               "give a path inside a directory")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise DystaInputError(f"{option} {path}: cannot write in the directory {str(parent)!r} (permission "
+        raise DystaInputError(f"{option} {shown(path)}: cannot write in the directory {str(parent)!r} (permission "
                               "denied); write elsewhere")
+    _not_an_input(p, option, path, inputs)
     return p
 
 
@@ -152,18 +190,21 @@ def _first_file(path: Path) -> Path:
 
 def output_dir(path: str, option: str) -> Path:
     """Check, before any work, that ``path`` (given as ``option``) can be an output directory: not empty,
-    not a file, and creatable (its nearest existing ancestor a directory we may write in)."""
+    not a file, not a dangling symbolic link, and creatable (its nearest existing ancestor a directory
+    we may write in)."""
     if not path or not path.strip():
         raise DystaInputError(f"{option} is empty; give a directory name (e.g. {option} dysta-report)")
     p = Path(path)
+    if p.is_symlink():
+        _link_target(p, option, path, "directory")
     if p.exists() and not p.is_dir():
-        raise DystaInputError(f"{option} {path}: is a file, not a directory; give a directory name")
+        raise DystaInputError(f"{option} {shown(path)}: is a file, not a directory; give a directory name")
     base = _nearest_existing(p)
     if not base.is_dir():
-        raise DystaInputError(f"{option} {path}: {str(_first_file(p))!r} is a file, not a directory; give a "
-                              "path inside a directory")
+        raise DystaInputError(f"{option} {shown(path)}: {str(_first_file(p))!r} is a file, not a directory; give "
+                              "a path inside a directory")
     if not os.access(base, os.W_OK | os.X_OK):
-        raise DystaInputError(f"{option} {path}: cannot write in {str(base)!r} (permission denied); write "
+        raise DystaInputError(f"{option} {shown(path)}: cannot write in {str(base)!r} (permission denied); write "
                               "elsewhere")
     return p
 
@@ -180,6 +221,40 @@ def add_cluster(p: argparse.ArgumentParser, help: str | None = None) -> None:
     p.add_argument("--cluster", metavar="ADDRESS", default=None,
                    help=help or "run on the Dask cluster whose scheduler is at ADDRESS, e.g. tcp://host:8786 "
                    "(default: $DYSTA_CLUSTER, else local processes; needs the cluster extra; see docs/cluster.md)")
+
+
+#: The cluster address's environment variable (read by :mod:`dysta_sw.cluster` too).
+CLUSTER_ENV = "DYSTA_CLUSTER"
+
+
+def cluster_address(flag: str | None) -> str | None:
+    """The Dask scheduler address a command will use, ``--cluster`` else ``$DYSTA_CLUSTER`` (``None``:
+    this machine), checked before any work: an empty ``--cluster``, or a ``tcp://`` (``tls``, ``ws``,
+    ``wss``, ``ucx``) address without a host or with a port that is not a number from 1 to 65535, is
+    refused naming where it came from (Dask would otherwise fail deep inside, after a timeout)."""
+    if flag is not None and not flag.strip():
+        raise DystaInputError("--cluster is empty; give the Dask scheduler's address, e.g. tcp://host:8786, or "
+                              "leave out --cluster to run on this machine")
+    address = flag or os.environ.get(CLUSTER_ENV) or None
+    if address is None:
+        return None
+    source = "--cluster" if flag else CLUSTER_ENV
+    scheme, sep, _ = address.partition("://")
+    if sep and scheme in ("tcp", "tls", "ws", "wss", "ucx"):
+        from urllib.parse import urlsplit
+
+        u = urlsplit(address)
+        try:
+            port = u.port
+        except ValueError:
+            port = 0
+        problem = ("has no host" if not u.hostname else
+                   "has a port that is not a number from 1 to 65535" if port == 0 or u.netloc.endswith(":") else
+                   "has a path, which a scheduler address does not" if u.path not in ("", "/") or u.query else None)
+        if problem:
+            raise DystaInputError(f"cluster address {shown(address)} (from {source}) {problem}; give one like "
+                                  f"{scheme}://host:8786")
+    return address
 
 
 def add_policy_options(p: argparse.ArgumentParser) -> None:

@@ -234,6 +234,17 @@ def _load(path: Path, lines, tables: ScenarioTables, pack: TracePack | None) -> 
     dup[order[1:]] = request[order[1:]] == request[order[:-1]]
     fail(dup, "request id listed twice; give every request its own id")
     fail(~np.isfinite(tbar) | (tbar <= 0), "tbar_model_s must be a positive number of seconds")
+    if pack is not None and meta.get("pack_fingerprint") == pack.fingerprint:
+        # made from this pack: every deadline's tbar is its model's mean isolated latency in the pack (written
+        # exactly); another value was edited or cut short, and would move every deadline of that request
+        want = tables.tbar_model[mp]
+        bad = np.flatnonzero(~np.isclose(tbar, want, rtol=1e-9, atol=0.0))
+        if bad.size:
+            k = bad[0]
+            raise DystaInputError(
+                f"{path}, line {lineno[k]}: tbar_model_s {float(tbar[k])!r} is not the mean isolated latency of the "
+                f"model of {tables.names[mp[k]]} in the pack the workload was made from ({float(want[k])!r} s); the "
+                "file was edited or cut: export it again")
     if "requests" in meta and meta["requests"] != len(rows):
         raise DystaInputError(f"{path}, line 2: the metadata says {meta['requests']} requests but the file has "
                               f"{len(rows)} rows; the file was cut or edited: export it again")
