@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 
@@ -40,7 +41,7 @@ def _overrides(a) -> dict:
 def cmd_build(a) -> int:
     from .build import build
 
-    out = output_dir(a.out or f"build-{a.board}", "--out")
+    out = output_dir(f"build-{a.board}" if a.out is None else a.out, "--out")  # --out "" is refused, not the default
     clock = "auto" if a.clock == "auto" else _clock(a.clock)
     res = build(a.board, str(out), baud=a.baud, clock_mhz=clock, allow_timing_fail=a.allow_timing_fail,
                 **_overrides(a))
@@ -53,7 +54,7 @@ def _clock(text: str) -> float:
         mhz = float(text)
     except ValueError:
         mhz = -1.0
-    if not mhz > 0:
+    if not (mhz > 0 and math.isfinite(mhz)):
         raise ValueError(f"--clock {text!r}: give a frequency in MHz (e.g. --clock 100) or auto")
     return mhz
 

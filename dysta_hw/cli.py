@@ -19,6 +19,8 @@ from dysta_sw.cliargs import (
     add_policy_options,
     add_traces,
     bounded_int,
+    cluster_address,
+    distinct,
     options_from_args,
     output_dir,
     output_file,
@@ -65,6 +67,18 @@ FLAGS = {"depth": "--depth", "fmt": "--fmt", "mode": "--mode", "shared": "--shar
 _FLAG_RE = re.compile(r"(?<![-\w])(" + "|".join(sorted(FLAGS, key=len, reverse=True)) + r")\b(?!=)")
 #: A Verilog module name (an identifier, not escaped).
 VERILOG_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
+#: Verilog's reserved words (IEEE 1364-2005, Annex B): not identifiers; Yosys would write such a module
+#: name escaped (``module \\always``), which no instantiation by the plain name matches.
+VERILOG_KEYWORDS = frozenset("""
+    always and assign automatic begin buf bufif0 bufif1 case casex casez cell cmos config deassign default
+    defparam design disable edge else end endcase endconfig endfunction endgenerate endmodule endprimitive
+    endspecify endtable endtask event for force forever fork function generate genvar highz0 highz1 if ifnone
+    incdir include initial inout input instance integer join large liblist library localparam macromodule
+    medium module nand negedge nmos nor noshowcancelled not notif0 notif1 or output parameter pmos posedge
+    primitive pull0 pull1 pulldown pullup pulsestyle_onevent pulsestyle_ondetect rcmos real realtime reg
+    release repeat rnmos rpmos rtran rtranif0 rtranif1 scalared showcancelled signed small specify specparam
+    strong0 strong1 supply0 supply1 table task time tran tranif0 tranif1 tri tri0 tri1 triand trior trireg
+    unsigned use uwire vectored wait wand weak0 weak1 while wire wor xnor xor""".split())
 
 
 def flag_names(message: str) -> str:
@@ -90,8 +104,12 @@ def _stages(text: str):
         out = {}
         for part in text.split(","):
             k, v = part.split("=")
+            if k.strip() in out:
+                raise DystaInputError(f"--stages {text!r} lists {k.strip()!r} twice; give each unit once")
             out[k.strip()] = int(v)
         return out
+    except DystaInputError:
+        raise
     except ValueError:
         raise DystaInputError(f"--stages {text!r}: give an integer or KEY=N pairs separated by commas, keys "
                               f"{', '.join(STAGE_KEYS)} (e.g. --stages mul=3,add=2)") from None
@@ -123,6 +141,9 @@ def cmd_verilog(a) -> int:
     if not VERILOG_NAME.match(a.name):
         raise DystaInputError(f"--name {a.name!r} is not a Verilog module name: use letters, digits, _ and $, "
                               "starting with a letter or _ (e.g. dysta_scheduler)")
+    if a.name in VERILOG_KEYWORDS:
+        raise DystaInputError(f"--name {a.name!r} is a reserved word of Verilog, not a module name; choose another "
+                              "(e.g. dysta_scheduler)")
     out = None if a.output == "-" else output_file(a.output, "--output")
     _need_hw()
     from amaranth.back import rtlil, verilog
@@ -157,7 +178,7 @@ def cmd_hw_latency(a) -> int:
     if a.queued is None:
         queued = [n for n in DEFAULT_QUEUED if n <= a.depth]
     else:
-        queued = a.queued
+        queued = distinct("--queued", a.queued)
         if max(queued) > a.depth:
             raise DystaInputError(f"--queued {max(queued)} is more than --depth {a.depth}: a queue cannot be longer "
                                   "than the request table")
@@ -223,6 +244,7 @@ def cmd_synth(a) -> int:
 
     from . import synthreport
 
+    _synth_conflicts(a)
     out = output_dir(a.out, "--out") if a.out is not None else None
     if a.goals:
         return _synth_goals(a)
@@ -253,6 +275,38 @@ def cmd_synth(a) -> int:
     return 0
 
 
+#: ``dysta synth``'s sweep options and their defaults (``None`` in the parser, so that a run without
+#: ``--sweep`` can tell they were given).
+SWEEP_DEFAULTS = {"depths": "8,16,32,64,128,256,512", "fmts": "fp16,bf16,fp32", "units": "both"}
+
+
+def _synth_conflicts(a) -> None:
+    """Options that this ``dysta synth`` run would ignore, refused before any synthesis."""
+    def given(names):
+        return [f"--{n.replace('_', '-')}" for n in names if getattr(a, n) not in (None, False)]
+
+    def only(extra, what):
+        if extra:
+            verb, it = ("apply", "them") if len(extra) > 1 else ("applies", "it")
+            raise DystaInputError(f"{', '.join(extra)} only {verb} with {what}; drop {it} or add {what}")
+
+    if a.goals:
+        extra = given(("sweep", "out", "cluster"))
+        if extra:
+            raise DystaInputError(f"--goals measures every goal on the installed design and does not take "
+                                  f"{', '.join(extra)}; drop {'them' if len(extra) > 1 else 'it'}, or drop --goals")
+    only(given(("check", "no_sim", "cached")), "--goals")
+    if not a.sweep and not a.goals:
+        only(given((*SWEEP_DEFAULTS, "modes", "cluster")), "--sweep")
+    if a.out is None:
+        only(given(("force",)), "--out")
+    for k, v in SWEEP_DEFAULTS.items():
+        if getattr(a, k) is None:
+            setattr(a, k, v)
+    if a.sweep:
+        a.cluster = cluster_address(a.cluster)
+
+
 def _synth_results(a) -> list[dict]:
     """The synthesis results of ``dysta synth`` (one design, or the sweep)."""
     from . import synth
@@ -274,8 +328,6 @@ def _synth_results(a) -> list[dict]:
                                   progress=not a.no_progress and sys.stderr.isatty(), freq_mhz=a.freq,
                                   pnr=not a.no_pnr, use_cache=not a.no_cache, cluster=a.cluster, **extra)
         else:
-            if a.cluster:
-                raise DystaInputError("--cluster distributes a --sweep; one design is synthesized here, without it")
             params = {**_design_params(a), "shared": a.shared}
             _scheduler(**params)  # parameter errors first
             results = [synth.synth_scheduler(a.target, freq_mhz=a.freq, pnr=not a.no_pnr, use_cache=not a.no_cache,
@@ -379,9 +431,9 @@ def add_synth(sub) -> None:
     y.add_argument("--no-pnr", action="store_true", help="ecp5/ice40: resources only, no place and route (no Fmax)")
     y.add_argument("--no-cache", action="store_true", help="synthesize again even when a cached result exists")
     y.add_argument("--sweep", action="store_true", help="every depth x format x unit (see --depths, --fmts, --units)")
-    y.add_argument("--depths", default="8,16,32,64,128,256,512", help="sweep depths (default 8..512)")
-    y.add_argument("--fmts", default="fp16,bf16,fp32", help="sweep formats (default fp16,bf16,fp32)")
-    y.add_argument("--units", choices=("both", "shared", "separate"), default="both", help="sweep units")
+    y.add_argument("--depths", default=None, help="sweep depths (default 8..512)")
+    y.add_argument("--fmts", default=None, help="sweep formats (default fp16,bf16,fp32)")
+    y.add_argument("--units", choices=("both", "shared", "separate"), default=None, help="sweep units (default both)")
     y.add_argument("--modes", default=None, metavar="MODE,...",
                    help="sweep modes, ieee and/or lean, for every format (default: ieee for every format, plus "
                    "the lean fp16 designs when the design has a lean mode)")

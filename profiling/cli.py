@@ -42,14 +42,14 @@ def add_profile_command(subparsers) -> argparse.ArgumentParser:
                    help="input samples (default 128, at least 2; half form the calib split)")
     p.add_argument("--out", required=True, help="output file (.csv.gz for a compressed pack)")
     p.add_argument("--seed", type=seed, default=2023, help="seed of weights, inputs and split (default 2023)")
-    p.add_argument("--resolution", type=bounded_int(32, 2048, "an input resolution in pixels"), default=160,
+    p.add_argument("--resolution", type=bounded_int(32, 2048, "an input resolution in pixels"), default=None,
                    help="CNN input resolution (default 160)")
-    p.add_argument("--max-len", type=bounded_int(8, 4096, "a number of tokens"), default=256,
+    p.add_argument("--max-len", type=bounded_int(8, 4096, "a number of tokens"), default=None,
                    help="attention models: max tokens per text (default 256)")
-    p.add_argument("--inputs", choices=("docstrings", "squad", "glue"), default="docstrings",
+    p.add_argument("--inputs", choices=("docstrings", "squad", "glue"), default=None,
                    help="attention models: docstrings (measured-v1), SQuAD-like question+context or GLUE-like "
                         "sentence pairs (measured-v2); default docstrings")
-    p.add_argument("--extent", choices=("real", "padded"), default="real",
+    p.add_argument("--extent", choices=("real", "padded"), default=None,
                    help="attention models: count the density over the real n x n extent (Sanger's overall-sparsity, "
                         "default) or over the padded max_len^2 (measured-v1)")
     p.add_argument("--cost-model", choices=("ours", "artifact"), default="ours",
@@ -67,9 +67,25 @@ def _save(tp, out: str) -> None:
     save_pack(tp, out)  # itself written to a temporary name and renamed
 
 
+#: Options of one kind of model, and their defaults (``None`` in the parser, so that the other kind can
+#: tell they were given: a CNN does not read ``--max-len``, an attention model not ``--resolution``).
+CNN_DEFAULTS = {"resolution": 160}
+ATTENTION_DEFAULTS = {"max_len": 256, "inputs": "docstrings", "extent": "real"}
+
+
 def _check(a) -> None:
     """Every argument of ``dysta profile``, before torch is imported and any model is built."""
-    output_file(a.out, "--out")
+    a.out = str(output_file(a.out, "--out", [("--recipe", a.recipe)]))
+    attention = a.model in ATTENTION_MODELS
+    own, other = (ATTENTION_DEFAULTS, CNN_DEFAULTS) if attention else (CNN_DEFAULTS, ATTENTION_DEFAULTS)
+    extra = [f"--{k.replace('_', '-')}" for k in other if getattr(a, k, None) is not None]
+    if extra:
+        kind = "the CNNs" if attention else f"the attention models ({', '.join(ATTENTION_MODELS)})"
+        raise DystaInputError(f"{', '.join(extra)} {'are' if len(extra) > 1 else 'is'} for {kind}, not {a.model}; "
+                              f"drop {'them' if len(extra) > 1 else 'it'}")
+    for k, v in {**CNN_DEFAULTS, **ATTENTION_DEFAULTS}.items():
+        if getattr(a, k, None) is None:
+            setattr(a, k, v)
     if a.recipe is None and (a.pattern is None or a.rate is None):
         raise DystaInputError("give --pattern and --rate (or, for CNNs, --recipe FILE)")
     if a.rate is not None and not math.isfinite(a.rate):
@@ -86,13 +102,17 @@ def _check(a) -> None:
         if a.pattern is not None or a.rate is not None:
             raise DystaInputError("--recipe replaces --pattern and --rate; give one or the other")
         if not os.path.isfile(a.recipe):
-            raise DystaInputError(f"--recipe {a.recipe!r} does not exist; give a SparseML recipe (YAML), e.g. "
+            what = "is not a file" if os.path.exists(a.recipe) else "does not exist"
+            raise DystaInputError(f"--recipe {a.recipe!r} {what}; give a SparseML recipe (YAML), e.g. "
                                   "profiling/recipes/gmp-0.5.yaml")
     elif a.pattern == "sanger":
         raise DystaInputError(f"the sanger pattern is for attention models ({', '.join(ATTENTION_MODELS)}), not "
                               f"{a.model}; choose random, nmN:M (e.g. nm2:4), channel or dense")
     elif not 0.0 <= a.rate < 1.0:
         raise DystaInputError(f"--rate {a.rate:g}: the fraction of weights pruned lies in [0, 1)")
+    elif a.pattern == "dense" and a.rate != 0:
+        raise DystaInputError(f"--pattern dense prunes no weights, so --rate {a.rate:g} would only be a wrong label "
+                              "(the model-pattern's name records the rate); give --rate 0, or --pattern random")
 
 
 def cmd_profile(a) -> int:
