@@ -121,6 +121,8 @@ def make_files(d: Path) -> dict[str, str]:
     files["wl_unknown_mp"] = field(wl, 2, "nope/x/1")
     files["wl_no_rows"] = wl[:3]
     files["wl_request_ids_dup"] = field(wl, 0, "1", row=3)
+    files["wl_tbar_edited"] = field(wl, 5, "1e300")
+    files["wl_tbar_cut"] = field(wl, 5, wl[3].rstrip("\n").split(",")[5][:5])
     files["wl_ok"] = wl
     out = {}
     for name, content in files.items():
@@ -134,6 +136,9 @@ def make_files(d: Path) -> dict[str, str]:
     os.makedirs(out["dir"], exist_ok=True)
     out["missing_dir_file"] = str(d / "nodir" / "x.csv")
     out["file_as_dir"] = str(d / "pack_ok.csv" / "sub")
+    os.mkfifo(d / "fifo")
+    os.symlink(d / "nowhere", d / "dangling")
+    out.update(fifo=str(d / "fifo"), dangling=str(d / "dangling"), newline=str(d / "no\nsuch" / "x.csv"))
     return out
 
 
@@ -171,6 +176,18 @@ def cases(f: dict[str, str]) -> list[tuple[str, list[str]]]:
     add(("bench --runs-csv under a file", ["bench", "--runs-csv", f["file_as_dir"], *quick]))
     add(("bench --runs-csv ''", ["bench", "--runs-csv", "", *quick]))
     add(("bench --cluster bad", ["bench", "--cluster", "bad", *quick]))
+    add(("bench --cluster ''", ["bench", "--cluster", "", *quick]))
+    add(("bench --cluster tcp://host:notaport", ["bench", "--cluster", "tcp://host:notaport", *quick]))
+    add(("bench --cluster tcp://:8786", ["bench", "--cluster", "tcp://:8786", *quick]))
+    add(("bench --runs-csv FIFO", ["bench", "--runs-csv", f["fifo"], *quick]))
+    add(("bench --runs-csv dangling link", ["bench", "--runs-csv", f["dangling"], *quick]))
+    add(("bench --runs-csv = --workload", ["bench", "--workload", f["wl_ok"], "--runs-csv", f["wl_ok"], "--jobs", "1",
+                                          "--scheduler", "fcfs"]))
+    add(("bench --rate with --load", ["bench", "--rate", "30", "--load", "0.5", *quick]))
+    add(("bench --workload with --load", ["bench", "--workload", f["wl_ok"], "--load", "0.5", "--jobs", "1"]))
+    add(("bench --speed --format json", ["bench", "--speed", "--format", "json", "--quick"]))
+    add(("bench --speed --beta 0.5", ["bench", "--speed", "--beta", "0.5", "--quick"]))
+    add(("bench --workload ''", ["bench", "--workload", "", "--jobs", "1"]))
     add(("bench --quick without --speed", ["bench", "--quick", *quick]))
     add(("bench --no-reproduce without --speed", ["bench", "--no-reproduce", *quick]))
     add(("bench --speed --workload", ["bench", "--speed", "--workload", f["wl_ok"]]))
@@ -192,12 +209,16 @@ def cases(f: dict[str, str]) -> list[tuple[str, list[str]]]:
         add((f"bench --traces {name}", ["bench", "--traces", f[name], *quick]))
         add((f"traces show {name}", ["traces", "show", f[name]]))
     add(("traces validate DIR", ["traces", "validate", f["dir"]]))
+    add(("traces validate ''", ["traces", "validate", ""]))
+    add(("traces validate FIFO", ["traces", "validate", f["fifo"]]))
+    add(("traces show ''", ["traces", "show", ""]))
     add(("traces show nope", ["traces", "show", "nope"]))
     # reproduce
     rq = ["--quick", "--seeds", "1", "--requests", "20", "--jobs", "1"]
     add(("reproduce --out ''", ["reproduce", "--out", "", *rq]))
     add(("reproduce --out FILE", ["reproduce", "--out", f["pack_ok"], *rq]))
     add(("reproduce --out under a file", ["reproduce", "--out", f["file_as_dir"], *rq]))
+    add(("reproduce --out dangling link", ["reproduce", "--out", f["dangling"], *rq]))
     add(("reproduce --seeds 0", ["reproduce", "--out", f["dir"] + "/r", "--quick", "--seeds", "0"]))
     add(("reproduce --requests 10^12", ["reproduce", "--out", f["dir"] + "/r", "--quick", "--requests",
                                         "1000000000000"]))
@@ -211,6 +232,8 @@ def cases(f: dict[str, str]) -> list[tuple[str, list[str]]]:
     add(("workload export -o DIR", [*we, "-o", f["dir"]]))
     add(("workload export -o ''", [*we, "-o", ""]))
     add(("workload export -o under a file", [*we, "-o", f["file_as_dir"]]))
+    add(("workload export -o FIFO", [*we, "-o", f["fifo"]]))
+    add(("workload export -o = --traces", [*we, "--traces", f["pack_ok"], "-o", f["pack_ok"]]))
     for v in ("nan", "0", "-1", "inf", "1e-12"):
         add((f"workload export --rate {v}", ["workload", "export", "--scenario", "attnn", "--rate", v,
                                              "--requests", "10", "-o", f["dir"] + "/w.csv"]))
@@ -226,6 +249,7 @@ def cases(f: dict[str, str]) -> list[tuple[str, list[str]]]:
     add(("traces generate -o missing dir", [*tg, "-o", f["missing_dir_file"]]))
     add(("traces generate -o DIR", [*tg, "-o", f["dir"]]))
     add(("traces generate -o ''", [*tg, "-o", ""]))
+    add(("traces generate -o path with a newline", [*tg, "-o", f["newline"]]))
     for opt, vals in (("--latency-scale", ("nan", "inf", "0", "-1", "1e300", "1e-300")),
                       ("--spread-scale", ("nan", "inf", "-1")),
                       ("--correlation", ("nan", "2", "-0.5")), ("--layers", ("0", "-1", "1000000000")),
@@ -254,6 +278,9 @@ def cases(f: dict[str, str]) -> list[tuple[str, list[str]]]:
                                     "--samples", "2", "--out", f["dir"] + "/p.csv"]))
     add(("profile --recipe missing", ["profile", "--model", "resnet50", "--recipe", f["missing_dir_file"],
                                       "--samples", "2", "--out", f["dir"] + "/p.csv"]))
+    add(("profile --max-len for a CNN", [*pr, "--max-len", "64", "--out", f["dir"] + "/p.csv"]))
+    add(("profile --pattern dense --rate 0.5", ["profile", "--model", "resnet50", "--pattern", "dense", "--rate", "0.5",
+                                                "--samples", "2", "--out", f["dir"] + "/p.csv"]))
     add(("profile no --pattern", ["profile", "--model", "resnet50", "--samples", "2", "--out", f["dir"] + "/p.csv"]))
     # verilog
     add(("verilog --name 'bad name'", ["verilog", "--name", "bad name", "-o", f["dir"] + "/v.v"]))
@@ -267,11 +294,15 @@ def cases(f: dict[str, str]) -> list[tuple[str, list[str]]]:
     add(("verilog -o missing dir", ["verilog", "-o", f["missing_dir_file"]]))
     add(("verilog -o DIR", ["verilog", "-o", f["dir"]]))
     add(("verilog -o ''", ["verilog", "-o", ""]))
+    add(("verilog -o FIFO", ["verilog", "-o", f["fifo"]]))
+    add(("verilog --name always", ["verilog", "--name", "always", "-o", f["dir"] + "/v.v"]))
+    add(("verilog --stages mul=1,mul=2", ["verilog", "--stages", "mul=1,mul=2", "-o", f["dir"] + "/v.v"]))
     # hw-latency
     add(("hw-latency --depth 3", ["hw-latency", "--depth", "3", "--model-only"]))
     add(("hw-latency --depth 0", ["hw-latency", "--depth", "0", "--model-only"]))
     add(("hw-latency --queued 100", ["hw-latency", "--queued", "100", "--model-only"]))
     add(("hw-latency --stages x", ["hw-latency", "--stages", "x", "--model-only"]))
+    add(("hw-latency --queued 8 8", ["hw-latency", "--queued", "8", "8", "--model-only"]))
     # hil
     hl = ["hil", "--requests", "8", "--backend", "amaranth"]
     for v in ("0", "nan", "-1", "inf"):
@@ -291,6 +322,11 @@ def cases(f: dict[str, str]) -> list[tuple[str, list[str]]]:
     add(("synth --depth 3", ["synth", "--depth", "3"]))
     add(("synth --out FILE", ["synth", "--out", f["pack_ok"]]))
     add(("synth --jobs 0", ["synth", "--sweep", "--jobs", "0"]))
+    add(("synth --check without --goals", ["synth", "--check"]))
+    add(("synth --depths without --sweep", ["synth", "--depths", "8"]))
+    add(("synth --goals --sweep", ["synth", "--goals", "--sweep"]))
+    add(("synth --force without --out", ["synth", "--force"]))
+    add(("synth --sweep --cluster tcp://host:99999", ["synth", "--sweep", "--cluster", "tcp://host:99999"]))
     # board
     add(("board run --port /dev/nonexistent", ["board", "run", "icebreaker", "--port", "/dev/nonexistent"]))
     add(("board run --port ''", ["board", "run", "icebreaker", "--port", ""]))
@@ -300,6 +336,8 @@ def cases(f: dict[str, str]) -> list[tuple[str, list[str]]]:
     add(("board sim --requests -1", ["board", "sim", "icebreaker", "--requests", "-1"]))
     add(("board build --out FILE", ["board", "build", "icebreaker", "--out", f["pack_ok"]]))
     add(("board build --baud 0", ["board", "build", "icebreaker", "--baud", "0", "--out", f["dir"] + "/b"]))
+    add(("board build --out ''", ["board", "build", "icebreaker", "--out", ""]))
+    add(("board build --clock inf", ["board", "build", "icebreaker", "--clock", "inf", "--out", f["dir"] + "/b"]))
     add(("board build --baud -1", ["board", "build", "icebreaker", "--baud", "-1", "--out", f["dir"] + "/b"]))
     return c
 

@@ -8,6 +8,7 @@ list, one ``dysta`` process per case.
 """
 
 import json
+import os
 
 import pytest
 
@@ -78,6 +79,9 @@ def files(tmp_path_factory):
         "wl_inf_arrival": cell(wlines, 1, "1e400"), "wl_far_arrival": cell(cell(wlines, 1, "1e15", row=-1), 1,
                                                                             "0", row=3),
         "wl_unknown_mp": cell(wlines, 2, "nope/x/1"),
+        # a deadline's tbar edited (or its number cut short): not the pack's mean isolated latency
+        "wl_tbar_edited": cell(wlines, 5, "1e300"),
+        "wl_tbar_cut": cell(wlines, 5, wlines[3].rstrip("\n").split(",")[5][:5]),
     }
     paths = {"pack": str(d / "pack.csv"), "w": str(d / "w.csv"), "dir": str(d), "missing": str(d / "no" / "x.csv"),
              "under_file": str(d / "pack.csv" / "x.csv")}
@@ -86,6 +90,12 @@ def files(tmp_path_factory):
         paths[name] = str(d / f"{name}.csv")
     (d / "binary.csv").write_bytes(b"\x1f\x8b\x00\x01garbage")
     paths["binary"] = str(d / "binary.csv")
+    os.mkfifo(d / "fifo")  # a pipe (like /dev/null, a device): renaming an output onto it would replace it
+    os.symlink(d / "nowhere", d / "dangling")
+    os.symlink(d / "loop2", d / "loop1")
+    os.symlink(d / "loop1", d / "loop2")
+    paths.update(fifo=str(d / "fifo"), dangling=str(d / "dangling"), loop=str(d / "loop1"),
+                 newline=str(d / "no\nsuch" / "x.csv"))
     return paths
 
 
@@ -151,6 +161,9 @@ CASES = [
     ("hardware", ["hil", "--depth", "3"], "--depth must be an integer from 8 to 512"),
     ("hardware", ["board", "sim", "icebreaker", "--depth", "3"], "--depth must be"),
     ("hardware", ["board", "run", "icebreaker", "--port", "/dev/nonexistent"], "--port '/dev/nonexistent': no such"),
+    ("hardware", ["verilog", "--name", "always", "-o", "{dir}/v.v"], "--name 'always' is a reserved word of Verilog"),
+    ("hardware", ["board", "build", "icebreaker", "--clock", "inf", "--out", "{dir}/b"],
+     "--clock 'inf': give a frequency in MHz"),
     # output paths
     ("output", ["bench", "--runs-csv", "{missing}", *QUICK], "does not exist; create it first"),
     ("output", ["bench", "--runs-csv", "{dir}", *QUICK], "is a directory; give a file name"),
@@ -170,6 +183,15 @@ CASES = [
     ("output", ["verilog", "-o", "{missing}"], "does not exist"),
     ("output", ["verilog", "-o", "{dir}"], "is a directory"),
     ("output", ["synth", "--out", "{pack}"], "is a file, not a directory"),
+    ("output", ["bench", "--runs-csv", "{fifo}", *QUICK], "is a device or pipe, not a regular file"),
+    ("output", ["traces", "generate", "-o", "{fifo}"], "is a device or pipe, not a regular file"),
+    ("output", ["bench", "--runs-csv", "{loop}", *QUICK], "a symbolic link to nothing"),
+    ("output", ["reproduce", "--out", "{dangling}"], "a symbolic link to nothing (its target is missing"),
+    ("output", ["traces", "generate", "-o", "{newline}"], "does not exist"),  # one line: the path quoted
+    ("output", ["bench", "--workload", "{w}", "--runs-csv", "{w}"], "is also the input --workload"),
+    ("output", ["workload", "export", "--scenario", "attnn", "--rate", "30", "--traces", "{pack}", "-o", "{pack}"],
+     "is also the input --traces"),
+    ("output", ["board", "build", "icebreaker", "--out", ""], "--out is empty"),
     # options that contradict each other or repeat
     ("conflict", ["bench", "--workload", "{w}", "--rate", "30"], "--rate cannot be used with --workload"),
     ("conflict", ["bench", "--workload", "{w}", "--seeds", "3"], "--seeds cannot be used with --workload"),
@@ -183,6 +205,29 @@ CASES = [
     ("conflict", ["bench", "--scenario", "cnn", "cnn", *QUICK], "--scenario lists 'cnn' twice"),
     ("conflict", ["profile", "--model", "bert", "--pattern", "random", "--rate", "0.5", "--out", "{dir}/p.csv"],
      "takes --pattern sanger"),
+    ("conflict", ["bench", "--rate", "30", "--load", "0.5", *QUICK], "--load sets the arrival rate, which --rate"),
+    ("conflict", ["bench", "--workload", "{w}", "--load", "0.5"], "--load cannot be used with --workload"),
+    ("conflict", ["bench", "--speed", "--format", "json"], "does not take --format"),
+    ("conflict", ["bench", "--speed", "--beta", "0.5", "--profile", "reference"], "does not take --profile, --beta"),
+    ("conflict", ["hw-latency", "--queued", "8", "8", "--model-only"], "--queued lists 8 twice"),
+    ("conflict", ["verilog", "--stages", "mul=1,mul=2", "-o", "{dir}/v.v"], "lists 'mul' twice"),
+    ("conflict", ["synth", "--check"], "--check only applies with --goals"),
+    ("conflict", ["synth", "--depths", "8"], "--depths only applies with --sweep"),
+    ("conflict", ["synth", "--cluster", "tcp://host:8786"], "--cluster only applies with --sweep"),
+    ("conflict", ["synth", "--goals", "--sweep"], "--goals measures every goal on the installed design and does "
+     "not take --sweep"),
+    ("conflict", ["synth", "--force"], "--force only applies with --out"),
+    ("conflict", ["profile", "--model", "resnet50", "--pattern", "random", "--rate", "0.5", "--max-len", "64",
+                  "--out", "{dir}/p.csv"], "--max-len is for the attention models"),
+    ("conflict", ["profile", "--model", "bert", "--pattern", "sanger", "--rate", "0.002", "--resolution", "64",
+                  "--out", "{dir}/p.csv"], "--resolution is for the CNNs"),
+    ("conflict", ["profile", "--model", "resnet50", "--pattern", "dense", "--rate", "0.5", "--out", "{dir}/p.csv"],
+     "--pattern dense prunes no weights"),
+    # cluster addresses, checked before any work (Dask would fail deep inside, after a timeout)
+    ("cluster", ["bench", "--cluster", "tcp://host:notaport", *QUICK], "has a port that is not a number"),
+    ("cluster", ["bench", "--cluster", "", *QUICK], "--cluster is empty"),
+    ("cluster", ["reproduce", "--out", "{dir}/r", "--cluster", "tcp://:8786"], "(from --cluster) has no host"),
+    ("cluster", ["synth", "--sweep", "--cluster", "tcp://host:99999"], "has a port that is not a number"),
     # names that do not exist
     ("name", ["bench", "--scheduler", "nosuch", *QUICK[:-2]], "unknown scheduler 'nosuch'"),
     # options the command does not have: named by that command, not by ``dysta``
@@ -196,6 +241,10 @@ CASES = [
     ("name", ["bench", "--workload", "{missing}"], "does not exist"),
     ("name", ["traces", "validate", "{dir}"], "is a directory, not a file"),
     ("name", ["bench", "--scenario", "cnn", "--traces", "{pack_empty_scenario}", *QUICK], "lists no model-pattern"),
+    ("name", ["traces", "show", ""], "the pack is empty"),
+    ("name", ["traces", "validate", ""], "a file name is empty"),
+    ("name", ["traces", "validate", "{fifo}"], "is a device or pipe, not a trace pack file"),
+    ("name", ["bench", "--workload", ""], "--workload is empty"),
     # trace packs: cells, metadata, metadata against the rows, structure
     ("pack", ["traces", "validate", "{pack_big_sample}"], "sample 1000000000000000000000000000000 is too large"),
     ("pack", ["traces", "validate", "{pack_big_size}"], "output_size 1000000000000000000000000000000 is too large"),
@@ -236,6 +285,8 @@ CASES = [
     ("workload", ["bench", "--workload", "{wl_far_arrival}"], "float64 time steps by"),
     ("workload", ["bench", "--workload", "{wl_unknown_mp}"], "model-pattern 'nope/x/1' is not in scenario"),
     ("workload", ["bench", "--workload", "{pack}"], "this is not a dysta-workload file"),
+    ("workload", ["bench", "--workload", "{wl_tbar_edited}"], "tbar_model_s 1e+300 is not the mean isolated latency"),
+    ("workload", ["bench", "--workload", "{wl_tbar_cut}"], "the file was edited or cut"),
 ]
 
 SUBCOMMANDS = {"workload": 2, "traces": 2, "board": 2}
@@ -256,6 +307,14 @@ def test_bad_input_is_refused_by_name(capsys, files, kind, argv, message):
     last = err.strip().splitlines()[-1]
     assert last.startswith(f"{_command(argv)}: error: "), last
     assert message in last
+
+
+def test_cluster_address_from_the_environment_is_checked(capsys, monkeypatch):
+    monkeypatch.setenv("DYSTA_CLUSTER", "tcp://host:notaport")
+    code, out, err = run(capsys, ["bench", *QUICK])
+    assert code == 2 and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("dysta bench: error: cluster address tcp://host:notaport (from "
+                                                   "DYSTA_CLUSTER) has a port that is not a number from 1 to 65535")
 
 
 def test_every_class_is_documented():
