@@ -10,9 +10,11 @@ engines against each other on random workloads, every policy, predictor and prof
 
 Layout of a run: the queue is an array of request indices in arrival order (admission appends,
 a finished request's slot is closed up); per-request state (next layer, last time, gamma,
-PREMA tokens, the predictor's window) lives in arrays indexed by request. A decision scans the
-queue once (twice for PREMA and Planaria, whose rules need the queue's largest token or whether
-any deadline is still reachable) and keeps the first least score, which is numpy's ``argmin``:
+the predictor's window) lives in arrays indexed by request, and what the policies' scans read
+(deadline, tokens, remaining latency, ...) also in rows in queue order (``qf``), so that a scan
+reads contiguous memory and compiles to vector instructions. A decision scores the queue once
+(twice for PREMA and Planaria, whose rules need the queue's largest token or whether any
+deadline is still reachable) and takes the first least score, which is numpy's ``argmin``:
 ties go to the earliest arrival, and a NaN score, should one ever occur, wins as it does there.
 """
 
@@ -44,6 +46,11 @@ _PRED = {"last-one": PRED_LAST_ONE, "last-n": PRED_LAST_N, "average-all": PRED_A
  I_REWIND, I_FIRST_SEEN, I_GAMMA_TOKEN, I_STALE_GAMMA, I_SCAN) = range(21)
 N_IP = 21
 F_SCALE, F_ETA, F_ALPHA, F_CAPACITY, F_CLOCK = range(5)
+# Rows of the queue-order state ``qf`` (see :func:`_run`): deadline, arrival, priority, tiso,
+# static score, last time, gamma, remaining latency and next layer's latency (the policy's
+# source, without gamma), PREMA tokens, and the scan's scores.
+Q_DL, Q_ARR, Q_PRIO, Q_TISO, Q_S0, Q_LAST, Q_GAMMA, Q_REM, Q_NL, Q_TOK, Q_SCORE = range(11)
+N_Q = 11
 
 
 @jit
@@ -53,12 +60,22 @@ def _before(v, best):
 
 
 @jit
+def _argmin(v, q):
+    """numpy's ``argmin`` of ``v[:q]``: the first NaN, else the first least."""
+    c, best = 0, v[0]
+    for k in range(1, q):
+        if _before(v[k], best):
+            c, best = k, v[k]
+    return c
+
+
+@jit
 def _cycles(seconds, clock_hz):
     return np.int64(np.rint(seconds * clock_hz))
 
 
 def _run(ip, fpar, reqf, reqi, lat, rho, inv_rhobar, rhobar_zero, rsrc, lsrc, hw_lut, hw_mp, hw_q, hw_req,
-         state_i, state_f, hist, finish, log_i, log_f):
+         state_i, state_f, hist, qf, finish, log_i, log_f):
     """One run. Writes ``finish`` (and the log when recording); returns (preemptions, decisions).
 
     Compiled twice, :data:`run_sw` and :data:`run_hw`: for ``dysta-hw-*`` the software estimates
@@ -90,6 +107,8 @@ def _run(ip, fpar, reqf, reqi, lat, rho, inv_rhobar, rhobar_zero, rsrc, lsrc, hw
 
     slots, nxt, count, gbits, trem_c = state_i[0], state_i[1], state_i[2], state_i[3], state_i[4]
     last, gamma, tokens, psum = state_f[0], state_f[1], state_f[2], state_f[3]
+    q_dl, q_arr, q_prio, q_tiso, q_s0 = qf[Q_DL], qf[Q_ARR], qf[Q_PRIO], qf[Q_TISO], qf[Q_S0]
+    q_last, q_gamma, q_rem, q_nl, q_tok, q_sc = qf[Q_LAST], qf[Q_GAMMA], qf[Q_REM], qf[Q_NL], qf[Q_TOK], qf[Q_SCORE]
 
     t = 0.0
     tprev = 0.0
@@ -104,6 +123,7 @@ def _run(ip, fpar, reqf, reqi, lat, rho, inv_rhobar, rhobar_zero, rsrc, lsrc, hw
         # A decision taken with an empty queue is a wake-up, whether requests arrive exactly now
         # or time jumps to the next arrival.
         wake = q == 0
+        qa = q
         if rewind and wake:
             # the artifact: only the next request, at its arrival, even if that is before now
             t = arrival[hi]
@@ -121,6 +141,13 @@ def _run(ip, fpar, reqf, reqi, lat, rho, inv_rhobar, rhobar_zero, rsrc, lsrc, hw
                     slots[q] = hi
                     q += 1
                     hi += 1
+        for k in range(qa, q):  # the admitted requests' slots of the queue-order rows
+            r = slots[k]
+            q_dl[k], q_arr[k], q_prio[k], q_tiso[k], q_s0[k] = deadline[r], arrival[r], priority[r], tiso[r], score0[r]
+            q_last[k], q_gamma[k], q_tok[k] = last[r], gamma[r], tokens[r]
+            if rsrc is not None:  # (run_hw: pruned)
+                q_rem[k] = rsrc[rbase[r] + nxt[r]]
+                q_nl[k] = lsrc[lutb[r] + nxt[r]]
 
         # ---- the policy picks a slot
         c = 0
@@ -149,95 +176,72 @@ def _run(ip, fpar, reqf, reqi, lat, rho, inv_rhobar, rhobar_zero, rsrc, lsrc, hw
         elif pol == FCFS:
             c = 0
         elif pol == SJF:
-            best = 0.0
             for k in range(q):
-                r = slots[k]
-                v = rsrc[rbase[r] + nxt[r]]
-                if mul_gamma:
-                    v = F.remaining_sparse(gamma[r], v)
-                if k == 0 or _before(v, best):
-                    c, best = k, v
+                q_sc[k] = F.remaining_sparse(q_gamma[k], q_rem[k]) if mul_gamma else q_rem[k]
+            c = _argmin(q_sc, q)
         elif pol == PREMA:
             top = -np.inf
             for k in range(q):
-                r = slots[k]
-                if first_seen and tokens[r] < 0:
-                    tokens[r] = priority[r]  # first seen: no gain, not counted in the largest
+                if first_seen and q_tok[k] < 0:
+                    q_tok[k] = q_prio[k]  # first seen: no gain, not counted in the largest
                     continue
                 if reacc:
-                    waited = t - last[r]
+                    waited = t - q_last[k]
                 else:
-                    waited = F.prema_waited(t, tprev, arrival[r], r == prev_rid)
+                    waited = F.prema_waited(t, tprev, q_arr[k], slots[k] == prev_rid)
                 if gamma_token:
-                    gain = F.prema_gain_scaled(priority[r], waited, gamma[r] if mul_gamma else 1.0, tiso[r])
+                    gain = F.prema_gain_scaled(q_prio[k], waited, q_gamma[k] if mul_gamma else 1.0, q_tiso[k])
                 else:
-                    gain = F.prema_gain(priority[r], waited, tiso[r])
-                tokens[r] = tokens[r] + gain
-                top = max(top, tokens[r])
+                    gain = F.prema_gain(q_prio[k], waited, q_tiso[k])
+                q_tok[k] = q_tok[k] + gain
+                top = max(top, q_tok[k])
             threshold = F.prema_threshold(top)
-            last_gamma = gamma[slots[q - 1]]
-            best = 0.0
+            last_gamma = q_gamma[q - 1]
             for k in range(q):
-                r = slots[k]
-                v = np.inf
-                if tokens[r] >= threshold:
-                    v = rsrc[rbase[r] + nxt[r]]
-                    if mul_gamma:
-                        v = F.remaining_sparse(last_gamma if stale_gamma else gamma[r], v)
-                if k == 0 or _before(v, best):
-                    c, best = k, v
+                v = q_rem[k]
+                if mul_gamma:
+                    v = F.remaining_sparse(last_gamma if stale_gamma else q_gamma[k], v)
+                q_sc[k] = v if q_tok[k] >= threshold else np.inf
+            c = _argmin(q_sc, q)
         elif pol == PLANARIA and scan:
             best, best_arrival = 0.0, 0.0
             for k in range(q):
-                r = slots[k]
-                v = F.planaria_ratio(priority[r], deadline[r] - t)
-                if k == 0 or F.scan_replaces(best, v, best_arrival, arrival[r]):
-                    c, best, best_arrival = k, v, arrival[r]
+                v = F.planaria_ratio(q_prio[k], q_dl[k] - t)
+                if k == 0 or F.scan_replaces(best, v, best_arrival, q_arr[k]):
+                    c, best, best_arrival = k, v, q_arr[k]
         elif pol == PLANARIA:
             live = 0
             for k in range(q):
-                if deadline[slots[k]] - t > 0:
-                    live += 1
+                live += q_dl[k] - t > 0
             any_live = live > 0
-            best = 0.0
             for k in range(q):
-                r = slots[k]
-                v = F.planaria_score(priority[r], deadline[r] - t, any_live)
-                if k == 0 or _before(v, best):
-                    c, best = k, v
-        elif pol == SDRM3:
+                q_sc[k] = F.planaria_score(q_prio[k], q_dl[k] - t, any_live)
+            c = _argmin(q_sc, q)
+        elif pol == SDRM3 and scan:
             best, best_arrival = 0.0, 0.0
             for k in range(q):
-                r = slots[k]
-                rem = rsrc[rbase[r] + nxt[r]]
-                nl_lat = lsrc[lutb[r] + nxt[r]]
+                rem, nl_lat = q_rem[k], q_nl[k]
                 if mul_gamma:
-                    rem = F.remaining_sparse(gamma[r], rem)
-                    nl_lat = F.remaining_sparse(gamma[r], nl_lat)
-                if scan:
-                    v = F.sdrm3_mapscore(rem, deadline[r] - t, t - last[r], nl_lat, alpha, True)
-                    if k == 0 or F.scan_replaces(best, v, best_arrival, arrival[r]):
-                        c, best, best_arrival = k, v, arrival[r]
-                else:
-                    v = -F.sdrm3_mapscore(rem, deadline[r] - t, t - last[r], nl_lat, alpha, False)
-                    if k == 0 or _before(v, best):
-                        c, best = k, v
+                    rem = F.remaining_sparse(q_gamma[k], rem)
+                    nl_lat = F.remaining_sparse(q_gamma[k], nl_lat)
+                v = F.sdrm3_mapscore(rem, q_dl[k] - t, t - q_last[k], nl_lat, alpha, True)
+                if k == 0 or F.scan_replaces(best, v, best_arrival, q_arr[k]):
+                    c, best, best_arrival = k, v, q_arr[k]
+        elif pol == SDRM3:
+            for k in range(q):
+                rem, nl_lat = q_rem[k], q_nl[k]
+                if mul_gamma:
+                    rem = F.remaining_sparse(q_gamma[k], rem)
+                    nl_lat = F.remaining_sparse(q_gamma[k], nl_lat)
+                q_sc[k] = -F.sdrm3_mapscore(rem, q_dl[k] - t, t - q_last[k], nl_lat, alpha, False)
+            c = _argmin(q_sc, q)
         elif pol == DYSTA_STATIC or (pol == DYSTA and wake and static_wake):
-            best = 0.0
-            for k in range(q):
-                v = score0[slots[k]]
-                if k == 0 or _before(v, best):
-                    c, best = k, v
+            c = _argmin(q_s0, q)
         elif pol == DYSTA:
-            best = 0.0
             for k in range(q):
-                r = slots[k]
-                trem = rsrc[rbase[r] + nxt[r]]
-                if mul_gamma:
-                    trem = F.remaining_sparse(gamma[r], trem)
-                v = F.dysta_dynamic(trem, deadline[r], t, last[r], tiso[r], q, capacity, eta)
-                if k == 0 or _before(v, best):
-                    c, best = k, v
+                trem = F.remaining_sparse(q_gamma[k], q_rem[k]) if mul_gamma else q_rem[k]
+                q_sc[k] = F.dysta_dynamic(trem, q_dl[k], t, q_last[k], q_tiso[k], q, capacity, eta)
+            c = _argmin(q_sc, q)
 
         # ---- its next layer runs
         r = slots[c]
@@ -271,6 +275,10 @@ def _run(ip, fpar, reqf, reqi, lat, rho, inv_rhobar, rhobar_zero, rsrc, lsrc, hw
                 gamma[r] = F.gamma_mean(scale, total, min(count[r], last_n))
             gamma[r] = F.gamma_calibrated(gamma[r], galpha[r])
         nxt[r] = layer + 1
+        q_last[c], q_gamma[c] = t, gamma[r]
+        if rsrc is not None and layer + 1 < nl[r]:  # (run_hw: pruned)
+            q_rem[c] = rsrc[rbase[r] + layer + 1]
+            q_nl[c] = lsrc[lutb[r] + layer + 1]
         if prev_open and prev_rid != r:
             preemptions += 1
         done = layer + 1 == nl[r]
@@ -290,6 +298,9 @@ def _run(ip, fpar, reqf, reqi, lat, rho, inv_rhobar, rhobar_zero, rsrc, lsrc, hw
             nfin += 1
             for k in range(c, q - 1):
                 slots[k] = slots[k + 1]
+            for j in range(N_Q):
+                for k in range(c, q - 1):
+                    qf[j, k] = qf[j, k + 1]
             q -= 1
     return preemptions, decisions
 
@@ -328,7 +339,8 @@ def _state(reqf, ip):
     state_f[2] = -1.0 if ip[I_FIRST_SEEN] else reqf[2]  # tokens: the priority (-1: not seen yet)
     state_f[3] = 0.0
     hist = np.zeros((n if ip[I_PRED] == PRED_LAST_N else 0, max(1, ip[I_LAST_N])))
-    return state_i, state_f, hist
+    qf = np.empty((N_Q, n))
+    return state_i, state_f, hist, qf
 
 
 def ready(hw: bool = False) -> bool:
