@@ -28,12 +28,24 @@ def isolated_latency(tables: ScenarioTables, workload: Workload) -> np.ndarray:
     return tables.tiso[tables.tiso_base[workload.mp] + workload.sample]
 
 
+def normalised_turnaround(tables: ScenarioTables, workload: Workload, finish: np.ndarray) -> np.ndarray:
+    """``(f - a) / Tiso`` of each request (its mean is the ANTT)."""
+    return (finish - workload.arrival) / isolated_latency(tables, workload)
+
+
+def antt_and_violation(tables: ScenarioTables, workload: Workload, finish: np.ndarray,
+                       deadlines: np.ndarray) -> tuple[float, float]:
+    """The run's ANTT and violation rate alone (as :func:`compute` gives them)."""
+    return (float(normalised_turnaround(tables, workload, finish).mean()),
+            float((finish > deadlines).mean()))
+
+
 def compute(tables: ScenarioTables, workload: Workload, finish: np.ndarray, deadlines: np.ndarray,
             preemptions: int = 0, decisions: int = 0) -> dict:
     """All metrics of one run (see module documentation)."""
     a = workload.arrival
     turnaround = finish - a
-    ntt = turnaround / isolated_latency(tables, workload)
+    ntt = normalised_turnaround(tables, workload, finish)
     late = finish > deadlines
     makespan = float(finish.max() - a.min())
     p50, p95, p99 = np.percentile(turnaround, [50, 95, 99])

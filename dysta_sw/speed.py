@@ -137,7 +137,8 @@ def _time_report(times: dict, cpu: dict) -> None:
     ``paper.figure_timing``, and so do the plug-in sections, in :data:`sections.timings`)."""
     from .report import paper
 
-    paper.run_grid = _timed(paper.run_grid, "scheduling grid (Table 5, Figs. 12-15)", times, cpu)
+    paper.run_grid = _timed(paper.run_grid, "scheduling grid (Table 5, Figs. 12-15), compiling the engine (JIT)",
+                            times, cpu)
     for name in [n for n in vars(paper) if n.startswith("plot_")]:
         setattr(paper, name, _timed(getattr(paper, name), "figures 12-15", times, cpu))
 
@@ -150,9 +151,9 @@ def _child_reproduce(out: str, quick: bool, jobs: int | None, traces: str | None
     from .report import grid, paper, sections
     times: dict = {}
     cpu: dict = {}
-    # the engine compiles where the command compiles it: in the first calibration, while the
-    # sections that do not need the calibrated load run beside it
-    grid.calibrate = _timed(grid.calibrate, "load calibration, compiling the engine (JIT)", times, cpu)
+    # the calibration runs FCFS alone (no kernel of the engine); the engine compiles where the
+    # command compiles it, before the grid (run_sw here, run_hw in a process of its own)
+    grid.calibrate = _timed(grid.calibrate, "load calibration", times, cpu)
     _time_report(times, cpu)
     with session(None):  # as cmd_reproduce: one connection for every sweep (local without one)
         paper.reproduce(grid.Config(quick=quick, traces=traces), out, jobs=jobs)

@@ -106,6 +106,27 @@ def test_same_decisions_as_reference_engine(name, case, profile):
         done[req] = got.log[k, 1] == tab.n_layers[w.mp[req]] - 1
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(case=cases(), profile=st.sampled_from(["paper", replace(PROFILES["reference"], clock_rewind=False)]))
+def test_fcfs_finish_is_the_engines_fcfs(case, profile):
+    """The load calibration's FCFS (no kernel of the engine needed) gives the engines' finish times,
+    bit for bit, in every profile without the clock rewind (strict admission included)."""
+    tab, w, d, options = case
+    ref = reference(tab, [w], [d], make_policy("fcfs", options), profile)[0]
+    np.testing.assert_array_equal(compiled.fcfs_finish(tab, w), ref.finish)
+
+
+def test_fcfs_finish_on_the_shipped_pack():
+    """Deep queues and idle gaps: every request of a Table 5 workload at two loads."""
+    pack = resolve_pack(None)
+    tab = ScenarioTables.build(pack, "cnn")
+    for rate in (0.5, 8.0):
+        w = wl.generate(tab, pack.paper_rate("cnn", rate), 300, 1, pack)
+        got = compiled.simulate(tab, [w], [w.deadlines(10.0)], make_policy("fcfs"), "paper")[0]
+        np.testing.assert_array_equal(compiled.fcfs_finish(tab, w), got.finish)
+        assert (w.arrival[1:] > got.finish[:-1]).any() and (w.arrival[1:] < got.finish[:-1]).any()
+
+
 @pytest.mark.parametrize("scenario", ["attnn", "cnn"])
 def test_same_decisions_on_the_shipped_pack(scenario):
     """Table 5 workloads (queues as deep as the paper's offered load makes them), every policy."""
@@ -185,6 +206,35 @@ def test_kernel_is_cached_on_disk(tmp_path):
     assert (first["hits"], first["misses"]) == (0, 2)
     assert (second["hits"], second["misses"]) == (2, 0)
     assert list((tmp_path / "numba").rglob("*.nbi"))
+
+
+@pytest.mark.slow
+def test_processes_wanting_a_kernel_at_once_compile_it_once(tmp_path):
+    """Two processes that start compiling a kernel at the same moment (the report's background
+    processes, a sweep's workers): one compiles it, the other waits and loads it from the cache."""
+    script = textwrap.dedent("""
+        import json, sys, time
+        from dysta_sw.compiled import engine
+        while time.time() < float(sys.argv[1]):  # start together
+            time.sleep(0.01)
+        t0 = time.perf_counter()
+        engine.warm(False)
+        k = engine.run_sw
+        print(json.dumps({"hits": sum(k.stats.cache_hits.values()), "misses": sum(k.stats.cache_misses.values()),
+                          "seconds": time.perf_counter() - t0}))
+    """)
+    env = {"NUMBA_CACHE_DIR": str(tmp_path / "numba"), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+           "PYTHONPATH": os.pathsep.join(sys.path)}
+    import json
+    import time
+    start = f"{time.time() + 3:.3f}"  # after both imported numba
+    procs = [subprocess.Popen([sys.executable, "-c", script, start], env=env, stdout=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [json.loads(p.communicate(timeout=300)[0]) for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert sorted((o["hits"], o["misses"]) for o in outs) == [(0, 1), (1, 0)]
+    compiler, loader = sorted(outs, key=lambda o: o["hits"])
+    assert loader["seconds"] >= 0.5 * compiler["seconds"]  # it waited for the compilation
 
 
 def test_cache_directory_falls_back_when_not_writable(tmp_path, monkeypatch):

@@ -20,6 +20,7 @@ ties go to the earliest arrival, and a NaN score, should one ever occur, wins as
 
 from __future__ import annotations
 
+import contextlib
 import types
 import weakref
 
@@ -109,6 +110,7 @@ def _run(ip, fpar, reqf, reqi, lat, rho, inv_rhobar, rhobar_zero, rsrc, lsrc, hw
     last, gamma, tokens, psum = state_f[0], state_f[1], state_f[2], state_f[3]
     q_dl, q_arr, q_prio, q_tiso, q_s0 = qf[Q_DL], qf[Q_ARR], qf[Q_PRIO], qf[Q_TISO], qf[Q_S0]
     q_last, q_gamma, q_rem, q_nl, q_tok, q_sc = qf[Q_LAST], qf[Q_GAMMA], qf[Q_REM], qf[Q_NL], qf[Q_TOK], qf[Q_SCORE]
+    mirror = rsrc is not None and pol != FCFS  # whether a scan reads the rows (run_hw: never)
 
     t = 0.0
     tprev = 0.0
@@ -141,7 +143,7 @@ def _run(ip, fpar, reqf, reqi, lat, rho, inv_rhobar, rhobar_zero, rsrc, lsrc, hw
                     slots[q] = hi
                     q += 1
                     hi += 1
-        for k in range(qa, q):  # the admitted requests' slots of the queue-order rows
+        for k in range(qa, q if mirror else qa):  # the admitted requests' slots of the queue-order rows
             r = slots[k]
             q_dl[k], q_arr[k], q_prio[k], q_tiso[k], q_s0[k] = deadline[r], arrival[r], priority[r], tiso[r], score0[r]
             q_last[k], q_gamma[k], q_tok[k] = last[r], gamma[r], tokens[r]
@@ -275,10 +277,11 @@ def _run(ip, fpar, reqf, reqi, lat, rho, inv_rhobar, rhobar_zero, rsrc, lsrc, hw
                 gamma[r] = F.gamma_mean(scale, total, min(count[r], last_n))
             gamma[r] = F.gamma_calibrated(gamma[r], galpha[r])
         nxt[r] = layer + 1
-        q_last[c], q_gamma[c] = t, gamma[r]
-        if rsrc is not None and layer + 1 < nl[r]:  # (run_hw: pruned)
-            q_rem[c] = rsrc[rbase[r] + layer + 1]
-            q_nl[c] = lsrc[lutb[r] + layer + 1]
+        if mirror:
+            q_last[c], q_gamma[c] = t, gamma[r]
+            if rsrc is not None and layer + 1 < nl[r]:  # (run_hw: pruned)
+                q_rem[c] = rsrc[rbase[r] + layer + 1]
+                q_nl[c] = lsrc[lutb[r] + layer + 1]
         if prev_open and prev_rid != r:
             preemptions += 1
         done = layer + 1 == nl[r]
@@ -298,7 +301,7 @@ def _run(ip, fpar, reqf, reqi, lat, rho, inv_rhobar, rhobar_zero, rsrc, lsrc, hw
             nfin += 1
             for k in range(c, q - 1):
                 slots[k] = slots[k + 1]
-            for j in range(N_Q):
+            for j in range(N_Q if mirror else 0):
                 for k in range(c, q - 1):
                     qf[j, k] = qf[j, k + 1]
             q -= 1
@@ -365,11 +368,38 @@ def _warm_args(hw: bool) -> tuple:
             np.zeros((0, 3), np.int64), np.zeros((0, 3)))
 
 
+@contextlib.contextmanager
+def _compiling(name: str):
+    """Held while this process compiles (or loads) kernel ``name``: an exclusive lock on a file
+    beside the disk cache, so that a process wanting a kernel another one is compiling waits
+    for it and then loads it from the cache, instead of compiling it a second time (the report's
+    background processes, a sweep's workers, parallel tests). No cache: no lock."""
+    from ._jit import cache_dir
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: each process compiles for itself
+        fcntl = None
+    folder = cache_dir()
+    if folder is None or fcntl is None:
+        yield
+        return
+    with open(folder / f".{name}.lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def warm(hw: bool | None = None) -> None:
     """Compile the kernels (or load them from the disk cache): the ``dysta-hw-*`` one (``hw``
-    True), the other (False) or both (None)."""
+    True), the other (False) or both (None). A kernel another process is compiling is waited
+    for and loaded (:func:`_compiling`)."""
     for h in ((False, True) if hw is None else (bool(hw),)):
-        (run_hw if h else run_sw)(*_warm_args(h))
+        kernel = run_hw if h else run_sw
+        if not kernel.signatures:
+            with _compiling(kernel.py_func.__name__):
+                kernel(*_warm_args(h))
 
 
 def compile_hw_in_background():
@@ -497,6 +527,8 @@ class _Spec:
         ip[I_RECORD] = record
         # one of rsrc and hw_lut is None: it picks the kernel (see _run)
         kernel, rsrc = (run_sw, self.rsrc) if self.hw_lut is None else (run_hw, None)
+        if not kernel.signatures:
+            warm(kernel is run_hw)
         pre, dec = kernel(ip, self.fpar, reqf, reqi, self.lat, self.rho, self.inv_rhobar, self.rhobar_zero, rsrc,
                           self.lsrc, self.hw_lut, self.hw_mp, self.hw_q, hw_req, *_state(reqf, ip), finish, log_i,
                           log_f)
@@ -537,6 +569,31 @@ def supports(policy) -> bool:
     except TypeError:
         return False
     return True
+
+
+@jit
+def _fcfs(arrival, lat, sbase, nl, finish):
+    t = 0.0
+    for i in range(arrival.size):
+        if arrival[i] > t:  # the queue ran empty: time jumps to the arrival
+            t = arrival[i]
+        for layer in range(nl[i]):
+            t = t + lat[sbase[i] + layer]
+        finish[i] = t
+
+
+def fcfs_finish(tables, workload) -> np.ndarray:
+    """FCFS's finish times on ``workload``, as :func:`simulate` gives them in every profile without
+    the clock rewind (``paper``): each request runs to its end in arrival order, from its arrival or
+    the previous finish, its layers' latencies added one by one, so the same float64 sums. A loop
+    of a few lines that compiles in a fraction of a second: what the load calibration
+    (:mod:`dysta_sw.load`) runs hundreds of times, before the engine's kernels are compiled."""
+    mp, sample = np.asarray(workload.mp, np.int64), np.asarray(workload.sample, np.int64)
+    finish = np.empty(len(workload))
+    _fcfs(np.require(workload.arrival, np.float64, "C"), np.require(tables.lat, np.float64, ["C", "W"]),
+          (tables.sample_base[mp] + sample * tables.n_layers[mp]).astype(np.int64),
+          tables.n_layers[mp].astype(np.int64), finish)
+    return finish
 
 
 def simulate(tables, workloads, deadlines, policy, profile: Profile | str = "paper",

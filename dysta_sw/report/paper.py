@@ -72,33 +72,27 @@ def _write(cfg: Config, out: Path, pack, jobs, progress) -> None:
     ctx = sections.Context(cfg=cfg, pack=pack, out=out, jobs=jobs, progress=progress, note=note)
     # the sections that need neither the grid's results nor its pool render meanwhile, each in a
     # process of its own (the gateware simulations and Yosys runs overlap the scheduling); those
-    # that read the calibrated load start once it is (the engine compiled), which they inherit
-    # instead of doing again, the others before, beside the engine's compilation
+    # that read the calibrated load start once it is (FCFS alone: no kernel of the engine needed,
+    # dysta_sw.compiled.engine.fcfs_finish), which they inherit instead of doing again, the
+    # others before
     hw = sections.need_hw_kernel(cfg.sections) or any(
         compiled_engine.uses_hw_kernel(make_policy(n, cfg.options)) for n in cfg.schedulers)
     # the dysta-hw kernel compiles in a process of its own while this one compiles the other
-    # (for the calibration): they share no compiled code (dysta_sw.compiled.engine._run)
+    # (they share no compiled code: dysta_sw.compiled.engine._run); a process that needs a kernel
+    # being compiled waits for it and loads it from the disk cache (compiled.engine.warm)
     jit = compiled_engine.compile_hw_in_background() if hw and (jobs or os.cpu_count() or 1) > 1 else None
+    helpers = [jit] if jit is not None else []
     background = sections.start(ctx, cfg.sections, calibrated=False) or []
-    if jit is not None:
-        background.insert(0, jit)  # stopped with the others on an error or Ctrl-C
     try:
         cfg.grids  # noqa: B018 (calibrates, cached in dysta_sw.load)
-        if jit is not None:
-            jit.result()  # in the disk cache: what renders from here on loads it from there
-            background.remove(jit)
         if (jobs or os.cpu_count() or 1) > 1:
             pyplot()  # imported once (about a second), inherited by every process that draws
         background += sections.start(ctx, cfg.sections, calibrated=True) or []
+        _write_all(cfg, out, pack, jobs, progress, ctx, background or None)
+        for b in helpers:
+            b.result()
     except BaseException:
-        for b in background:
-            b.stop()
-        raise
-    background = background or None
-    try:
-        _write_all(cfg, out, pack, jobs, progress, ctx, background)
-    except BaseException:
-        for b in background or ():
+        for b in background + helpers:
             b.stop()
         raise
 
