@@ -55,6 +55,12 @@ def hw_arithmetic_section(ctx: Context) -> str:
         table5(means, points, names), ""])
 
 
+#: Requests of each HIL workload, by scenario: about 800 (AttNN, 12 layers a request) and 1,400
+#: (CNN, about 45) decisions each, so that no case costs more than a few seconds of Verilator
+#: (a CNN request is ~120,000 cycles at 2,000 a mean layer).
+HIL_REQUESTS = {"attnn": 64, "cnn": 32}
+
+
 def hil_section(ctx: Context) -> str:
     """Hardware in the loop: workloads scheduled by the simulated gateware (dysta_hw.hil), decision
     by decision against the golden model, and the gateware's decision latency."""
@@ -74,7 +80,9 @@ def hil_section(ctx: Context) -> str:
     if cfg.quick or backend == "amaranth":  # Amaranth's simulator needs minutes per case
         cases = [(cfg.grids[0], True)]
     md = head + [
-        "Each workload is drawn from the trace pack as in Table 5 (seed 0), its model-patterns are "
+        "Each workload is drawn from the trace pack as in Table 5 (seed 0; "
+        + ", ".join(f"{n} {s} requests" for s, n in HIL_REQUESTS.items()) + ", about a thousand decisions "
+        "each), its model-patterns are "
         "programmed into the look-up tables of `DystaScheduler(depth=64, fmt=fp16)`, and it runs "
         f"under **{backend}** with a host and an NPU stand-in that replays the trace (each layer's "
         "latency in cycles, its output density on the monitor's lanes). The golden model "
@@ -89,14 +97,15 @@ def hil_section(ctx: Context) -> str:
         "`dysta-hw-fp16`'s.", ""]
     results = []
     for g, shared in cases:
-        res = hil.run(pack, g.scenario, rate=g.main_rate, slo=g.main_slo, requests=64, depth=64, fmt="fp16",
+        n = HIL_REQUESTS.get(g.scenario, 64)
+        res = hil.run(pack, g.scenario, rate=g.main_rate, slo=g.main_slo, requests=n, depth=64, fmt="fp16",
                       shared=shared, backend=backend, options=cfg.options)
         results.append(res)
         unit = "shared unit" if shared else "separate units"
         verdict = ("**identical** to the golden model" if res.identical else
                    f"**{res.mismatches} mismatches** with the golden model (first: {res.first_mismatch})")
         md += [f"### {g.label}, {g.main_rate:g} req/s, {unit}", "",
-               f"64 requests, {res.decisions} decisions, {res.evaluations} compute-unit results, up to "
+               f"{n} requests, {res.decisions} decisions, {res.evaluations} compute-unit results, up to "
                f"{res.max_count} requests in the table, {res.cycles:,} cycles at {res.clock_hz:,.0f} Hz "
                f"(time quantum 2^{res.time_shift} cycles), simulated in {res.sim_seconds:.1f} s: {verdict}.", "",
                rows_table(hil.quality_rows(res), markdown=True), ""]
