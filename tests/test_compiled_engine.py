@@ -106,6 +106,16 @@ def test_same_decisions_as_reference_engine(name, case, profile):
         done[req] = got.log[k, 1] == tab.n_layers[w.mp[req]] - 1
 
 
+@settings(max_examples=300, deadline=None)
+@given(v=st.lists(st.sampled_from([0.0, -0.0, 1.0, -1.0, 2.5, np.inf, -np.inf, np.nan]) | st.floats(), min_size=1,
+                  max_size=40), extra=st.integers(0, 3))
+def test_argmin_of_a_scan_is_numpys(v, extra):
+    """The scans' argmin (first NaN, else first least; ties, signed zeros, infinities) is numpy's,
+    on the first ``q`` entries of a longer row."""
+    row = np.array(v + [-np.inf] * extra)  # entries past q must not count
+    assert compiled._argmin(row, len(v)) == int(np.argmin(np.array(v)))
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(case=cases(), profile=st.sampled_from(["paper", replace(PROFILES["reference"], clock_rewind=False)]))
 def test_fcfs_finish_is_the_engines_fcfs(case, profile):

@@ -62,10 +62,19 @@ def _before(v, best):
 
 @jit
 def _argmin(v, q):
-    """numpy's ``argmin`` of ``v[:q]``: the first NaN, else the first least."""
+    """numpy's ``argmin`` of ``v[:q]``: the first NaN, else the first least. Without a NaN (a loop
+    without a branch first), a plain ``<``: fewer instructions per queued request."""
+    nan = 0
+    for k in range(q):
+        nan += v[k] != v[k]
     c, best = 0, v[0]
+    if nan:
+        for k in range(1, q):
+            if _before(v[k], best):
+                c, best = k, v[k]
+        return c
     for k in range(1, q):
-        if _before(v[k], best):
+        if v[k] < best:
             c, best = k, v[k]
     return c
 
