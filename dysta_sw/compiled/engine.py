@@ -60,13 +60,30 @@ def _before(v, best):
     return best == best and (v != v or v < best)
 
 
+def _mask(*rows):
+    return sum(1 << j for j in rows)
+
+
+#: By policy code: a bit mask of the ``qf`` rows its scans read (a finished request's slot is
+#: closed up in those only).
+_ROWS_USED = np.zeros(8, np.int64)
+_ROWS_USED[SJF] = _mask(Q_REM, Q_GAMMA)
+_ROWS_USED[PREMA] = _mask(Q_TOK, Q_PRIO, Q_LAST, Q_ARR, Q_GAMMA, Q_TISO, Q_REM)
+_ROWS_USED[PLANARIA] = _mask(Q_PRIO, Q_DL, Q_ARR)
+_ROWS_USED[SDRM3] = _mask(Q_REM, Q_NL, Q_GAMMA, Q_DL, Q_LAST, Q_ARR)
+_ROWS_USED[DYSTA] = _mask(Q_REM, Q_GAMMA, Q_DL, Q_LAST, Q_TISO, Q_S0)
+_ROWS_USED[DYSTA_STATIC] = _mask(Q_S0)
+
+
 @jit
 def _argmin(v, q):
-    """numpy's ``argmin`` of ``v[:q]``: the first NaN, else the first least. Without a NaN (a loop
-    without a branch first), a plain ``<``: fewer instructions per queued request."""
-    nan = 0
-    for k in range(q):
-        nan += v[k] != v[k]
+    """numpy's ``argmin`` of ``v[:q]``: the first NaN, else the first least. In a longer queue
+    without a NaN (a loop without a branch checks first), a plain ``<``: fewer instructions per
+    queued request."""
+    nan = q <= 16
+    if not nan:
+        for k in range(q):
+            nan += v[k] != v[k]
     c, best = 0, v[0]
     if nan:
         for k in range(1, q):
@@ -120,6 +137,7 @@ def _run(ip, fpar, reqf, reqi, lat, rho, inv_rhobar, rhobar_zero, rsrc, lsrc, hw
     q_dl, q_arr, q_prio, q_tiso, q_s0 = qf[Q_DL], qf[Q_ARR], qf[Q_PRIO], qf[Q_TISO], qf[Q_S0]
     q_last, q_gamma, q_rem, q_nl, q_tok, q_sc = qf[Q_LAST], qf[Q_GAMMA], qf[Q_REM], qf[Q_NL], qf[Q_TOK], qf[Q_SCORE]
     mirror = rsrc is not None and pol != FCFS  # whether a scan reads the rows (run_hw: never)
+    used = _ROWS_USED[pol] if mirror else 0
 
     t = 0.0
     tprev = 0.0
@@ -311,6 +329,8 @@ def _run(ip, fpar, reqf, reqi, lat, rho, inv_rhobar, rhobar_zero, rsrc, lsrc, hw
             for k in range(c, q - 1):
                 slots[k] = slots[k + 1]
             for j in range(N_Q if mirror else 0):
+                if (used >> j) & 1 == 0:
+                    continue
                 for k in range(c, q - 1):
                     qf[j, k] = qf[j, k + 1]
             q -= 1
