@@ -80,12 +80,14 @@ def _argmin(v, q):
     """numpy's ``argmin`` of ``v[:q]``: the first NaN, else the first least. In a longer queue
     without a NaN (a loop without a branch checks first), a plain ``<``: fewer instructions per
     queued request."""
-    nan = q <= 16
-    if not nan:
+    general = q <= 16  # a short queue: the one loop that handles a NaN too
+    if not general:
+        nans = 0
         for k in range(q):
-            nan += v[k] != v[k]
+            nans += v[k] != v[k]
+        general = nans > 0
     c, best = 0, v[0]
-    if nan:
+    if general:
         for k in range(1, q):
             if _before(v[k], best):
                 c, best = k, v[k]
