@@ -213,10 +213,11 @@ def prepare(pack: TracePack, scenario: str, *, rate: float, requests: int = 64, 
 def run(pack: TracePack, scenario: str, *, rate: float, requests: int = 64, slo: float = 10.0,
         seed: int = 0, depth: int = 64, fmt: str = "fp16", shared: bool = True, lanes: int = 32, beats: int = 2,
         cycles_per_layer: float | None = None, backend: str | None = None, options: Options | None = None,
-        cache=None) -> HilResult:
+        cache=None, engines: bool = True) -> HilResult:
     """Schedule a ``requests``-long workload of ``scenario``, drawn at ``rate`` requests/s (Table 5
     uses 30 for attnn and 3 for cnn), with the simulated gateware; compare with the golden model
-    and score the schedule. See the module documentation for the simulation clock.
+    and score the schedule, and the engine's schedules of the workload (:func:`score_engines`,
+    later when ``engines`` is False). See the module documentation for the simulation clock.
 
     ``backend`` is ``verilator`` (the default where Verilator is installed) or ``amaranth``;
     ``cycles_per_layer`` defaults to 2000 under Verilator and 40 under Amaranth's simulator.
@@ -262,19 +263,35 @@ def run(pack: TracePack, scenario: str, *, rate: float, requests: int = 64, slo:
                                                   decisions=len(rec.dispatches))
     else:
         first = first or f"{unfinished} requests never finished"
-    # the compiled engine where this process has it (the report's, inherited), else the readable
-    # one: a few thousand decisions, less than compiling the engine (they agree decision for decision)
-    engine = sweep_simulate if compiled_engine.ready() else simulate
-    for policy in ("dysta", f"dysta-hw-{name}", "fcfs"):
-        res = engine(tables, [wl], [deadlines], make_policy(policy, options), "paper")[0]
-        quality[policy] = met.compute(tables, wl, res.finish, deadlines, res.preemptions, res.decisions)
     latencies = decision_latencies(rec, rep) if not n_diff else {}
     last = max((c for c, _ in rec.dones), default=rec.base)
-    return HilResult(scenario=scenario, backend=backend, requests=requests, depth=depth, fmt=name, shared=shared,
-                     clock_hz=clock, time_shift=shift, cycles=last - rec.base, sim_seconds=sim_s, layers=n_layers,
-                     decisions=len(rep.decisions), evaluations=len(rep.evaluations),
-                     mismatches=n_diff + unfinished, first_mismatch=first, max_count=rec.max_count, quality=quality,
-                     latencies=latencies)
+    res = HilResult(scenario=scenario, backend=backend, requests=requests, depth=depth, fmt=name, shared=shared,
+                    clock_hz=clock, time_shift=shift, cycles=last - rec.base, sim_seconds=sim_s, layers=n_layers,
+                    decisions=len(rep.decisions), evaluations=len(rep.evaluations),
+                    mismatches=n_diff + unfinished, first_mismatch=first, max_count=rec.max_count, quality=quality,
+                    latencies=latencies)
+    # what score_engines schedules (an attribute, not a field: asdict() and the JSON leave it out)
+    res._engine_inputs = (tables, wl, deadlines, options)
+    return score_engines(res) if engines else res
+
+
+#: The engine's schedules of a HIL workload beside the gateware's (``{fmt}``: the scheduler's format).
+ENGINE_SCHEDULES = ("dysta", "dysta-hw-{fmt}", "fcfs")
+
+
+def score_engines(res: HilResult) -> HilResult:
+    """Add to ``res.quality`` the engine's schedules of the same workload (:data:`ENGINE_SCHEDULES`)
+    and return ``res``. Each runs on the compiled engine when this process has its kernel (the
+    report's), else on the readable one: a few thousand decisions cost less than compiling a
+    kernel, and the two engines agree decision for decision."""
+    tables, wl, deadlines, options = res._engine_inputs
+    for schedule in ENGINE_SCHEDULES:
+        name = schedule.format(fmt=res.fmt)
+        policy = make_policy(name, options)
+        compiled = compiled_engine.supports(policy) and compiled_engine.ready(compiled_engine.uses_hw_kernel(policy))
+        out = (sweep_simulate if compiled else simulate)(tables, [wl], [deadlines], policy, "paper")[0]
+        res.quality[name] = met.compute(tables, wl, out.finish, deadlines, out.preemptions, out.decisions)
+    return res
 
 def quality_rows(res: HilResult) -> list[dict]:
     """One row per schedule of :attr:`HilResult.quality`: ANTT, violation rate, p99 turnaround."""

@@ -116,6 +116,11 @@ def test_hil_amaranth_small():
     assert set(res.quality) == {"gateware fp16", "dysta", "dysta-hw-fp16", "fcfs"}
     for q in res.quality.values():
         assert q["antt"] >= 1.0
+    # the engine's schedules later (the report, once its kernels are loaded): the same scores
+    later = hil.run(pack, "attnn", rate=rate, requests=8, depth=8, backend="amaranth", cycles_per_layer=25.0,
+                    engines=False)
+    assert set(later.quality) == {"gateware fp16"}
+    assert hil.score_engines(later).quality == res.quality
 
 
 @pytest.mark.hw

@@ -23,7 +23,6 @@ from ..cluster import Background
 from ..compiled import engine as compiled_engine
 from ..load import describe
 from ..outputs import RunDirectory
-from ..policies import make_policy
 from ..stats import LEVEL
 from ..trace import resolve_pack
 from . import sections
@@ -75,8 +74,7 @@ def _write(cfg: Config, out: Path, pack, jobs, progress) -> None:
     # that read the calibrated load start once it is (FCFS alone: no kernel of the engine needed,
     # dysta_sw.compiled.engine.fcfs_finish), which they inherit instead of doing again, the
     # others before
-    hw = sections.need_hw_kernel(cfg.sections) or any(
-        compiled_engine.uses_hw_kernel(make_policy(n, cfg.options)) for n in cfg.schedulers)
+    hw = True in cfg.kernels
     # the dysta-hw kernel compiles in a process of its own while this one compiles the other
     # (they share no compiled code: dysta_sw.compiled.engine._run); a process that needs a kernel
     # being compiled waits for it and loads it from the disk cache (compiled.engine.warm)
