@@ -148,3 +148,17 @@ def test_hw_gamma_and_score_equal_golden_model(fmt, mode):
         np.testing.assert_array_equal(chw.score_array(luts, *args), luts.score(*args))
     nnz = rng.integers(0, 40001, n)
     np.testing.assert_array_equal(chw.gamma_array(luts, nnz, idx % 3), luts.gamma(nnz, idx % 3))
+
+
+def test_warm_loops_compile_what_the_golden_model_calls():
+    """The loops the report's background process compiles (compiled.hw.warm_loops) are the ones the
+    golden model then calls: the same types, so no process compiles them a second time."""
+    chw.warm_loops()
+    before = (len(chw._gamma_loop.signatures), len(chw._score_loop.signatures))
+    for fmt, mode in (("fp16", "ieee"), ("bf16", "lean")):
+        mp = h.model_pattern("m/p/0.5", [[1e-3, 2e-3]], [[0.5, 0.25]], shape=[100, 7])
+        luts = HwLuts.build(h.tables(mp), HwConfig(fmt=fmt, mode=mode), eta=0.01)
+        g = chw.gamma_array(luts, np.array([3, 50]), np.array([0, 1]))
+        chw.score_array(luts, g, np.array([1, 2]), np.array([0, 0]), np.array([10**6, 10]), np.array([0, 5]),
+                        np.array([100, 100]), np.array([2, 2]))
+    assert (len(chw._gamma_loop.signatures), len(chw._score_loop.signatures)) == before == (1, 1)

@@ -434,7 +434,7 @@ def warm(hw: bool | None = None) -> None:
 
 
 def compile_hw_in_background():
-    """Start ``warm(hw=True)`` in a process of its own and return it (a
+    """Start ``warm(hw=True)`` (and the golden model's loops) in a process of its own and return it (a
     :class:`dysta_sw.cluster.Background`: ``result()`` waits for it, ``stop()`` ends it), so that
     this process compiles :data:`run_sw` (or does other work) meanwhile and later loads the
     ``dysta-hw-*`` kernel from the disk cache. ``None`` when that gains nothing: the kernel is
@@ -443,7 +443,17 @@ def compile_hw_in_background():
     from ._jit import cache_dir
     if ready(hw=True) or cache_dir() is None:
         return None
-    return Background(warm, True)
+    return Background(_warm_hw_and_loops)
+
+
+def _warm_hw_and_loops() -> None:
+    """:data:`run_hw`, then the golden model's array loops (:func:`dysta_sw.compiled.hw.warm_loops`:
+    its functions are run_hw's, then loaded from the disk cache), holding the loops' lock from the
+    start: a process replaying the golden model meanwhile (the report's HIL section) waits for them
+    and loads them instead of compiling the same floating-point functions a second time."""
+    with _compiling("golden"):
+        warm(True)
+        H._warm_loops()
 
 
 def warm_parallel() -> None:

@@ -87,12 +87,31 @@ def _score_loop(g, R, deadline, last, now, inv_tiso, inv_q, eta, shift, width, E
         out[i] = score(g[i], R[i], dl, wait, inv_tiso[i], inv_q[i], eta, E, M, ieee)
 
 
+def _warm_loops() -> None:
+    """Compile (or load) :func:`_gamma_loop` and :func:`_score_loop` for the types
+    :func:`gamma_array` and :func:`score_array` pass."""
+    one = np.zeros(1, np.int64)
+    _gamma_loop(one, one, one, one, 5, 10, True, np.empty(1, np.int64))
+    _score_loop(one, one, one, one, one, one, one, np.int64(0), 0, 32, 5, 10, True, np.empty(1, np.int64))
+
+
+def warm_loops() -> None:
+    """Compile the array loops (or load them from the disk cache), waiting for a process that is
+    compiling them: the report's, which compiles them after the ``dysta-hw-*`` kernel, whose
+    floating-point functions they share (:func:`dysta_sw.compiled.engine.compile_hw_in_background`)."""
+    if not (_gamma_loop.overloads and _score_loop.overloads):
+        from .engine import _compiling
+        with _compiling("golden"):
+            _warm_loops()
+
+
 def _flat(*arrays, dtype=np.int64):
     return [a.reshape(-1).astype(dtype) for a in np.broadcast_arrays(*arrays)]
 
 
 def gamma_array(luts, nnz, lut_index) -> np.ndarray:
     """:meth:`HwLuts.gamma <dysta_sw.hwmodel.HwLuts.gamma>`, compiled."""
+    warm_loops()
     f = golden.get_format(luts.cfg.fmt)
     idx = np.asarray(lut_index)
     nnz, cs, ish, irh = _flat(np.asarray(nnz, np.int64), luts.count_shift[idx], luts.inv_shape[idx],
@@ -104,6 +123,7 @@ def gamma_array(luts, nnz, lut_index) -> np.ndarray:
 
 def score_array(luts, gamma_bits, lut_index, mp, deadline, last, now, n_queued) -> np.ndarray:
     """:meth:`HwLuts.score <dysta_sw.hwmodel.HwLuts.score>`, compiled."""
+    warm_loops()
     cfg = luts.cfg
     f = golden.get_format(cfg.fmt)
     arrays = (np.asarray(gamma_bits), luts.R[np.asarray(lut_index)], np.asarray(deadline, np.int64),
