@@ -79,6 +79,28 @@ def cache_dir() -> Path | None:
     return _CACHE_DIR
 
 
+@contextlib.contextmanager
+def compile_lock(name: str):
+    """Held while this process compiles (or loads) kernel ``name``: an exclusive lock on a file
+    beside the disk cache, so that a process wanting a kernel another one is compiling waits
+    for it and then loads it from the cache, instead of compiling it a second time (the report's
+    background processes, a sweep's workers, parallel tests). No cache: no lock."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: each process compiles for itself
+        fcntl = None
+    folder = cache_dir()
+    if folder is None or fcntl is None:
+        yield
+        return
+    with open(folder / f".{name}.lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def jit(fn=None, **options):
     """``numba.njit`` with ``cache`` (see the module docs), ``nogil`` and numpy's error model
     (a float division by zero gives inf or NaN, as in numpy, instead of raising)."""

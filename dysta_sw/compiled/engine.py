@@ -20,7 +20,6 @@ ties go to the earliest arrival, and a NaN score, should one ever occur, wins as
 
 from __future__ import annotations
 
-import contextlib
 import types
 import weakref
 
@@ -31,7 +30,7 @@ from ..engine import Profile, RunResult, get_profile
 from ..errors import DystaInputError
 from . import hw as H
 from . import kernels as F
-from ._jit import jit
+from ._jit import compile_lock, jit
 from .fp import key as fp_key
 from .fp import to_float as fp_to_float
 
@@ -399,37 +398,14 @@ def _warm_args(hw: bool) -> tuple:
             np.zeros((0, 3), np.int64), np.zeros((0, 3)))
 
 
-@contextlib.contextmanager
-def _compiling(name: str):
-    """Held while this process compiles (or loads) kernel ``name``: an exclusive lock on a file
-    beside the disk cache, so that a process wanting a kernel another one is compiling waits
-    for it and then loads it from the cache, instead of compiling it a second time (the report's
-    background processes, a sweep's workers, parallel tests). No cache: no lock."""
-    from ._jit import cache_dir
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: each process compiles for itself
-        fcntl = None
-    folder = cache_dir()
-    if folder is None or fcntl is None:
-        yield
-        return
-    with open(folder / f".{name}.lock", "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
 def warm(hw: bool | None = None) -> None:
     """Compile the kernels (or load them from the disk cache): the ``dysta-hw-*`` one (``hw``
     True), the other (False) or both (None). A kernel another process is compiling is waited
-    for and loaded (:func:`_compiling`)."""
+    for and loaded (:func:`dysta_sw.compiled._jit.compile_lock`)."""
     for h in ((False, True) if hw is None else (bool(hw),)):
         kernel = run_hw if h else run_sw
         if not kernel.overloads:
-            with _compiling(kernel.py_func.__name__):
+            with compile_lock(kernel.py_func.__name__):
                 kernel(*_warm_args(h))
 
 
@@ -451,7 +427,7 @@ def _warm_hw_and_loops() -> None:
     its functions are run_hw's, then loaded from the disk cache), holding the loops' lock from the
     start: a process replaying the golden model meanwhile (the report's HIL section) waits for them
     and loads them instead of compiling the same floating-point functions a second time."""
-    with _compiling("golden"):
+    with compile_lock("golden"):
         warm(True)
         H._warm_loops()
 

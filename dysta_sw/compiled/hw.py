@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import fp as golden
 from ..hwmodel import DIFF_BITS
-from ._jit import jit
+from ._jit import compile_lock, jit
 from .fp import add, clamp0, from_int, mul, sub
 
 
@@ -100,8 +100,7 @@ def warm_loops() -> None:
     compiling them: the report's, which compiles them after the ``dysta-hw-*`` kernel, whose
     floating-point functions they share (:func:`dysta_sw.compiled.engine.compile_hw_in_background`)."""
     if not (_gamma_loop.overloads and _score_loop.overloads):
-        from .engine import _compiling
-        with _compiling("golden"):
+        with compile_lock("golden"):
             _warm_loops()
 
 
