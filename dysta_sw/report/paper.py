@@ -80,11 +80,13 @@ def _write(cfg: Config, out: Path, pack, jobs, progress) -> None:
     # being compiled waits for it and loads it from the disk cache (compiled.engine.warm)
     jit = compiled_engine.compile_hw_in_background() if hw and (jobs or os.cpu_count() or 1) > 1 else None
     helpers = [jit] if jit is not None else []
+    if (jobs or os.cpu_count() or 1) > 1:
+        # imported once (0.7 s of CPU), inherited by every process that draws: the sections
+        # started next (Fig. 16, the trace statistics) and those after the calibration
+        pyplot()
     background = sections.start(ctx, cfg.sections, calibrated=False) or []
     try:
         cfg.grids  # noqa: B018 (calibrates, cached in dysta_sw.load)
-        if (jobs or os.cpu_count() or 1) > 1:
-            pyplot()  # imported once (about a second), inherited by every process that draws
         background += sections.start(ctx, cfg.sections, calibrated=True) or []
         _write_all(cfg, out, pack, jobs, progress, ctx, background or None)
         for b in helpers:
