@@ -54,22 +54,10 @@ def trem(gamma_bits, R, E, M, ieee):
 
 @jit
 def score_trem(trem_bits, dl, wait, inv_tiso, inv_q, eta, E, M, ieee):
-    """Mode B after :func:`trem`: the rest of :func:`score`."""
+    """Mode B after :func:`trem`: the rest of mode B (see :func:`_score_loop`)."""
     slack = clamp0(sub(from_int(dl, E, M), trem_bits, E, M, ieee), E, M, ieee)
     pen = mul(mul(from_int(wait, E, M), inv_tiso, E, M, ieee), inv_q, E, M, ieee)
     return add(trem_bits, mul(eta, add(slack, pen, E, M, ieee), E, M, ieee), E, M, ieee)
-
-
-@jit
-def score(gamma_bits, R, dl, wait, inv_tiso, inv_q, eta, E, M, ieee):
-    """Mode B for one queued request::
-
-        trem  = mul(gamma, R)
-        slack = clamp0(sub(from_int(dl), trem))
-        pen   = mul(mul(from_int(wait), inv_tiso), inv_q)
-        score = add(trem, mul(eta, add(slack, pen)))
-    """
-    return score_trem(trem(gamma_bits, R, E, M, ieee), dl, wait, inv_tiso, inv_q, eta, E, M, ieee)
 
 
 # ----------------------------------------------------------------------------- arrays (tests, tools)
@@ -82,9 +70,16 @@ def _gamma_loop(nnz, count_shift, inv_shape, inv_rhobar, E, M, ieee, out):
 
 @jit
 def _score_loop(g, R, deadline, last, now, inv_tiso, inv_q, eta, shift, width, E, M, ieee, out):
+    """Mode B for each queued request (:func:`trem`, then :func:`score_trem`)::
+
+        trem  = mul(gamma, R)
+        slack = clamp0(sub(from_int(dl), trem))
+        pen   = mul(mul(from_int(wait), inv_tiso), inv_q)
+        score = add(trem, mul(eta, add(slack, pen)))
+    """
     for i in range(out.size):
         dl, wait = time_operands(deadline[i], last[i], now[i], shift, width)
-        out[i] = score(g[i], R[i], dl, wait, inv_tiso[i], inv_q[i], eta, E, M, ieee)
+        out[i] = score_trem(trem(g[i], R[i], E, M, ieee), dl, wait, inv_tiso[i], inv_q[i], eta, E, M, ieee)
 
 
 def _warm_loops() -> None:

@@ -21,7 +21,7 @@ from ..tracestats import (
     normalised_layer_latency,
     predictor_rmse,
 )
-from .plots import pyplot
+from .plots import _margins, pyplot
 from .sections import Context, Section
 
 __all__ = ["section", "TRACE_STATS"]
@@ -45,7 +45,7 @@ def section(pack: TracePack, out: Path, note: str) -> str:
         ax.set_ylabel("density")
         ax.legend(fontsize=8)
         ax.set_title(f"Fig. 2: dynamic latency of the language models{note}", fontsize=10)
-        fig.tight_layout()
+        _margins(fig, bottom=0.55, top=0.35, wspace=0.0)
         fig.savefig(out / "fig02_latency_spread.png", dpi=110)
         plt.close(fig)
         md += ["![Fig. 2](fig02_latency_spread.png)", ""]
@@ -62,7 +62,7 @@ def section(pack: TracePack, out: Path, note: str) -> str:
             ax.set_ylabel("MAC sparsity (%)")
             ax.set_title(f"{mp.name}: first six layers after the stem", fontsize=10)
         fig.suptitle(f"Fig. 3: sparsity across inputs{note}", fontsize=10)
-        fig.tight_layout()
+        _margins(fig, bottom=0.45, top=0.7)
         fig.savefig(out / "fig03_activation_sparsity.png", dpi=110)
         plt.close(fig)
         md += ["![Fig. 3](fig03_activation_sparsity.png)", "",
@@ -90,7 +90,7 @@ def section(pack: TracePack, out: Path, note: str) -> str:
             ax.legend(fontsize=8)
             ax.set_title(model, fontsize=10)
         fig.suptitle(f"Fig. 4: valid work per weight-sparsity pattern{note}", fontsize=10)
-        fig.tight_layout()
+        _margins(fig, bottom=0.55, top=0.7)
         fig.savefig(out / "fig04_valid_macs.png", dpi=110)
         plt.close(fig)
         md += ["![Fig. 4](fig04_valid_macs.png)", ""]
