@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from dysta_sw.hwmodel import HW_POLICY_NAMES, HwConfig
-from dysta_sw.report.sections import Context, Section
+from dysta_sw.report.sections import Context, Section, kernels
 from dysta_sw.report.tables import rows_table, table5
 from dysta_sw.sweep import Sweep, run
 
@@ -62,13 +62,14 @@ HIL_REQUESTS = {"attnn": 64, "cnn": 32}
 
 
 def _load_kernels(cfg) -> None:
-    """Load the compiled kernels the report compiles anyway (:attr:`Config.kernels`), waiting for
-    a process that is compiling one (:func:`dysta_sw.compiled.engine.warm`); nothing when compiled
-    code has no disk cache, where this process would compile them all over again."""
+    """Load the compiled kernels the report compiles anyway
+    (:func:`dysta_sw.report.sections.kernels`), waiting for a process that is compiling one
+    (:func:`dysta_sw.compiled.engine.warm`); nothing when compiled code has no disk cache, where
+    this process would compile them all over again."""
     from dysta_sw.compiled import engine as compiled_engine
     from dysta_sw.compiled._jit import cache_dir
     if cache_dir() is not None:
-        for hw in cfg.kernels:
+        for hw in kernels(cfg):
             compiled_engine.warm(hw)
 
 

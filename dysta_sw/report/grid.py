@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from ..load import Calibration, calibrate
-from ..policies import POLICY_NAMES, Options, make_policy
+from ..policies import POLICY_NAMES, Options
 from ..sweep import Sweep, SweepResult, run
 from ..trace import resolve_pack, round_sig
 
@@ -118,19 +118,6 @@ class Config:
     @property
     def n_requests(self) -> int:
         return self.requests or (300 if self.quick else 1000)
-
-    @property
-    def kernels(self) -> tuple[bool, ...]:
-        """The compiled engine's kernels this report runs, as :func:`dysta_sw.compiled.engine.warm`
-        names them (``False``: every policy but ``dysta-hw-*``; ``True``: ``dysta-hw-*``), for the
-        grid's schedulers and the sections that declare ``hw_kernel``."""
-        from ..compiled import engine as compiled_engine
-        from .sections import need_hw_kernel
-        used = {compiled_engine.uses_hw_kernel(p) for p in (make_policy(n, self.options) for n in self.schedulers)
-                if compiled_engine.supports(p)}
-        if need_hw_kernel(self.sections):
-            used.add(True)
-        return tuple(sorted(used))
 
     def sweeps(self) -> list[Sweep]:
         return [Sweep(g.scenario, g.points(), self.schedulers, seeds=tuple(range(self.n_seeds)),

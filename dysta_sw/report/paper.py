@@ -74,7 +74,7 @@ def _write(cfg: Config, out: Path, pack, jobs, progress) -> None:
     # that read the calibrated load start once it is (FCFS alone: no kernel of the engine needed,
     # dysta_sw.compiled.engine.fcfs_finish), which they inherit instead of doing again, the
     # others before
-    hw = True in cfg.kernels
+    hw = True in sections.kernels(cfg)
     # the dysta-hw kernel compiles in a process of its own while this one compiles the other
     # (they share no compiled code: dysta_sw.compiled.engine._run); a process that needs a kernel
     # being compiled waits for it and loads it from the disk cache (compiled.engine.warm)

@@ -105,6 +105,19 @@ def need_hw_kernel(names=None) -> bool:
     return any(not isinstance(s, Exception) and s.hw_kernel for _, s in _selected(names))
 
 
+def kernels(cfg: Config) -> tuple[bool, ...]:
+    """The compiled engine's kernels a report of ``cfg`` runs, as
+    :func:`dysta_sw.compiled.engine.warm` names them (``False``: every policy but ``dysta-hw-*``;
+    ``True``: ``dysta-hw-*``), for the grid's schedulers and the sections that declare ``hw_kernel``."""
+    from ..compiled import engine as compiled_engine
+    from ..policies import make_policy
+    used = {compiled_engine.uses_hw_kernel(p) for p in (make_policy(n, cfg.options) for n in cfg.schedulers)
+            if compiled_engine.supports(p)}
+    if need_hw_kernel(cfg.sections):
+        used.add(True)
+    return tuple(sorted(used))
+
+
 def _selected(names):
     return [(n, s) for n, s in registered() if names is None or n in names]
 
