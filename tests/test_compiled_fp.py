@@ -5,6 +5,7 @@ be the same bit pattern, on Berkeley SoftFloat's conformance cases (the golden m
 check), on random patterns of every class and on each format's special values, in both modes.
 """
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -15,7 +16,7 @@ from dysta_sw import fp
 from dysta_sw.compiled import fp as cf
 from dysta_sw.compiled import hw as chw
 from dysta_sw.errors import DystaInputError
-from dysta_sw.hwmodel import HwConfig, HwLuts
+from dysta_sw.hwmodel import DIFF_BITS, HwConfig, HwLuts
 from fp_cases import FORMATS, conformance_pairs, flush, int_cases, softfloat, softfloat_from_int, special_operands
 
 #: The shipped formats, plus extremes of what ``fp.Format`` admits.
@@ -106,6 +107,70 @@ def test_scalar_kernels_property(fmt, mode, data):
     assert cf.clamp0(a, E, M, ieee) == int(fp.clamp0(arr[0], fmt, mode)[0])
     assert cf.lt_total(a, b, E, M, ieee) == bool(fp.lt_total(*arr, fmt, mode)[0])
     assert cf.from_int(v, E, M) == int(fp.from_int(np.array([v]), 64, True, fmt, mode)[0])
+
+
+@numba.njit
+def _float_domain_loop(a, b, v, E, M, ieee, out):
+    """Every operation of the float64 domain, as the patterns the integer kernels would give."""
+    for i in range(a.size):
+        x, y = cf.f_dec(a[i], E, M, ieee), cf.f_dec(b[i], E, M, ieee)
+        out[i, 0] = cf.f_enc(cf.f_round(x + y, E, M, ieee), E, M)
+        out[i, 1] = cf.f_enc(cf.f_round(x - y, E, M, ieee), E, M)
+        out[i, 2] = cf.f_enc(cf.f_round(x * y, E, M, ieee), E, M)
+        out[i, 3] = cf.f_enc(cf.f_clamp0(x), E, M)
+        out[i, 4] = cf.f_enc(cf.f_from_int(v[i], E, M), E, M)
+        out[i, 5] = cf.f_enc(x, E, M)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("fmt", [f for f in ALL_FORMATS if cf.f_domain(f.exp_bits, f.man_bits)], ids=_ids)
+def test_float_domain_equals_integer_kernels(fmt, mode):
+    """The float64 domain (values rounded by ``f_round``) gives the integer kernels' bits: on random
+    patterns of every class, every pair of special operands, and pairs whose sum or product lands
+    on the subnormal range, the overflow threshold and halfway cases."""
+    rng = np.random.default_rng(fmt.width * 13 + len(mode))
+    E, M, ieee = fmt.exp_bits, fmt.man_bits, mode == "ieee"
+    n = 60000
+    a, b = corner_mix(fmt, rng, n).astype(np.int64), corner_mix(fmt, rng, n).astype(np.int64)
+    # near-cancelling pairs (b = -a with a few low bits changed) and neighbours of the least normal
+    near = a ^ (1 << (fmt.width - 1)) ^ rng.integers(0, 8, n)
+    small = ((1 << M) + rng.integers(-(1 << min(M, 6)), 1 << min(M, 6), n)) | (rng.integers(0, 2, n) << (E + M))
+    s = special_operands(fmt).astype(np.int64)
+    sa, sb = np.meshgrid(s, s)
+    a = np.concatenate([a, a, small, sa.ravel()])
+    b = np.concatenate([b, near, small[::-1], sb.ravel()])
+    v = rng.integers(-(1 << 52), 1 << 52, a.size) >> rng.integers(0, 52, a.size)
+    out = np.empty((a.size, 6), np.int64)
+    _float_domain_loop(a, b, v, E, M, ieee, out)
+    want = [cf.add_array(a, b, fmt, mode), cf.sub_array(a, b, fmt, mode), cf.mul_array(a, b, fmt, mode),
+            cf.clamp0_array(a, fmt, mode), cf.from_int_array(v, 64, True, fmt, mode)]
+    for k, (name, w) in enumerate(zip(("add", "sub", "mul", "clamp0", "from_int"), want)):
+        bad = np.flatnonzero(out[:, k] != w.astype(np.int64))
+        assert not len(bad), (name, [(hex(a[i]), hex(b[i]), int(v[i]), hex(out[i, k]), hex(int(w[i])))
+                                     for i in bad[:6]])
+    # decoding and encoding a pattern gives it back, up to the canonical NaN and (lean) flushed subnormals
+    keep = cf.clamp0_array(a, fmt, mode).astype(np.int64)  # the canonical NaN, as clamp0 gives it
+    is_nan = fp.is_nan(a.astype(fmt.dtype), fmt)
+    exp_zero = ((a >> M) & ((1 << E) - 1)) == 0
+    back = np.where(is_nan, keep, np.where(exp_zero & (mode == "lean"), a & (1 << (E + M)), a))
+    np.testing.assert_array_equal(out[:, 5], back)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("fmt", ["fp16", "bf16", "fp32"])
+def test_score_trem_float_domain_equals_bit_patterns(fmt, mode):
+    """``score_trem`` (float64 domain) and ``score_trem_bits`` (integer kernels) agree on operands
+    of every class and on time differences over the whole saturated range."""
+    f = fp.get_format(fmt)
+    E, M, ieee = f.exp_bits, f.man_bits, mode == "ieee"
+    rng = np.random.default_rng(5 + len(mode))
+    ops = [corner_mix(f, rng, 3000).astype(np.int64) for _ in range(5)]
+    lim = 1 << (DIFF_BITS - 1)
+    dl = rng.integers(-lim, lim, 3000) >> rng.integers(0, DIFF_BITS, 3000)
+    wait = rng.integers(0, 2 * lim, 3000) >> rng.integers(0, DIFF_BITS, 3000)
+    for i in range(3000):
+        args = (ops[0][i], dl[i], wait[i], ops[1][i], ops[2][i], ops[3][i], E, M, ieee)
+        assert chw.score_trem(*args) == chw.score_trem_bits(*args), [hex(x) for x in args[:6]]
 
 
 def test_bad_input_is_rejected_like_the_golden_model():

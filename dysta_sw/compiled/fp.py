@@ -236,6 +236,111 @@ def to_float(x, E, M):
     return -mag if (x >> (E + M)) & 1 else mag
 
 
+# ----------------------------------------------------------------------------- float64 domain
+#
+# The same operations on float64 values instead of bit patterns, for the compiled policies' chains
+# of operations (:func:`dysta_sw.compiled.hw.score_trem`): a value of the format is held as the
+# float64 it equals; an operation is float64 arithmetic on such values followed by
+# :func:`f_round`, the format's rounding of the result (round to nearest even, overflow to
+# infinity, IEEE subnormals or the lean mode's flush, exactly as ``round_pack``). The float64
+# result is exact for a product (2 * (M + 1) <= 53 bits), for a sum of formats up to 16 bits wide
+# and for every sum that cancels into the subnormal range; otherwise it is rounded once to 53
+# bits first, which is innocuous before a rounding to p <= 25 bits (53 >= 2p + 2: Figueroa,
+# "When is double rounding innocuous?", SIGNUM 1995). So the result is the integer kernels' bits
+# for every format with ``M <= F_MAX_M`` (tests/test_compiled_fp.py compares them).
+
+@jit
+def f_domain(E, M):
+    """Whether the float64 domain computes the format ``(E, M)`` exactly: ``M <= 24`` (p <= 25)
+    and ``E <= 10`` (every value and intermediate a normal float64)."""
+    return M <= 24 and E <= 10
+
+
+@jit
+def _f64(b):
+    """The float64 whose bits are ``b`` (int64)."""
+    return np.int64(b).view(np.float64)
+
+
+@jit
+def _pow2(k):
+    """``2.0 ** k`` for ``-1022 <= k <= 1023``."""
+    return _f64((np.int64(k) + 1023) << 52)
+
+
+@jit
+def f_dec(x, E, M, ieee):
+    """The value of the pattern ``x`` as a float64 (lean mode: a subnormal is the zero of its sign)."""
+    e = (x >> M) & mask(E)
+    f = x & mask(M)
+    bias = (np.int64(1) << (E - 1)) - 1
+    if e == mask(E):
+        v = np.inf if f == 0 else np.nan
+    elif e != 0:
+        v = _f64(((e - bias + 1023) << 52) | (f << (52 - M)))
+    elif ieee:
+        v = np.float64(f) * _pow2(1 - bias - M)
+    else:
+        v = 0.0
+    return -v if (x >> (E + M)) & 1 else v
+
+
+@jit
+def f_round(v, E, M, ieee):
+    """``v`` rounded to the format (the float64 it rounds to), as ``round_pack`` rounds."""
+    b = np.float64(v).view(np.int64)
+    mag = b & ~(np.int64(1) << 63)
+    if mag >= (np.int64(0x7FF) << 52) or mag == 0:  # NaN, infinities and zeros stay
+        return v
+    bias = (np.int64(1) << (E - 1)) - 1
+    emin = 1 - bias
+    if mag >= (emin + 1023) << 52:  # a normal of the format: round the float64's fraction in place
+        sh = 52 - M
+        r = (b + (np.int64(1) << (sh - 1)) - 1 + ((b >> sh) & 1)) & ~((np.int64(1) << sh) - 1)
+        if (r & ~(np.int64(1) << 63)) >= (bias + 1 + 1023) << 52:
+            r = (b & (np.int64(1) << 63)) | (np.int64(0x7FF) << 52)
+        return _f64(r)
+    a = abs(v)
+    if ieee:
+        r = np.rint(a * _pow2(M - emin)) * _pow2(emin - M)
+    else:  # flushed before rounding: only a value whose kept bits are all ones becomes the least normal
+        r = _pow2(emin) if a >= _pow2(emin) - _pow2(emin - 1 - M) else 0.0
+    return -r if v < 0.0 else r
+
+
+@jit
+def f_enc(v, E, M):
+    """The pattern of ``v``, a value of the format (every NaN the canonical one)."""
+    if v != v:
+        return (mask(E) << M) | (np.int64(1) << (M - 1))
+    b = np.float64(v).view(np.int64)
+    sign = (b >> 63) & 1
+    a = abs(v)
+    bias = (np.int64(1) << (E - 1)) - 1
+    if a == np.inf:
+        bits = mask(E) << M
+    elif a >= _pow2(1 - bias):
+        ab = np.float64(a).view(np.int64)
+        bits = (((ab >> 52) - 1023 + bias) << M) | ((ab >> (52 - M)) & mask(M))
+    else:
+        bits = np.int64(a * _pow2(bias - 1 + M))
+    return bits | (sign << (E + M))
+
+
+@jit
+def f_clamp0(v):
+    """``max(v, +0)`` of a value (negatives and ``-0`` give ``+0``, a NaN stays a NaN)."""
+    if v != v:
+        return v
+    return 0.0 if np.float64(v).view(np.int64) < 0 else v
+
+
+@jit
+def f_from_int(v, E, M):
+    """The signed integer ``v`` (``|v| < 2**53``, exact in float64) as a value of the format (:func:`from_int`)."""
+    return f_round(np.float64(v), E, M, True)
+
+
 # ----------------------------------------------------------------------------- array functions
 
 _ADD, _SUB, _MUL = 0, 1, 2

@@ -15,7 +15,7 @@ import numpy as np
 from .. import fp as golden
 from ..hwmodel import DIFF_BITS
 from ._jit import compile_lock, jit
-from .fp import add, clamp0, from_int, mul, sub
+from .fp import add, clamp0, f_clamp0, f_dec, f_domain, f_enc, f_from_int, f_round, from_int, mul, sub
 
 
 @jit
@@ -29,8 +29,13 @@ def fit(v, width, signed):
 
 @jit
 def gamma(nnz, count_shift, inv_shape, inv_rhobar, E, M, ieee):
-    """Mode A: ``mul(mul(from_int(nnz >> count_shift), inv_shape), inv_rhobar)``."""
-    return mul(mul(from_int(nnz >> count_shift, E, M), inv_shape, E, M, ieee), inv_rhobar, E, M, ieee)
+    """Mode A: ``mul(mul(from_int(nnz >> count_shift), inv_shape), inv_rhobar)`` (in the float64
+    domain where the format allows, as :func:`score_trem`)."""
+    c = nnz >> count_shift
+    if not (f_domain(E, M) and c < (np.int64(1) << 53)):
+        return mul(mul(from_int(c, E, M), inv_shape, E, M, ieee), inv_rhobar, E, M, ieee)
+    g1 = f_round(f_from_int(c, E, M) * f_dec(inv_shape, E, M, ieee), E, M, ieee)
+    return f_enc(f_round(g1 * f_dec(inv_rhobar, E, M, ieee), E, M, ieee), E, M)
 
 
 @jit
@@ -49,12 +54,29 @@ def time_operands(deadline, last, now, shift, width):
 def trem(gamma_bits, R, E, M, ieee):
     """Mode B's first product, ``mul(gamma, R)``: the remaining latency (constant while the
     request waits, so the engine keeps it until the request runs again)."""
-    return mul(gamma_bits, R, E, M, ieee)
+    if not f_domain(E, M):
+        return mul(gamma_bits, R, E, M, ieee)
+    return f_enc(f_round(f_dec(gamma_bits, E, M, ieee) * f_dec(R, E, M, ieee), E, M, ieee), E, M)
 
 
 @jit
 def score_trem(trem_bits, dl, wait, inv_tiso, inv_q, eta, E, M, ieee):
-    """Mode B after :func:`trem`: the rest of mode B (see :func:`_score_loop`)."""
+    """Mode B after :func:`trem`: the rest of mode B (see :func:`_score_loop`), on float64
+    values (:func:`dysta_sw.compiled.fp.f_round`: the same bits, about three times faster) where
+    the format allows, else on bit patterns (:func:`score_trem_bits`)."""
+    if not f_domain(E, M):
+        return score_trem_bits(trem_bits, dl, wait, inv_tiso, inv_q, eta, E, M, ieee)
+    tr = f_dec(trem_bits, E, M, ieee)
+    slack = f_clamp0(f_round(f_from_int(dl, E, M) - tr, E, M, ieee))
+    p1 = f_round(f_from_int(wait, E, M) * f_dec(inv_tiso, E, M, ieee), E, M, ieee)
+    pen = f_round(p1 * f_dec(inv_q, E, M, ieee), E, M, ieee)
+    e = f_round(f_dec(eta, E, M, ieee) * f_round(slack + pen, E, M, ieee), E, M, ieee)
+    return f_enc(f_round(tr + e, E, M, ieee), E, M)
+
+
+@jit
+def score_trem_bits(trem_bits, dl, wait, inv_tiso, inv_q, eta, E, M, ieee):
+    """:func:`score_trem` on bit patterns (:mod:`dysta_sw.compiled.fp`'s integer kernels)."""
     slack = clamp0(sub(from_int(dl, E, M), trem_bits, E, M, ieee), E, M, ieee)
     pen = mul(mul(from_int(wait, E, M), inv_tiso, E, M, ieee), inv_q, E, M, ieee)
     return add(trem_bits, mul(eta, add(slack, pen, E, M, ieee), E, M, ieee), E, M, ieee)
