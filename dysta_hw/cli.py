@@ -233,6 +233,14 @@ def _int_list(text: str, what: str, allowed=None) -> list:
     bad = [v for v in vals if allowed is not None and v not in allowed]
     if not vals or bad:
         raise DystaInputError(f"--{what} {text!r}: choose from {', '.join(map(str, allowed))}")
+    return _once(vals, what, text)
+
+
+def _once(vals: list, what: str, text: str) -> list:
+    """``vals`` (parsed from ``--what text``), unless a value is listed twice."""
+    twice = sorted({str(v) for v in vals if vals.count(v) > 1})
+    if twice:
+        raise DystaInputError(f"--{what} {text!r} lists {', '.join(twice)} more than once; give each once")
     return vals
 
 
@@ -295,7 +303,8 @@ def _synth_conflicts(a) -> None:
         if extra:
             raise DystaInputError(f"--goals measures every goal on the installed design and does not take "
                                   f"{', '.join(extra)}; drop {'them' if len(extra) > 1 else 'it'}, or drop --goals")
-    only(given(("check", "no_sim", "cached")), "--goals")
+    else:
+        only(given(("check", "no_sim", "cached")), "--goals")
     if not a.sweep and not a.goals:
         only(given((*SWEEP_DEFAULTS, "modes", "cluster")), "--sweep")
     if a.out is None:
@@ -317,12 +326,14 @@ def _synth_results(a) -> list[dict]:
             fmts = [f for f in a.fmts.split(",") if f]
             if not fmts or any(f not in FORMATS for f in fmts):
                 raise DystaInputError(f"--fmts {a.fmts!r}: choose from {', '.join(FORMATS)}")
+            _once(fmts, "fmts", a.fmts)
             units = {"both": (True, False), "shared": (True,), "separate": (False,)}[a.units]
             modes = None
             if a.modes is not None:
                 modes = [m for m in a.modes.split(",") if m]
                 if not modes or any(m not in ("ieee", "lean") for m in modes):
                     raise DystaInputError(f"--modes {a.modes!r}: choose from ieee, lean (e.g. --modes ieee,lean)")
+                _once(modes, "modes", a.modes)
             extra = {k: v for k, v in _design_params(a).items() if k not in ("depth", "fmt", "mode")}  # stages
             results = synth.sweep(a.target, depths=depths, fmts=fmts, units=units, modes=modes, jobs=a.jobs,
                                   progress=not a.no_progress and sys.stderr.isatty(), freq_mhz=a.freq,

@@ -32,7 +32,7 @@ from dysta_sw.compiled import engine as compiled_engine
 from dysta_sw.engine import simulate
 from dysta_sw.errors import DystaInputError
 from dysta_sw.hwdiff import diff
-from dysta_sw.hwmodel import DEFAULT_TIME_SHIFT, scaled_shift
+from dysta_sw.hwmodel import DEFAULT_TIME_SHIFT, HwConfig, scaled_shift
 from dysta_sw.hwsched import SchedModel
 from dysta_sw.policies import Options, make_policy
 from dysta_sw.report.tables import rows_table
@@ -198,7 +198,8 @@ def prepare(pack: TracePack, scenario: str, *, rate: float, requests: int = 64, 
     clock = sim_clock(tables, cycles_per_layer)
     default_shift = DEFAULT_TIME_SHIFT[fp.get_format(fmt).name]
     # the chip's quantum in seconds at this clock, for this pack's capacity
-    shift = scaled_shift(default_shift, tables.capacity * HW_CLOCK_HZ / clock)
+    shift = scaled_shift(default_shift, tables.capacity * HW_CLOCK_HZ / clock,
+                         sched.get("time_bits", HwConfig.time_bits))
     n_mp, max_layers = len(tables.names), int(tables.n_layers.max())
     params = {"depth": depth, "fmt": fmt, "shared": shared, "lanes": lanes, "n_mp": n_mp, "max_layers": max_layers,
               "time_shift": shift, **sched}

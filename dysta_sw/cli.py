@@ -103,12 +103,20 @@ def cmd_bench(a) -> int:
                                   "scenario, arrivals (rate), seed and number of requests; drop "
                                   f"{'them' if len(extra) > 1 else 'it'}, or generate workloads without --workload")
         sweeps = []
+        seen: dict = {}
         for f in distinct("--workload", a.workload):
             scenario = _workload_scenario(f)
             tables = ScenarioTables.build(pack, scenario)
             w = wl.load(f, tables, pack)
             rate = float(w.meta.get("rate", 0.0)) or float(len(w) / max(w.arrival[-1], 1e-12))
             seed = w.meta.get("seed", 0)
+            # the means pool the seeds of a (scenario, rate): two workloads there must be two seeds
+            other = seen.setdefault((scenario, rate, seed), f)
+            if other != f:
+                raise DystaInputError(
+                    f"--workload {f} and {other} are both {scenario} at rate {rate:g} with seed {seed}, so their "
+                    "results would be averaged as one seed; give workloads of different rates or seeds, or bench "
+                    "them one at a time")
             sweeps.append(sweep.Sweep(scenario, tuple((rate, float(m)) for m in slos), schedulers,
                                       seeds=(seed,), n_requests=len(w), profile=a.profile, options=opts,
                                       traces=a.traces, workloads={(rate, seed): w}))
@@ -131,7 +139,11 @@ def cmd_bench(a) -> int:
     means = res.means()
     if a.format == "table":
         print(text_table(means))
-        print(f"\nmeans over {len(sweeps[0].seeds)} seed(s); profile {a.profile}; traces {pack.provenance()}")
+        groups: dict = {}
+        for sw in sweeps:  # replayed workloads: one sweep per file, pooled per (scenario, rate)
+            groups.setdefault((sw.scenario, sw.points[0][0]), set()).update(sw.seeds)
+        n_seeds = max(len(v) for v in groups.values())
+        print(f"\nmeans over {n_seeds} seed(s); profile {a.profile}; traces {pack.provenance()}")
     else:
         print_rows(means, a.format, MEAN_KEYS)
     return 0
@@ -252,6 +264,10 @@ def cmd_traces_generate(a) -> int:
     from .synthetic import generate_pack
 
     out = output_file(a.output, "--output")
+    shipped = {p.resolve(): name for name, p in shipped_packs().items()}
+    if out.resolve() in shipped:
+        raise DystaInputError(f"--output {a.output}: is the shipped trace pack {shipped[out.resolve()]!r}, which "
+                              "every run reads by that name; write the generated pack elsewhere")
     if not PACK_NAME.match(a.name):
         raise DystaInputError(f"--name {a.name!r}: a pack name is letters, digits and . _ + - (e.g. synthetic-v2)")
     rows = a.samples * (a.layers or 60) * 15

@@ -8,6 +8,7 @@ import json
 import math
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from .errors import DystaInputError
@@ -176,6 +177,11 @@ def output_file(path: str, option: str, inputs=()) -> Path:
     if not os.access(parent, os.W_OK | os.X_OK):
         raise DystaInputError(f"{option} {shown(path)}: cannot write in the directory {str(parent)!r} (permission "
                               "denied); write elsewhere")
+    try:  # what the permission bits do not say (a read-only or virtual file system, a full disk)
+        tempfile.TemporaryFile(dir=parent).close()
+    except OSError as e:
+        raise DystaInputError(f"{option} {shown(path)}: cannot create a file in the directory {str(parent)!r} "
+                              f"({e.strerror or e}); write elsewhere") from None
     _not_an_input(p, option, path, inputs)
     return p
 

@@ -68,9 +68,18 @@ DIFF_BITS = 24
 DEFAULT_TIME_SHIFT = {"fp16": 18, "bf16": 10, "fp32": 10}
 
 
-def scaled_shift(shift: int, capacity: float) -> int:
-    """A time-quantum exponent for traces ``capacity`` times faster than the paper's scale."""
-    return max(0, round(shift - math.log2(capacity)))
+def scaled_shift(shift: int, capacity: float, time_bits: int | None = None) -> int:
+    """A time-quantum exponent for traces ``capacity`` times faster than the paper's scale; with
+    ``time_bits``, a :class:`DystaInputError` naming the pack's time scale when the quantum would not
+    fit the cycle counter (a pack whose layers last far longer than the paper's)."""
+    out = max(0, round(shift - math.log2(capacity)))
+    if time_bits is not None and out >= time_bits:
+        raise DystaInputError(
+            f"the trace pack's layers are {1 / capacity:.3g} times as long as the paper's, which needs a time "
+            f"quantum of 2**{out} cycles: more than the hardware scheduler's {time_bits}-bit cycle counter "
+            f"holds; use a pack at most {2.0 ** (time_bits - 1 - shift):.3g} times the paper's time scale "
+            "(e.g. traces generate --latency-scale), or a wider counter")
+    return out
 
 
 @dataclass(frozen=True)
@@ -123,7 +132,7 @@ class HwConfig:
         ``time_shift`` is kept."""
         if self.time_shift is not None:
             return self
-        return replace(self, time_shift=scaled_shift(self.shift, capacity))
+        return replace(self, time_shift=scaled_shift(self.shift, capacity, self.time_bits))
 
     @property
     def quantum_s(self) -> float:

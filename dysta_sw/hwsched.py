@@ -29,7 +29,7 @@ from .hwmodel import COUNT_BITS, HwConfig, HwLuts
 
 __all__ = ["Table", "Op", "MODE_A", "MODE_B", "Schedule", "schedule", "unit_names", "Timing", "SchedLuts", "Accept",
            "LayerDone", "Evaluation", "Decision", "Replay", "SchedModel", "NNZ_BITS", "COUNT_SHIFT_BITS",
-           "DEFAULT_STAGES", "normalise_stages"]
+           "DEFAULT_STAGES", "MAX_STAGES", "normalise_stages"]
 
 #: Width of the monitor's (saturating) non-zero counter.
 NNZ_BITS = 32
@@ -85,6 +85,9 @@ _UNIT_KIND = {"cvt": "cvt", "mul": "mul", "add": "add", "sub": "add", "clamp": "
 
 #: Default register slices per FP unit kind.
 DEFAULT_STAGES = {"cvt": 1, "mul": 1, "add": 1, "clamp": 0}
+#: Most register slices a unit takes: every unit has fewer cut points than this, so more would only
+#: lengthen its output's delay line.
+MAX_STAGES = 64
 
 
 def normalise_stages(stages) -> dict:
@@ -92,8 +95,8 @@ def normalise_stages(stages) -> dict:
     if stages is None:
         return dict(DEFAULT_STAGES)
     if isinstance(stages, int) and not isinstance(stages, bool):
-        if stages < 0:
-            raise DystaInputError(f"stages must be >= 0, not {stages!r}")
+        if not 0 <= stages <= MAX_STAGES:
+            raise DystaInputError(f"stages must be an integer from 0 to {MAX_STAGES}, not {stages!r}")
         return {k: stages for k in DEFAULT_STAGES}
     if isinstance(stages, dict):
         bad = set(stages) - set(DEFAULT_STAGES)
@@ -101,8 +104,8 @@ def normalise_stages(stages) -> dict:
             raise DystaInputError(f"stages keys must be among {sorted(DEFAULT_STAGES)}, not {sorted(bad)}")
         out = {**DEFAULT_STAGES, **stages}
         for k, v in out.items():
-            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-                raise DystaInputError(f"stages[{k!r}] must be an integer >= 0, not {v!r}")
+            if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= MAX_STAGES:
+                raise DystaInputError(f"stages[{k!r}] must be an integer from 0 to {MAX_STAGES}, not {v!r}")
         return out
     raise DystaInputError(f"stages must be None, an int or a dict, not {stages!r}")
 

@@ -119,8 +119,18 @@ def generate_model_pattern(rng: np.random.Generator, model: ModelSpec, pattern: 
         "generator": {"model": asdict(model), "pattern": asdict(pattern),
                       "low_light_samples": int(dark.sum())},
     }
-    return ModelPattern(name=name, lat=np.round(lat, 12), rho=np.round(rho, 6), shape=shape,
+    return ModelPattern(name=name, lat=_round_latency(lat), rho=np.round(rho, 6), shape=shape,
                         calib=calib, meta=meta)
+
+
+def _round_latency(lat: np.ndarray) -> np.ndarray:
+    """Latencies rounded for the CSV: to 12 decimals (the shipped packs' rounding, at least six
+    significant digits from a microsecond up), below a microsecond to nine significant digits
+    (12 decimals would round a latency scaled down far enough to zero)."""
+    out = np.round(lat, 12)
+    small = lat < 1e-6
+    out[small] = [float(f"{v:.9g}") for v in lat[small]]
+    return out
 
 
 def hash_name(name: str) -> int:

@@ -65,8 +65,13 @@ def tool_env(names: dict[str, str], base: dict | None = None, *, override: bool 
 
 
 def cache_dir(*kind: str) -> Path:
-    """``$DYSTA_CACHE_DIR/<kind...>`` (default ``~/.cache/dysta/<kind...>``); not created here."""
+    """``$DYSTA_CACHE_DIR/<kind...>`` (default ``~/.cache/dysta/<kind...>``); not created here. A
+    ``DYSTA_CACHE_DIR`` that names a file is a :class:`DystaInputError` naming the variable."""
     root = os.environ.get("DYSTA_CACHE_DIR")
+    if root and (Path(root).exists() and not Path(root).is_dir()):
+        from .errors import DystaInputError
+        raise DystaInputError(f"DYSTA_CACHE_DIR={root!r} is not a directory; point it at a directory (it is "
+                              "created if missing) or unset it for ~/.cache/dysta")
     return (Path(root) if root else Path.home() / ".cache" / "dysta").joinpath(*kind)
 
 

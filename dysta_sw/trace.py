@@ -42,6 +42,9 @@ from .errors import DystaInputError, check_interrupt
 MAGIC = "# dysta-trace-pack"
 VERSION = 1
 COLUMNS = ("model_pattern", "sample", "layer", "latency_s", "density", "output_size", "split")
+#: The range of a layer's latency a pack may hold, in seconds: a femtosecond to about 30 years, so
+#: that a model's sum of layers, a workload's span and their ratios stay well inside float64.
+MIN_LATENCY_S, MAX_LATENCY_S = 1e-15, 1e9
 SPLITS = ("calib", "test")
 
 
@@ -214,6 +217,8 @@ def write_atomic(path: str | Path, data: bytes) -> None:
     try:
         tmp.write_bytes(data)
         os.replace(tmp, path)
+    except OSError as e:  # name the file asked for, not the temporary one
+        raise DystaInputError(f"cannot write {str(path)!r}: {e.strerror or e}; write elsewhere") from None
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -537,7 +542,7 @@ def _read_columns(lines: _Lines, path):
         wrong = np.flatnonzero(~calib & (spl != "test"))
         if wrong.size:
             k = int(wrong[0])
-            raise DystaInputError(f"{path}, line {line_list[k]}: split must be 'calib' or 'test', not {spl[k]!r}")
+            raise DystaInputError(f"{path}, line {line_list[k]}: split must be 'calib' or 'test', not {str(spl[k])!r}")
         split.extend(calib.astype(np.uint8).tobytes())
         line_no.frombytes(nums.astype(np.int64).tobytes())
         check_interrupt()
@@ -581,6 +586,9 @@ def load_pack(path: str | Path) -> TracePack:
             raise DystaInputError(f"{path}, line {lineno[offset + bad[0]]}: {what}")
 
     fail(~np.isfinite(lat) | (lat <= 0), "latency_s must be a positive finite number of seconds")
+    fail((lat < MIN_LATENCY_S) | (lat > MAX_LATENCY_S),
+         f"latency_s must lie from {MIN_LATENCY_S:g} to {MAX_LATENCY_S:g} s (a layer's isolated latency; "
+         "beyond that a run's clock and its sums lose float64's resolution or overflow): rescale the pack")
     fail(~np.isfinite(rho) | (rho < 0) | (rho > 1), "density must lie in [0, 1]")
     fail(size <= 0, "output_size must be a positive number of elements")
     fail(sample < 0, "sample must be >= 0")

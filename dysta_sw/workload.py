@@ -126,9 +126,10 @@ def check_rate(tables: ScenarioTables, rate: float, n_requests: int) -> None:
     lowest = min_rate(tables, n_requests)
     if rate < lowest:
         raise DystaInputError(
-            f"--rate {rate:g}: {n_requests:,} requests would arrive over about {n_requests / rate:.3g} s, where "
-            f"float64 time cannot resolve the scenario's shortest layer ({float(np.min(tables.lat)):.3g} s) and "
-            f"results would be wrong; give --rate >= {lowest:.2g} (at such rates the requests barely queue)")
+            f"rate {rate:g} requests/s: {n_requests:,} requests would arrive over about {n_requests / rate:.3g} s, "
+            f"where float64 time cannot resolve the scenario's shortest layer ({float(np.min(tables.lat)):.3g} s) "
+            f"and results would be wrong; give a rate >= {lowest:.2g} requests/s (--rate, or a larger --load: at "
+            "such rates the requests barely queue)")
 
 
 def generate(tables: ScenarioTables, rate: float, n_requests: int, seed: int, pack: TracePack | None = None

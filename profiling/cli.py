@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import sys
 import time
 
@@ -86,8 +87,15 @@ def _check(a) -> None:
     for k, v in {**CNN_DEFAULTS, **ATTENTION_DEFAULTS}.items():
         if getattr(a, k, None) is None:
             setattr(a, k, v)
+    nm = re.match(r"^nm(\d+):(\d+)$", a.pattern or "")
+    if nm and a.rate is None and a.recipe is None:  # nmN:M fixes the rate (profiling.pruning.check_pattern)
+        n, m = int(nm.group(1)), int(nm.group(2))
+        if not 0 < n < m:
+            raise DystaInputError(f"--pattern {a.pattern}: an N:M pattern needs 0 < N < M (e.g. nm2:4)")
+        a.rate = 1 - n / m
     if a.recipe is None and (a.pattern is None or a.rate is None):
-        raise DystaInputError("give --pattern and --rate (or, for CNNs, --recipe FILE)")
+        raise DystaInputError("give --pattern and --rate (or, for CNNs, --recipe FILE; an nmN:M pattern fixes "
+                              "the rate)")
     if a.rate is not None and not math.isfinite(a.rate):
         raise DystaInputError(f"--rate must be a finite number, not {a.rate}")
     if a.model in ATTENTION_MODELS:

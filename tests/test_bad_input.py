@@ -48,6 +48,8 @@ def files(tmp_path_factory):
         # pack cells
         "pack_big_sample": cell(lines, 1, BIG), "pack_big_size": cell(lines, 5, BIG),
         "pack_inf_latency": cell(lines, 3, "1e400"), "pack_nan_density": cell(lines, 4, "nan"),
+        "pack_huge_latency": [cell([ln], 3, "1e308", row=0)[0] if k >= 3 else ln for k, ln in enumerate(lines)],
+        "pack_tiny_latency": cell(lines, 3, "1e-320"), "pack_split_case": cell(lines, 6, "CALIB"),
         "pack_float_layer": cell(lines, 2, "0.5"), "pack_bad_split": cell(lines, 6, "train"),
         "pack_extra_field": cell(lines, 6, "calib,9"),
         "pack_zero_density": [ln if ln.count(",") != 6 or not ln.split(",")[2] == "1" or not ln.startswith(first)
@@ -83,7 +85,10 @@ def files(tmp_path_factory):
         "wl_tbar_edited": cell(wlines, 5, "1e300"),
         "wl_tbar_cut": cell(wlines, 5, wlines[3].rstrip("\n").split(",")[5][:5]),
     }
-    paths = {"pack": str(d / "pack.csv"), "w": str(d / "w.csv"), "dir": str(d), "missing": str(d / "no" / "x.csv"),
+    (d / "w_copy.csv").write_text((d / "w.csv").read_text())
+    from dysta_sw.trace import shipped_packs
+    paths = {"pack": str(d / "pack.csv"), "w": str(d / "w.csv"), "w_copy": str(d / "w_copy.csv"),
+             "shipped": str(shipped_packs()["measured-v2"]), "dir": str(d), "missing": str(d / "no" / "x.csv"),
              "under_file": str(d / "pack.csv" / "x.csv")}
     for name, content in out.items():
         (d / f"{name}.csv").write_text("".join(content))
@@ -245,11 +250,21 @@ CASES = [
     ("name", ["traces", "validate", ""], "a file name is empty"),
     ("name", ["traces", "validate", "{fifo}"], "is a device or pipe, not a trace pack file"),
     ("name", ["bench", "--workload", ""], "--workload is empty"),
+    ("name", ["bench", "--workload", "{w}", "{w_copy}"], "would be averaged as one seed"),
+    ("name", ["traces", "generate", "--samples", "2", "-o", "{shipped}"], "is the shipped trace pack 'measured-v2'"),
+    ("name", ["synth", "--sweep", "--depths", "8,64,8", "--no-pnr"], "lists 8 more than once"),
+    ("name", ["synth", "--sweep", "--fmts", "fp16,fp16", "--no-pnr"], "lists fp16 more than once"),
+    ("number", ["verilog", "--stages", "65", "-o", "{dir}/v.v"], "from 0 to 64, not 65"),
+    ("number", ["hw-latency", "--model-only", "--stages", "mul=100000"], "from 0 to 64, not 100000"),
     # trace packs: cells, metadata, metadata against the rows, structure
     ("pack", ["traces", "validate", "{pack_big_sample}"], "sample 1000000000000000000000000000000 is too large"),
     ("pack", ["traces", "validate", "{pack_big_size}"], "output_size 1000000000000000000000000000000 is too large"),
     ("pack", ["traces", "validate", "{pack_inf_latency}"], "latency_s must be a positive finite"),
     ("pack", ["traces", "validate", "{pack_nan_density}"], "density must lie in [0, 1]"),
+    ("pack", ["traces", "show", "{pack_huge_latency}"], "latency_s must lie from 1e-15 to 1e+09 s"),
+    ("pack", ["bench", "--traces", "{pack_huge_latency}", *QUICK], "latency_s must lie from 1e-15 to 1e+09 s"),
+    ("pack", ["traces", "validate", "{pack_tiny_latency}"], "latency_s must lie from 1e-15 to 1e+09 s"),
+    ("pack", ["traces", "validate", "{pack_split_case}"], "split must be 'calib' or 'test', not 'CALIB'"),
     ("pack", ["traces", "validate", "{pack_float_layer}"], "layer '0.5' is not an integer"),
     ("pack", ["traces", "validate", "{pack_bad_split}"], "split must be 'calib' or 'test'"),
     ("pack", ["traces", "validate", "{pack_extra_field}"], "8 fields, expected 7"),
@@ -315,6 +330,55 @@ def test_cluster_address_from_the_environment_is_checked(capsys, monkeypatch):
     assert code == 2 and "Traceback" not in err
     assert err.strip().splitlines()[-1].startswith("dysta bench: error: cluster address tcp://host:notaport (from "
                                                    "DYSTA_CLUSTER) has a port that is not a number from 1 to 65535")
+
+
+def test_a_pack_slower_than_the_hardware_counter_holds_is_named(capsys, tmp_path):
+    """A pack whose layers last so long that the time quantum outgrows the cycle counter: the error
+    names the pack's time scale, not the internal time_shift."""
+    save_pack(generate_pack(2, 1, "slow", n_layers=3, latency_scale=1e9), tmp_path / "slow.csv")
+    code, out, err = run(capsys, ["bench", "--traces", str(tmp_path / "slow.csv"), *QUICK[:-1], "dysta-hw-fp16"])
+    assert code == 2 and "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert "the trace pack's layers are" in last and "48-bit cycle counter" in last and "time_shift" not in last
+
+
+def test_generated_packs_load_at_every_latency_scale(tmp_path):
+    """traces generate at the smallest and largest --latency-scale writes packs dysta loads
+    (latencies below a microsecond keep their significant digits instead of rounding to zero)."""
+    from dysta_sw.trace import load_pack
+    for scale in (1e-9, 1e9):
+        path = tmp_path / f"g{scale:g}.csv"
+        assert main(["traces", "generate", "--samples", "2", "--latency-scale", str(scale), "-o", str(path)]) == 0
+        pack = load_pack(path)
+        assert min(float(mp.lat.min()) for mp in pack.model_patterns.values()) > 0
+
+
+def test_synth_goals_takes_its_own_options(capsys):
+    """--check, --no-sim and --cached go with --goals: the goal table from the shipped results, exit
+    status 1 while a goal is unmet (0 would mean every goal is met)."""
+    pytest.importorskip("amaranth")
+    code, out, err = run(capsys, ["synth", "--goals", "--check", "--no-sim", "--cached"])
+    assert "Traceback" not in err and "only applies" not in err
+    assert "ECP5-85F Fmax" in out and "decision latency" in out
+    unmet = any(f"  {v}  " in line for line in out.splitlines()[2:] for v in ("NO", "n/a"))
+    assert code == (1 if unmet else 0)
+
+
+def test_cache_directory_that_is_a_file_is_named(capsys, monkeypatch, tmp_path):
+    (tmp_path / "afile").write_text("")
+    monkeypatch.setenv("DYSTA_CACHE_DIR", str(tmp_path / "afile"))
+    from dysta_sw import tools
+    from dysta_sw.errors import DystaInputError
+    with pytest.raises(DystaInputError, match="DYSTA_CACHE_DIR=.* is not a directory"):
+        tools.cache_dir("verilator")
+
+
+def test_output_in_a_directory_that_takes_no_files_is_named(capsys):
+    if not os.path.isdir("/proc"):
+        pytest.skip("no /proc on this system")
+    code, out, err = run(capsys, ["traces", "generate", "--samples", "2", "-o", "/proc/x.csv"])
+    assert code == 2 and "Traceback" not in err
+    assert "--output /proc/x.csv: cannot create a file in the directory '/proc'" in err
 
 
 def test_every_class_is_documented():

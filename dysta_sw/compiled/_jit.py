@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numba
 
+from ..errors import DystaInputError
 from ..tools import cache_dir as cache_root
 
 _HERE = Path(__file__).parent
@@ -57,7 +58,8 @@ def _writable(path: Path) -> bool:
 def _candidates():
     if os.environ.get("NUMBA_CACHE_DIR"):
         yield Path(os.environ["NUMBA_CACHE_DIR"]) / "dysta"
-    yield cache_root("numba")
+    with contextlib.suppress(DystaInputError):  # a DYSTA_CACHE_DIR that is a file: the next candidate
+        yield cache_root("numba")
     uid = os.getuid() if hasattr(os, "getuid") else "user"
     yield Path(tempfile.gettempdir()) / f"dysta-numba-{uid}"
 
