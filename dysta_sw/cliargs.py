@@ -286,10 +286,22 @@ def options_from_args(a: argparse.Namespace) -> Options:
                    predictor_alpha=getattr(a, "predictor_alpha", "fitted"))
 
 
+def _finite_or_null(v):
+    """``v`` with every infinite or NaN float (in its dicts and lists) replaced by ``None``."""
+    if isinstance(v, dict):
+        return {k: _finite_or_null(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_finite_or_null(x) for x in v]
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
 def print_rows(rows: list[dict], fmt: str, keys) -> None:
     """Rows of means as JSON, CSV (columns ``keys``) or the terminal's Table 5 layout."""
     if fmt == "json":
-        print(json.dumps(rows, indent=1))
+        # JSON has no infinity or NaN (a one-seed confidence interval is unbounded): null instead
+        print(json.dumps(_finite_or_null(rows), indent=1, allow_nan=False))
     elif fmt == "csv":
         w = csv.DictWriter(sys.stdout, fieldnames=list(keys), extrasaction="ignore", lineterminator="\n")
         w.writeheader()

@@ -36,6 +36,19 @@ def test_bench_json_rows(capsys):
     assert by[("attnn", 50.0, "fcfs")]["antt"] == by[("attnn", 10.0, "fcfs")]["antt"]
 
 
+def test_bench_json_is_strict_json_with_one_seed(capsys):
+    """One seed: the confidence intervals are unbounded, written as null (JSON has no Infinity)."""
+    code, out, _ = run(capsys, "bench", "--rate", "30", "--scheduler", "fcfs", "--seeds", "1", "--requests", "30",
+                       "--format", "json", "--jobs", "1")
+
+    def refuse(name):
+        raise AssertionError(f"{name} in the JSON output")
+
+    rows = json.loads(out, parse_constant=refuse)
+    assert code == 0 and rows[0]["antt_ci"] is None and rows[0]["violation_rate_ci"] is None
+    assert rows[0]["antt"] >= 1.0
+
+
 def test_bench_table_and_csv(capsys):
     code, out, _ = run(capsys, "bench", "--rate", "30", "--scheduler", "sjf", "planaria", "--seeds", "1",
                        "--requests", "40", "--jobs", "1")
