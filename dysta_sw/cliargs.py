@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import math
 import os
 import sys
@@ -12,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 from .errors import DystaInputError
+from .outputs import json_text
 from .policies import PREDICTOR_ALPHAS, PREDICTORS, Options
 from .report.tables import text_table
 from .trace import DEFAULT_PACK
@@ -286,22 +286,10 @@ def options_from_args(a: argparse.Namespace) -> Options:
                    predictor_alpha=getattr(a, "predictor_alpha", "fitted"))
 
 
-def _finite_or_null(v):
-    """``v`` with every infinite or NaN float (in its dicts and lists) replaced by ``None``."""
-    if isinstance(v, dict):
-        return {k: _finite_or_null(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_finite_or_null(x) for x in v]
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
-
-
 def print_rows(rows: list[dict], fmt: str, keys) -> None:
     """Rows of means as JSON, CSV (columns ``keys``) or the terminal's Table 5 layout."""
     if fmt == "json":
-        # JSON has no infinity or NaN (a one-seed confidence interval is unbounded): null instead
-        print(json.dumps(_finite_or_null(rows), indent=1, allow_nan=False))
+        print(json_text(rows, indent=1))
     elif fmt == "csv":
         w = csv.DictWriter(sys.stdout, fieldnames=list(keys), extrasaction="ignore", lineterminator="\n")
         w.writeheader()

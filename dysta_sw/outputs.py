@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import socket
@@ -42,6 +43,24 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # someone else's live process
         return True
     return True
+
+
+
+def finite_or_null(v):
+    """``v`` with every infinite or NaN float (in its dicts, lists and tuples) replaced by ``None``."""
+    if isinstance(v, dict):
+        return {k: finite_or_null(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [finite_or_null(x) for x in v]
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def json_text(obj, **kw) -> str:
+    """``obj`` as strict JSON (RFC 8259 has no Infinity or NaN: an unbounded one-seed confidence
+    interval is ``null``)."""
+    return json.dumps(finite_or_null(obj), allow_nan=False, **kw)
 
 
 class RunDirectory:

@@ -22,7 +22,7 @@ from .. import __version__
 from ..cluster import Background
 from ..compiled import engine as compiled_engine
 from ..load import describe
-from ..outputs import RunDirectory
+from ..outputs import RunDirectory, json_text
 from ..stats import LEVEL
 from ..trace import resolve_pack
 from . import sections
@@ -103,7 +103,7 @@ def _write_all(cfg: Config, out: Path, pack, jobs, progress, ctx, background) ->
     means = res.means()
     write_csv(res.rows, TIDY_KEYS, out / "runs.csv")
     write_csv(means, MEAN_KEYS, out / "means.csv")
-    write_text(out / "means.json", json.dumps(means, indent=1))
+    write_text(out / "means.json", json_text(means, indent=1))
     grids = cfg.grids
     note = ctx.note
     figs = [s for s in FIGURE_SCHEDULERS if s in cfg.schedulers]
