@@ -405,6 +405,31 @@ def test_refused_requests():
     assert not diff(rep, dispatches=rec.dispatches, dones=rec.dones, evaluations=rec.trace)
 
 
+def test_only_refused_requests():
+    """Every request refused: the bench still presents each one, each is taken and flagged, none runs."""
+    rng = np.random.default_rng(4)
+    dut = DystaScheduler(depth=8, fmt="fp16", shared=False, lanes=4, n_mp=3, max_layers=MAX_LAYERS, tag_bits=3)
+    full = random_luts(dut.config(), rng)
+    luts = SchedLuts.empty(dut.config(), 3, MAX_LAYERS)
+    for name in ("R", "inv_rhobar", "inv_shape", "count_shift", "inv_tiso", "layers"):
+        getattr(luts, name)[:2] = getattr(full, name)[:2]
+    jobs = [Job(3 * i, i + 1, mp, 400, (Layer(12, (1, 2)),)) for i, mp in enumerate([2, 3, 3, 2])]
+    rec = run(dut, luts.writes(), jobs)
+    assert rec.req_error and not rec.dones and not rec.dispatches
+    assert [a.tag for a in rec.accepts] == [1, 2, 3, 4]  # each taken off the stream in turn
+
+
+@pytest.mark.parametrize("value_width", [1, 2])
+def test_narrow_npu_values(value_width):
+    """Lanes of 1 or 2 bits: the NPU stand-in's non-zeros fit them (1 + lane % 7 would be cut to 0),
+    so the monitor's count is the bench's and the scheduler matches the golden model."""
+    rng = np.random.default_rng([value_width, 9])
+    dut = DystaScheduler(depth=8, fmt="fp16", lanes=8, value_width=value_width, n_mp=N_MP, max_layers=MAX_LAYERS,
+                         time_shift=2)
+    luts = random_luts(dut.config(), rng)
+    check(dut, luts, random_jobs(rng, luts, 12, "mixed", dut.lanes))
+
+
 def test_table_fills_and_backpressures_without_trace():
     """A burst twice the table's depth: the host is held back while the table is full, nothing is
     lost, and the scheduler built without its debug trace port makes the golden model's decisions."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from amaranth.hdl import Cat, Elaboratable, Module, Mux, Signal
 from amaranth.lib.memory import Memory
 
-__all__ = ["NpuReplay", "npu_rows", "CYCLE_BITS"]
+__all__ = ["NpuReplay", "npu_rows", "npu_values", "CYCLE_BITS"]
 
 #: Least width of a layer's cycle count, beat count and non-zeros per beat in the ROM; wider
 #: when a job needs it (a long layer of a workload with a wide spread of layer latencies).
@@ -43,6 +43,13 @@ def npu_rows(dut, jobs, cycle_bits: int | None = None) -> tuple[int, dict[int, i
             fields[(j.tag << lb) | layer] = (spec.cycles, n, k, extra)
     cb = cycle_bits or max([CYCLE_BITS] + [v.bit_length() for f in fields.values() for v in f])
     return cb, {a: c | (b << cb) | (k << 2 * cb) | (e << 3 * cb) for a, (c, b, k, e) in fields.items()}
+
+
+def npu_values(dut) -> list[int]:
+    """The value the NPU stand-ins send on each lane when it carries a non-zero: ``1 + lane % 7``,
+    kept below ``2**value_width`` (a 1-bit lane carries 1), so that no value is cut to zero."""
+    top = (1 << dut.value_width) - 1
+    return [min(i % 7 + 1, top) for i in range(dut.lanes)]
 
 
 class NpuReplay(Elaboratable):
@@ -90,8 +97,9 @@ class NpuReplay(Elaboratable):
         m.d.comb += [self.ld.eq(running & (left == 0)), dut.layer_done.eq(self.ld)]
         send = running & (beats != 0)
         m.d.comb += dut.npu_data.valid.eq(send)
+        nonzero = npu_values(dut)
         for i in range(dut.lanes):
-            m.d.comb += dut.npu_data.payload[i].eq(Mux(k_now > i, i % 7 + 1, 0))
+            m.d.comb += dut.npu_data.payload[i].eq(Mux(k_now > i, nonzero[i], 0))
         m.d.comb += self.disp.eq(dut.dispatch.valid & dut.dispatch.ready)
         with m.If(self.disp):
             m.d.sync += [running.eq(1), left.eq(data[:cb] - 1), beats.eq(data[cb:2 * cb]),

@@ -16,6 +16,8 @@ from amaranth.sim import Simulator
 from dysta_sw import fp
 from dysta_sw.hwsched import Accept, LayerDone, Table, Timing
 
+from .npu import npu_values
+
 __all__ = ["Layer", "Job", "Record", "run", "decision_latency", "latency_report", "from_trace"]
 
 
@@ -67,6 +69,7 @@ def run(dut, lut_writes, jobs, *, max_cycles=200_000, done_ready=lambda cycle: T
     rec = Record()
     by_tag = {j.tag: j for j in jobs}
     lanes = dut.lanes
+    nonzero = npu_values(dut)
 
     async def bench(ctx):
         for t, mp, layer, value in lut_writes:
@@ -92,7 +95,8 @@ def run(dut, lut_writes, jobs, *, max_cycles=200_000, done_ready=lambda cycle: T
         programmed = {mp for t, mp, _, value in lut_writes if t == Table.LAYERS and 1 <= value <= dut.max_layers}
         # a request naming an unprogrammed model-pattern is refused: it never finishes
         expected = sum(1 for j in jobs if j.mp < n_mp and j.mp in programmed)
-        while finished < expected and cyc - base < max_cycles:
+        # until every request has been presented and taken (a refused one too) and the others finished
+        while (finished < expected or pending or presented is not None) and cyc - base < max_cycles:
             # host
             if presented is None and pending and pending[0].arrival + base <= cyc:
                 presented = pending.pop(0)
@@ -104,7 +108,7 @@ def run(dut, lut_writes, jobs, *, max_cycles=200_000, done_ready=lambda cycle: T
             if run_tag is not None and beats:
                 k = beats.pop(0)
                 ctx.set(dut.npu_data.valid, 1)
-                ctx.set(dut.npu_data.payload, [(i % 7 + 1) if i < k else 0 for i in range(lanes)])
+                ctx.set(dut.npu_data.payload, [nonzero[i] if i < k else 0 for i in range(lanes)])
                 nnz += k
             else:
                 ctx.set(dut.npu_data.valid, 0)
