@@ -14,6 +14,8 @@ This package is the only place in the project that imports torch; it is an optio
 
 from __future__ import annotations
 
+import re
+
 TORCH_PIN = "torch==2.13.0"
 
 
@@ -26,3 +28,18 @@ def require_torch():
             "profiling needs PyTorch, which is not installed: install the profiling extra with "
             f"`pip install -e .[profiling]` (it pins {TORCH_PIN}, the CPU build)") from e
     return torch
+
+
+_NM = re.compile(r"^nm(\d+):(\d+)$")
+
+
+def parse_nm(pattern: str) -> tuple[int, int] | None:
+    """``(N, M)`` of an ``nmN:M`` pattern name, else ``None`` (here, without torch, so that the
+    command line can read it before the profiler loads)."""
+    m = _NM.match(pattern)
+    if not m:
+        return None
+    n, mm = int(m.group(1)), int(m.group(2))
+    if not 0 < n < mm:
+        raise ValueError(f"N:M pattern {pattern!r} needs 0 < N < M")
+    return n, mm

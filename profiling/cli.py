@@ -11,12 +11,13 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import re
 import sys
 import time
 
 from dysta_sw.cliargs import bounded_int, output_file, seed
 from dysta_sw.errors import DystaInputError
+
+from . import parse_nm
 
 ATTENTION_MODELS = ("bert", "bert-base", "bart", "gpt2")
 CNN_MODELS = ("resnet50", "vgg16", "mobilenet", "ssd")
@@ -87,12 +88,12 @@ def _check(a) -> None:
     for k, v in {**CNN_DEFAULTS, **ATTENTION_DEFAULTS}.items():
         if getattr(a, k, None) is None:
             setattr(a, k, v)
-    nm = re.match(r"^nm(\d+):(\d+)$", a.pattern or "")
+    try:
+        nm = parse_nm(a.pattern or "")
+    except ValueError:
+        raise DystaInputError(f"--pattern {a.pattern}: an N:M pattern needs 0 < N < M (e.g. nm2:4)") from None
     if nm and a.rate is None and a.recipe is None:  # nmN:M fixes the rate (profiling.pruning.check_pattern)
-        n, m = int(nm.group(1)), int(nm.group(2))
-        if not 0 < n < m:
-            raise DystaInputError(f"--pattern {a.pattern}: an N:M pattern needs 0 < N < M (e.g. nm2:4)")
-        a.rate = 1 - n / m
+        a.rate = 1 - nm[0] / nm[1]
     if a.recipe is None and (a.pattern is None or a.rate is None):
         raise DystaInputError("give --pattern and --rate (or, for CNNs, --recipe FILE; an nmN:M pattern fixes "
                               "the rate)")

@@ -23,27 +23,13 @@ layers (classifier, detection heads), the usual rule of pruning recipes. The mas
 
 from __future__ import annotations
 
-import re
-
-from . import require_torch
+from . import parse_nm, require_torch
 
 torch = require_torch()
 nn = torch.nn
 import torch.nn.utils.prune as prune  # noqa: E402
 
 PATTERNS = ("dense", "random", "nm2:4", "nm1:4", "channel")
-_NM = re.compile(r"^nm(\d+):(\d+)$")
-
-
-def parse_nm(pattern: str) -> tuple[int, int] | None:
-    """``(N, M)`` of an ``nmN:M`` pattern name, else ``None``."""
-    m = _NM.match(pattern)
-    if not m:
-        return None
-    n, mm = int(m.group(1)), int(m.group(2))
-    if not 0 < n < mm:
-        raise ValueError(f"N:M pattern {pattern!r} needs 0 < N < M")
-    return n, mm
 
 
 def check_pattern(pattern: str, rate: float) -> None:
