@@ -41,12 +41,19 @@ DEFAULT_QUEUED = (1, 8, 32)
 MAX_HIL_REQUESTS = 100_000
 
 
+#: Most cycles ``dysta hil`` gives a layer of mean latency: the gateware is simulated cycle by
+#: cycle, so a million cycles per layer already takes minutes per request.
+MAX_CYCLES_PER_LAYER = 1_000_000
+
+
 def CYCLES_PER_LAYER(text: str) -> float:  # noqa: N802 (an argparse type)
-    """``--cycles-per-layer``: a finite number >= 1 (a layer shorter than a cycle cannot be simulated)."""
+    """``--cycles-per-layer``: a finite number from 1 (a layer shorter than a cycle cannot be
+    simulated) to :data:`MAX_CYCLES_PER_LAYER` (longer ones would not finish)."""
     v = positive_float(text)
-    if v < 1:
+    if not 1 <= v <= MAX_CYCLES_PER_LAYER:
         import argparse
-        raise argparse.ArgumentTypeError(f"expected a number of cycles >= 1, got {text}")
+        raise argparse.ArgumentTypeError(f"expected a number of cycles from 1 to {MAX_CYCLES_PER_LAYER:,} "
+                                         f"(the gateware is simulated cycle by cycle), got {text}")
     return v
 
 

@@ -257,9 +257,14 @@ class _Lines:
 
     def __init__(self, path: Path):
         self.path = path
-        with open(path, "rb") as f:
-            gz = f.read(2) == b"\x1f\x8b"
-        raw = gzip.open(path, "rb") if gz else open(path, "rb")  # noqa: SIM115 (closed by close())
+        self.gz = False
+        try:
+            with open(path, "rb") as f:
+                gz = f.read(2) == b"\x1f\x8b"
+            raw = gzip.open(path, "rb") if gz else open(path, "rb")  # noqa: SIM115 (closed by close())
+        except OSError as e:
+            raise DystaInputError(f"{path}: cannot be read ({e.strerror or e}); give a readable trace or "
+                                  "workload file") from None
         self._f = io.TextIOWrapper(raw, encoding="utf-8", newline="")
         self.gz = gz
         self.line = 0
@@ -268,6 +273,9 @@ class _Lines:
         if isinstance(e, UnicodeDecodeError):
             raise DystaInputError(f"{self.path}, line {self.line + 1}: not UTF-8 text ({e.reason}); is this a "
                                   "dysta file?") from None
+        if isinstance(e, OSError) and not isinstance(e, (EOFError, zlib.error, gzip.BadGzipFile)) and not self.gz:
+            raise DystaInputError(f"{self.path}: cannot be read after line {self.line} ({e.strerror or e}); "
+                                  "give a readable trace or workload file") from None
         raise DystaInputError(f"{self.path}: corrupt or truncated gzip data after line {self.line} ({e}); "
                               "regenerate or re-download the file") from None
 

@@ -143,6 +143,7 @@ CASES = [
     ("number", ["hil", "--slo", "-1"], "argument --slo"),
     ("number", ["hil", "--cycles-per-layer", "0"], "argument --cycles-per-layer"),
     ("number", ["hil", "--cycles-per-layer", "nan"], "argument --cycles-per-layer"),
+    ("number", ["hil", "--cycles-per-layer", "1e9"], "from 1 to 1,000,000"),
     ("number", ["hil", "--rate", "-1"], "argument --rate"),
     ("number", ["hil", "--seed", "-1"], "argument --seed"),
     ("number", ["synth", "--freq", "nan"], "argument --freq"),
@@ -392,6 +393,27 @@ def test_output_in_a_directory_that_takes_no_files_is_named(capsys):
     code, out, err = run(capsys, ["traces", "generate", "--samples", "2", "-o", "/proc/x.csv"])
     assert code == 2 and "Traceback" not in err
     assert "--output /proc/x.csv: cannot create a file in the directory '/proc'" in err
+
+
+def test_a_trace_that_cannot_be_read_is_named(capsys, tmp_path, monkeypatch):
+    """A read that fails with an OSError carrying no file name (EIO, as /proc/self/mem gives) names
+    the trace file, not only the system's message."""
+    import builtins
+    import errno
+
+    path = tmp_path / "pack.csv"
+    save_pack(generate_pack(2, 1, "tiny", n_layers=2), path)
+    real_open = builtins.open
+
+    def failing_open(file, *args, **kw):
+        if str(file) == str(path):
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        return real_open(file, *args, **kw)
+
+    monkeypatch.setattr(builtins, "open", failing_open)
+    code, out, err = run(capsys, ["traces", "validate", str(path)])
+    assert code == 2 and "Traceback" not in err
+    assert f"{path}: cannot be read (Input/output error)" in err
 
 
 def test_every_class_is_documented():
