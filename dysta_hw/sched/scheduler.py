@@ -145,6 +145,9 @@ class DystaScheduler(wiring.Component):
         super().__init__(ports)
         if not trace:
             self.trace = None
+        #: (not a port; simulation only, Yosys removes it) sticky: a table read the controller
+        #: uses met a write to the same slot, whose result the table's memories leave undefined
+        self.table_clash = Signal()
 
     def config(self, clock_hz: float = 200e6) -> HwConfig:
         """The :class:`HwConfig` of this scheduler (for :mod:`dysta_sw.hwsched`)."""
@@ -260,6 +263,11 @@ class DystaScheduler(wiring.Component):
         m.d.comb += [self.dispatch.payload.tag.eq(cur_tag), self.dispatch.payload.mp.eq(cur_mp),
                      self.dispatch.payload.layer.eq(cur_next), self.done.payload.eq(cur_tag)]
         wait = Signal(2)
+        # mode A's valid, high in state A_GO, from a register set in the state before: it selects
+        # the shared units' operands, so it must not come through the state decoder
+        a_go = Signal()
+        m.d.sync += a_go.eq(0)
+        m.d.comb += cu.a.valid.eq(a_go)
 
         with m.FSM(init="IDLE"):
             with m.State("IDLE"):
@@ -289,6 +297,7 @@ class DystaScheduler(wiring.Component):
                 m.next = "A_SAT"
             with m.State("A_SAT"):  # and saturated
                 m.d.comb += self.busy.eq(1)
+                m.d.sync += a_go.eq(1)
                 m.next = "A_GO"
 
             def mode_a_result():
@@ -308,7 +317,7 @@ class DystaScheduler(wiring.Component):
                         m.next = "SCAN"
 
             with m.State("A_GO"):
-                m.d.comb += [self.busy.eq(1), cu.a.valid.eq(1)]
+                m.d.comb += self.busy.eq(1)
                 m.next = "A_WAIT"
                 mode_a_result()  # a combinational mode A (latency 0) finishes at once
             with m.State("A_WAIT"):
@@ -316,6 +325,8 @@ class DystaScheduler(wiring.Component):
                 mode_a_result()
             with m.State("RETIRE"):
                 m.d.comb += [self.busy.eq(1), self.done.valid.eq(1)]
+                with m.If(self.done.ready & table.clash):
+                    m.d.sync += self.table_clash.eq(1)
                 with m.If(self.done.ready):
                     m.d.comb += [table.retire.valid.eq(1), table.retire.payload.eq(cur_slot)]
                     m.d.sync += wait.eq(0)
@@ -330,6 +341,8 @@ class DystaScheduler(wiring.Component):
                         m.next = "SCAN"
             with m.State("SCAN"):
                 m.d.comb += [self.busy.eq(1), table.rd_addr.eq(issue), scan_rd.eq(v[2])]
+                with m.If(table.clash):
+                    m.d.sync += self.table_clash.eq(1)
                 with m.If(issue != table.count):
                     m.d.comb += v[0].eq(1)
                     m.d.sync += issue.eq(issue + 1)

@@ -53,6 +53,7 @@ class Record:
     dones: list = field(default_factory=list)  #: (cycle, tag)
     lut_error: bool = False
     req_error: bool = False
+    table_clash: bool = False  #: a used table read met a write to its slot (DystaScheduler.table_clash)
     cycles: int = 0
     max_count: int = 0
 
@@ -163,6 +164,7 @@ def run(dut, lut_writes, jobs, *, max_cycles=200_000, done_ready=lambda cycle: T
                     run_left -= skip
         rec.cycles = cyc - base
         rec.req_error = bool(ctx.get(dut.req_error))
+        rec.table_clash = bool(ctx.get(dut.table_clash))
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)

@@ -73,14 +73,20 @@ class RequestTable(wiring.Component):
             "retire": In(stream.Signature(wd.slot, always_ready=True)),
             "busy": Out(1),
         })
+        #: (not a port) a write to the slot being read this cycle: the memories leave what such a
+        #: read returns undefined (``collision_free``), so the controller must not use it
+        self.clash = Signal()
 
     def elaborate(self, platform):
         m = Module()
         wd = self._wd
         static = data.StructLayout({"tag": wd.tag, "mp": wd.mp, "deadline": wd.time})
         dynamic = data.StructLayout({"next": wd.layer, "row": wd.row, "last": wd.time, "gamma": wd.w})
-        m.submodules.mem_static = ms = RegisteredRam(static, wd.depth)
-        m.submodules.mem_dynamic = md = RegisteredRam(dynamic, wd.depth)
+        # no read is used whose slot is written in the same cycle: the scan reads only in the
+        # controller's SCAN state, when nothing writes (no pushes, no mode-A write-back, the move
+        # done); a retirement reads the last slot in a cycle without a write
+        m.submodules.mem_static = ms = RegisteredRam(static, wd.depth, collision_free=True)
+        m.submodules.mem_dynamic = md = RegisteredRam(dynamic, wd.depth, collision_free=True)
 
         m.d.comb += self.full.eq(self.count == wd.depth)
         m.d.comb += self.push.ready.eq(self.accept & ~self.full & ~self.busy)
@@ -109,6 +115,7 @@ class RequestTable(wiring.Component):
                      r.next.eq(md.r_data.next), r.row.eq(md.r_data.row), r.last.eq(md.r_data.last),
                      r.gamma.eq(md.r_data.gamma)]
 
+        m.d.comb += self.clash.eq((ms.w_en & (ms.w_addr == raddr)) | (md.w_en & (md.w_addr == raddr)))
         p = self.push.payload
         with m.If(mv2):
             m.d.comb += [ms.w_addr.eq(dst2), ms.w_data.eq(ms.r_data), ms.w_en.eq(1),
