@@ -105,19 +105,22 @@ class Board:
 
 
 #: The shipped builds. ULX3S: the scheduler options that close timing at 100 MHz (lean FP16, the
-#: multipliers in the fabric, deep pipelines, no trace port); iCEBreaker: the largest configuration
-#: that fits the UP5K (see docs/boards.md).
+#: multipliers in the fabric, deep pipelines, no trace port); iCEBreaker: the configuration that fits
+#: the UP5K and meets timing with its margin (depth 8, BF16 lean, 18-bit time, 3-bit tags, a register
+#: stage after each adder only, event queues of one entry: 5265 of 5280 logic cells, see docs/boards.md).
 #: A clock equal to the board's oscillator (25 MHz ULX3S, 12 MHz iCEBreaker) bypasses the PLL; the
-#: iCE40 PLL makes no less than 16 MHz, so the iCEBreaker's 6 MHz is its 12 MHz divided by two.
+#: iCE40 PLL makes no less than 16 MHz, so the iCEBreaker's 6 and 3 MHz are its 12 MHz divided by two
+#: and by four.
 BOARDS = {
     "ulx3s": Board(_ulx3s, 64, "fp16", True, 16, "Radiona ULX3S-85F (ECP5 LFE5U-85F), 25 MHz oscillator, FTDI UART",
                    "ecp5", (200, 175, 150, 125, 100, 75, 50, 40, 25),
                    sched={"mode": "lean", "dsp": False, "trace": False,
                           "stages": {"cvt": 7, "mul": 8, "add": 12, "clamp": 2}}),
-    "icebreaker": Board(_icebreaker, 256, "bf16", True, 8,
+    "icebreaker": Board(_icebreaker, 8, "bf16", True, 8,
                         "1BitSquared iCEBreaker (iCE40 UP5K), 12 MHz oscillator, FTDI UART", "ice40",
-                        (48, 36, 30, 24, 18, 12, 6), margin=0.2,
-                        sched={"mode": "lean", "time_bits": 32, "tag_bits": 8, "stages": 2}, queue_depth=2,
+                        (48, 36, 30, 24, 18, 12, 6, 3), margin=0.2,
+                        sched={"mode": "lean", "time_bits": 18, "tag_bits": 3, "trace": False,
+                               "stages": {"cvt": 0, "mul": 0, "add": 1, "clamp": 0}}, queue_depth=1,
                         synth_opts="-dsp"),
     "zcu104": Board(ZCU104Platform, 64, "fp16", True, 16,
                     "Xilinx ZCU104 (xczu7ev): Vivado build plan only, 200 MHz from an MMCM", "xcup", (200,),

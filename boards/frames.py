@@ -40,14 +40,19 @@ class FrameTx(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        shreg = Signal(8 * self.max_raw)
+        # data registers without a reset: each is loaded before it is used, and on an iCE40 a
+        # register with both a reset and an enable costs a LUT per bit for the enable
+        shreg = Signal(8 * self.max_raw, reset_less=True)
         left = Signal(range(self.max_raw + TRAILER + 2))  # raw bytes, CRC bytes and END still to send
         crc = Signal(16)
         esc = Signal()
         m.d.comb += self.frame.ready.eq(left == 0)
-        with m.If(self.frame.valid & self.frame.ready):
-            m.d.sync += [shreg.eq(self.frame.payload.data), left.eq(self.frame.payload.length + TRAILER + 1),
-                         crc.eq(0xFFFF), esc.eq(0)]
+        load, advance = Signal(), Signal()  # the shift register's two writes, one enable
+        m.d.comb += load.eq(self.frame.valid & self.frame.ready)
+        with m.If(load | advance):
+            m.d.sync += shreg.eq(Mux(load, self.frame.payload.data, shreg >> 8))
+        with m.If(load):
+            m.d.sync += [left.eq(self.frame.payload.length + TRAILER + 1), crc.eq(0xFFFF), esc.eq(0)]
         raw = Signal(8)
         with m.If(left > TRAILER + 1):
             m.d.comb += raw.eq(shreg[:8])
@@ -66,7 +71,8 @@ class FrameTx(wiring.Component):
             with m.Else():
                 m.d.sync += [esc.eq(0), left.eq(left - 1)]
                 with m.If(left > TRAILER + 1):
-                    m.d.sync += [shreg.eq(shreg >> 8), crc.eq(crc16_next(crc, raw))]
+                    m.d.comb += advance.eq(1)
+                    m.d.sync += crc.eq(crc16_next(crc, raw))
         return m
 
 
@@ -97,7 +103,8 @@ class FrameRx(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         n = Signal(range(self.max_len + 2))  # bytes of the frame so far, held at one past the longest
-        buf = Signal(8 * self.max_len)  # its last bytes; a new one enters at the top
+        # its last bytes; a new one enters at the top (no reset: read only up to the frame's length)
+        buf = Signal(8 * self.max_len, reset_less=True)
         crc = Signal(16, init=0xFFFF)
         esc, broken = Signal(), Signal()
         timer = Signal(range(self.timeout + 1))

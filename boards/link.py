@@ -157,8 +157,11 @@ class HostLink(wiring.Component):
         req_pending, lut_pending, status_pending = Signal(), Signal(), Signal()
         bad_opcode, bad_field, damaged = Signal(), Signal(), Signal()
         rx_bad, timeouts = Signal(16), Signal(16)
-        req_f = {"tag": Signal(16), "mp": Signal(8), "rel": Signal(32), "score0": Signal(32)}
-        lut_f = {"table": Signal(8), "mp": Signal(8), "layer": Signal(8), "value": Signal(32)}
+        # (no reset: a command's fields are loaded with its pending flag, which has one)
+        req_f = {n: Signal(w, name=f"req_{n}", reset_less=True)
+                 for n, w in (("tag", 16), ("mp", 8), ("rel", 32), ("score0", 32))}
+        lut_f = {n: Signal(w, name=f"lut_{n}", reset_less=True)
+                 for n, w in (("table", 8), ("mp", 8), ("layer", 8), ("value", 32))}
         p = rx.payload
         ack_n = Signal(8)
         m.d.comb += ack_n.eq(rx.ack - base)

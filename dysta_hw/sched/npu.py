@@ -20,10 +20,10 @@ CYCLE_BITS = 16
 MAX_CYCLE_BITS = 32
 
 
-def npu_rows(dut, jobs, cycle_bits: int | None = None) -> tuple[int, dict[int, int]]:
+def npu_rows(dut, jobs, cycle_bits: int | None = None, least: int = CYCLE_BITS) -> tuple[int, dict[int, int]]:
     """The NPU stand-in's rows for ``jobs``: ``(cycle_bits, {address: row})``, a row at address
     ``(tag << layer bits) | layer`` packing (cycles, beats, non-zeros per beat ``k``, ``extra``)
-    in fields of ``cycle_bits`` bits (by default the least of at least :data:`CYCLE_BITS` that
+    in fields of ``cycle_bits`` bits (by default the least of at least ``least`` bits that
     holds them). Raises ``ValueError`` for a layer the stand-in cannot replay."""
     lb = dut.widths.layer
     fields = {}
@@ -41,7 +41,7 @@ def npu_rows(dut, jobs, cycle_bits: int | None = None) -> tuple[int, dict[int, i
                     raise ValueError(f"job {j.tag} layer {layer}: {what} {v} does not fit {limit} "
                                      "bits; give the layers fewer cycles (cycles_per_layer)")
             fields[(j.tag << lb) | layer] = (spec.cycles, n, k, extra)
-    cb = cycle_bits or max([CYCLE_BITS] + [v.bit_length() for f in fields.values() for v in f])
+    cb = cycle_bits or max([least] + [v.bit_length() for f in fields.values() for v in f])
     return cb, {a: c | (b << cb) | (k << 2 * cb) | (e << 3 * cb) for a, (c, b, k, e) in fields.items()}
 
 
@@ -69,7 +69,8 @@ class NpuReplay(Elaboratable):
     def __init__(self, dut, jobs=None, cycle_bits: int = MAX_CYCLE_BITS):
         self.dut = dut
         if jobs is not None:
-            self.cycle_bits, self.rows = npu_rows(dut, jobs)
+            # a ROM (the board top-levels): its fields and counters as wide as the jobs need
+            self.cycle_bits, self.rows = npu_rows(dut, jobs, least=1)
         else:
             self.cycle_bits, self.rows = cycle_bits, None
         self.rd_addr = Signal(dut.tag_bits + dut.widths.layer)
