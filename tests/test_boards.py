@@ -186,6 +186,32 @@ def test_pll_settings_make_the_clock_within_the_primitives_ranges():
         ice40_pll(12e6, 10e6)  # the iCE40 PLL makes no less than 16 MHz
 
 
+def test_a_near_miss_is_placed_again_with_the_next_seed():
+    """A build that misses its clock by less than SEED_SLACK is placed and routed again with the next
+    nextpnr seed (until one meets or the seeds run out); a clear miss or a pass is not."""
+    from boards.build import SEEDS, _seeded
+
+    def runs(fmaxes):
+        seen = []
+
+        def run(seed):
+            seen.append(seed)
+            return fmaxes[len(seen) - 1]
+        return run, seen
+
+    run, seen = runs([97.9, 100.5, 99.0])
+    assert _seeded("ulx3s", 100, run) == 100.5 and seen == [1, 2]
+    run, seen = runs([97.0, 98.0, 99.0])
+    assert _seeded("ulx3s", 100, run) == 99.0 and seen == list(SEEDS)
+    run, seen = runs([80.0])
+    assert _seeded("ulx3s", 100, run) == 80.0 and seen == [1]
+    run, seen = runs([101.0])
+    assert _seeded("ulx3s", 100, run) == 101.0 and seen == [1]
+    # the iCEBreaker's margin counts: 3.5 MHz at 3 MHz misses 3.6 by less than 5 %
+    run, seen = runs([3.5, 3.7])
+    assert _seeded("icebreaker", 3, run) == 3.7 and seen == [1, 2]
+
+
 def test_the_clock_is_chosen_by_nextpnr_fmax():
     """:func:`choose_clock` jumps to the fastest clock the first Fmax allows and steps down
     while a build misses, with the board's margin (iCEBreaker 20 %)."""
@@ -313,7 +339,7 @@ def test_a_build_that_does_not_fit_is_an_error_line(tmp_path, monkeypatch, capsy
                                               "implement cell type 'ICESTORM_LC'\n")
             raise subprocess.CalledProcessError(125, ["sh", "build_dysta.sh"])
 
-    monkeypatch.setattr(board_build, "_plan", lambda board, top, out: Plan())
+    monkeypatch.setattr(board_build, "_plan", lambda board, top, out, seed=1: Plan())
     out = tmp_path / "build"
     assert main(["board", "build", "icebreaker", "--clock", "12", "--out", str(out)]) == 2
     err = capsys.readouterr().err
