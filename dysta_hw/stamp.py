@@ -19,11 +19,16 @@ import ast
 import functools
 import hashlib
 import json
+import threading
 from pathlib import Path
 
 __all__ = ["design_stamp", "params_key", "sources"]
 
 _HW = Path(__file__).parent
+#: One stamp computation at a time: threads (``dysta synth --goals``, sweeps) ask for it at once, and
+#: CPython 3.11's ``ast.parse`` in several threads at once can fail ("AST constructor recursion
+#: depth mismatch").
+_LOCK = threading.Lock()
 
 
 def _imported(path: Path, package_root: Path) -> set[Path]:
@@ -71,9 +76,14 @@ def sources() -> list[Path]:
     return sorted(files)
 
 
-@functools.cache
 def design_stamp() -> str:
     """Hash (24 hex digits) of :func:`sources` and of Amaranth's version."""
+    with _LOCK:
+        return _design_stamp()
+
+
+@functools.cache
+def _design_stamp() -> str:
     import amaranth
 
     h = hashlib.sha256(amaranth.__version__.encode())
